@@ -1,0 +1,195 @@
+"""Loading diffusers pipelines from hub ids or local folders, offline-first.
+
+Weights are looked up in the local cache first (``local_files_only=True``), so cached or
+local weights never touch the network. Only when they are missing and ``HF_HUB_OFFLINE`` is not
+set does diffusers try to download them. Any failure becomes one :class:`GeneratorError` line
+that names the model and says how to get the weights.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from generators.errors import GeneratorError
+from generators.models import ModelSpec
+
+#: Accepted ``--dtype`` names.
+DTYPES: dict[str, torch.dtype] = {
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "float32": torch.float32,
+    "fp32": torch.float32,
+}
+
+#: Accepted ``--cpu-offload`` modes (``None``: keep the whole pipeline on the device).
+OFFLOAD_MODES = ("model", "sequential")
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``None``/``"auto"`` -> cuda if available else cpu; otherwise ``torch.device(device)``."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise GeneratorError(f"bad --device {device!r}: {exc}") from None
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None``/``"auto"`` -> bfloat16 on accelerators, float32 on CPU; else a :data:`DTYPES` name."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype in (None, "auto"):
+        return torch.float32 if device.type == "cpu" else torch.bfloat16
+    try:
+        return DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise GeneratorError(
+            f"bad --dtype {dtype!r}; use one of auto, {', '.join(DTYPES)}"
+        ) from None
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``torch.bfloat16`` -> ``"bfloat16"``."""
+    return str(dtype).removeprefix("torch.")
+
+
+def offline() -> bool:
+    """True when ``HF_HUB_OFFLINE`` is set to a true value (read at call time)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _cache_dir() -> str | None:
+    # huggingface_hub reads these at import time; reading them here makes late changes count.
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return str(Path(os.environ["HF_HOME"]) / "hub")
+    return None
+
+
+def pipeline_class(spec: ModelSpec) -> type:
+    """The pipeline class named by ``spec.pipeline`` (diffusers name or ``module:Class``)."""
+    name = spec.pipeline
+    try:
+        if ":" in name:
+            module, _, attr = name.partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return getattr(importlib.import_module("diffusers"), name)
+    except (ImportError, AttributeError) as exc:
+        raise GeneratorError(
+            f"model {spec.name}: pipeline class {name} is not available ({exc}); "
+            "upgrade diffusers (pip install -e '.[gen]')"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+def _load_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, ValueError]
+    try:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        errors.append(HfHubHTTPError)
+    except ImportError:  # pragma: no cover - huggingface_hub always ships with diffusers
+        pass
+    try:
+        import requests
+
+        errors.append(requests.exceptions.RequestException)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def _absent_components(folder: Path) -> dict[str, None]:
+    """Components saved as ``[null, null]`` (no text encoder in tiny test models) -> ``None``."""
+    try:
+        index = json.loads((folder / "model_index.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {
+        k: None
+        for k, v in index.items()
+        if not k.startswith("_") and isinstance(v, list) and len(v) == 2 and v[1] is None
+    }
+
+
+def load_pipeline(
+    spec: ModelSpec,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    cpu_offload: str | None = None,
+) -> Any:
+    """Load the pipeline of ``spec`` and place it on ``device``.
+
+    Args:
+        spec: model spec; ``spec.repo`` is a hub id or a local folder.
+        dtype: dtype of the transformer(s) and text encoder; the VAE uses ``spec.vae_dtype`` when set.
+        device: where denoising runs.
+        cpu_offload: ``None`` (all on ``device``), ``"model"`` (components moved to the device one
+            at a time) or ``"sequential"`` (layer by layer; slowest, least memory).
+
+    Raises:
+        GeneratorError: weights missing (offline or no network), broken folder, bad offload mode.
+    """
+    if cpu_offload not in (None, *OFFLOAD_MODES):
+        raise GeneratorError(f"bad --cpu-offload {cpu_offload!r}; use one of {OFFLOAD_MODES}")
+    cls = pipeline_class(spec)
+    dtypes: dict[str, torch.dtype] | torch.dtype = dtype
+    if spec.vae_dtype is not None:
+        dtypes = {"default": dtype, "vae": DTYPES[spec.vae_dtype]}
+    local = Path(spec.repo).expanduser()
+    errors = _load_errors()
+    kwargs: dict[str, Any] = {"dtype": dtypes}
+    if local.is_dir():
+        kwargs.update(_absent_components(local))
+        try:
+            pipe = cls.from_pretrained(str(local), **kwargs)
+        except errors as exc:
+            raise GeneratorError(
+                f"cannot load model {spec.name} from folder {local}: {_first_line(exc)}"
+            ) from None
+    else:
+        cache_dir = _cache_dir()
+        if cache_dir:
+            kwargs["cache_dir"] = cache_dir
+        how = (
+            f"download it first with `hf download {spec.repo}` (or "
+            f"`hf download {spec.repo} --local-dir <folder>` and pass --model <folder>)"
+        )
+        try:
+            pipe = cls.from_pretrained(spec.repo, local_files_only=True, **kwargs)
+        except errors as cached_exc:
+            if offline():
+                raise GeneratorError(
+                    f"weights for {spec.name} ({spec.repo}) are not in the local cache and "
+                    f"HF_HUB_OFFLINE is set; {how}"
+                ) from None
+            try:
+                pipe = cls.from_pretrained(spec.repo, **kwargs)
+            except errors as exc:
+                raise GeneratorError(
+                    f"cannot get weights for {spec.name} ({spec.repo}): {_first_line(exc)} "
+                    f"(cache: {_first_line(cached_exc)}); no network? {how}"
+                ) from None
+    if cpu_offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif cpu_offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

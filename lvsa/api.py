@@ -1,0 +1,77 @@
+"""``lvsa.apply`` / ``lvsa.remove`` / ``lvsa.density``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .backends import lvsa_attention
+from .config import LVSAConfig
+from .integrations import AttentionSession, find_session, install, uninstall
+from .pattern import frame_pattern
+from .plan import Geometry, get_plan
+
+__all__ = ["apply", "density", "remove", "session_of"]
+
+NAME = "lvsa"
+
+
+def _lvsa_attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    geometry: Geometry,
+    text_valid: tuple[int, ...] | None,
+    session: AttentionSession,
+) -> torch.Tensor:
+    cfg: LVSAConfig = session.options
+    pattern = frame_pattern(
+        geometry.frames,
+        session.step,
+        window=cfg.window,
+        sinks=cfg.sinks,
+        anchor_interval=cfg.anchor_interval,
+        reference_frames=cfg.reference_frames,
+        scale=cfg.scale,
+    )
+    plan = get_plan(pattern, geometry)
+    session.last_density = pattern.density
+    return lvsa_attention(q, k, v, plan, backend=cfg.backend, text_valid=text_valid, tile=cfg.tile)
+
+
+def apply(pipe_or_transformer: Any, config: LVSAConfig | None = None) -> AttentionSession:
+    """Install LVSA self-attention into a Wan / HunyuanVideo 1.5 pipeline or transformer.
+
+    Args:
+        pipe_or_transformer: a diffusers pipeline (its ``transformer`` and, for Wan 2.2,
+            ``transformer_2`` are patched) or a transformer model.
+        config: LVSA settings; set ``reference_frames`` to the model's training horizon
+            in latent frames (Wan 21, HunyuanVideo 1.5 33).
+
+    Returns:
+        The installed session (``session.step``, ``session.steps_seen`` and
+        ``session.last_density`` are readable). Replaces an earlier LVSA or UltraViCo
+        install on the same object.
+    """
+    config = LVSAConfig() if config is None else config
+    uninstall(pipe_or_transformer, "ultravico")
+    session = AttentionSession(attend=_lvsa_attend, name=NAME, options=config)
+    return install(pipe_or_transformer, session)
+
+
+def remove(pipe_or_transformer: Any) -> bool:
+    """Restore the processors LVSA replaced; True if LVSA was installed."""
+    return uninstall(pipe_or_transformer, NAME)
+
+
+def session_of(pipe_or_transformer: Any) -> AttentionSession | None:
+    """The LVSA session installed on the object, if any."""
+    return find_session(pipe_or_transformer, NAME)
+
+
+def density(pipe_or_transformer: Any) -> float | None:
+    """Mean per-query frame density (0-1] of the LVSA pattern used last, or ``None``
+    when LVSA is not installed or has not run yet."""
+    s = session_of(pipe_or_transformer)
+    return None if s is None else s.last_density

@@ -1,0 +1,91 @@
+"""LVSA attention backends; all compute the same function.
+
+| name | device | kernel |
+| --- | --- | --- |
+| ``flashinfer`` | CUDA (bf16/fp16) | FlashInfer paged prefill (fa3 on Hopper, fa2) |
+| ``flex`` | CUDA, CPU | compiled FlexAttention with a BlockMask |
+| ``portable`` | any | gather key frames per query group + torch SDPA |
+| ``npu`` | Ascend | portable gather + ``npu_fusion_attention`` (untested) |
+| ``dense`` | any | SDPA on the whole sequence (used when the pattern is dense) |
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..plan import AttentionPlan
+from .dense import dense_attention
+from .flashinfer import flashinfer_attention, flashinfer_available
+from .flex import flex_attention_lvsa, flex_available
+from .npu import npu_attention, npu_available
+from .portable import portable_attention
+
+__all__ = [
+    "dense_attention",
+    "flashinfer_attention",
+    "flex_attention_lvsa",
+    "lvsa_attention",
+    "npu_attention",
+    "portable_attention",
+    "resolve_backend",
+]
+
+
+def resolve_backend(name: str, device: torch.device, dtype: torch.dtype) -> str:
+    """Concrete backend for ``name`` (``"auto"`` picks by device and dtype).
+
+    ``auto``: FlashInfer on CUDA for bf16/fp16 when importable, else compiled
+    FlexAttention on CUDA, the NPU kernel on Ascend, the portable path elsewhere.
+    """
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        if dtype in (torch.float16, torch.bfloat16) and flashinfer_available():
+            return "flashinfer"
+        return "flex" if flex_available() else "portable"
+    if device.type == "npu" and npu_available():
+        return "npu"
+    return "portable"
+
+
+def lvsa_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    plan: AttentionPlan,
+    *,
+    backend: str = "auto",
+    text_valid: tuple[int, ...] | None = None,
+    scale: float | None = None,
+    tile: int | None = None,
+    dense_fallback: bool = True,
+) -> torch.Tensor:
+    """LVSA self-attention of ``(B, S, H, D)`` tensors laid out as ``plan.geometry``.
+
+    Args:
+        q, k, v: ``(B, S, H, D)`` query, key, value.
+        plan: from :func:`lvsa.plan.get_plan`.
+        backend: a backend name or ``"auto"``.
+        text_valid: per-sample count of valid text tokens (a prefix of the text block);
+            ``None`` when all are valid.
+        scale: softmax scale, default ``1 / sqrt(D)``.
+        tile: kernel block size in tokens (see :class:`lvsa.LVSAConfig`).
+        dense_fallback: run plain SDPA (cuDNN / flash on CUDA) when the pattern is dense.
+
+    Returns:
+        ``(B, S, H, D)`` output.
+    """
+    if (dense_fallback and plan.dense) or backend == "dense":
+        return dense_attention(q, k, v, plan.geometry, text_valid, scale)
+    name = resolve_backend(backend, q.device, q.dtype)
+    if name == "flashinfer":
+        return flashinfer_attention(q, k, v, plan, text_valid, scale, tile=tile)
+    if name == "flex":
+        return flex_attention_lvsa(
+            q, k, v, plan, text_valid, scale, block=tile, compiled=q.device.type != "cpu"
+        )
+    if name == "npu":
+        return npu_attention(q, k, v, plan, text_valid, scale)
+    if name == "portable":
+        return portable_attention(q, k, v, plan, text_valid, scale)
+    raise ValueError(f"unknown backend {name!r}")

@@ -1,0 +1,56 @@
+"""User-facing configuration of LVSA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BACKENDS", "LVSAConfig"]
+
+#: Backend names accepted by :class:`LVSAConfig` (``"auto"`` picks by device).
+BACKENDS = ("auto", "flashinfer", "flex", "portable", "npu", "dense")
+
+
+@dataclass(frozen=True)
+class LVSAConfig:
+    """Settings of the LVSA block-sparse self-attention.
+
+    Attributes:
+        window: half-width ``W`` of the local window in latent frames (>= 0); the window
+            holds ``2W + 1`` non-anchor frames around each query frame.
+        sinks: number of leading latent frames every query attends to (>= 0).
+        anchor_interval: keyframe-anchor interval ``kfi`` in latent frames (>= 1), or
+            ``None`` to derive it from ``reference_frames`` and ``scale``.
+        reference_frames: training horizon of the model in latent frames (Wan 21,
+            HunyuanVideo 1.5 33); the per-query key budget is ``reference_frames * scale``.
+        scale: multiplier of the key budget (> 0); 1.0 keeps the training-horizon budget.
+        backend: kernel family, one of :data:`BACKENDS`; ``"auto"`` picks FlashInfer on
+            CUDA when importable, else compiled FlexAttention on CUDA, the NPU kernel on
+            Ascend, and the portable SDPA path elsewhere.
+        tile: kernel block size in tokens, or ``None`` for the default (one latent frame
+            for FlashInfer, 128 tokens for FlexAttention). For FlashInfer it must divide
+            the tokens per latent frame; for FlexAttention it must be a multiple of 64.
+    """
+
+    window: int = 3
+    sinks: int = 1
+    anchor_interval: int | None = None
+    reference_frames: int = 21
+    scale: float = 1.0
+    backend: str = "auto"
+    tile: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.window < 0:
+            raise ValueError(f"window must be >= 0, got {self.window}")
+        if self.sinks < 0:
+            raise ValueError(f"sinks must be >= 0, got {self.sinks}")
+        if self.anchor_interval is not None and self.anchor_interval < 1:
+            raise ValueError(f"anchor_interval must be >= 1, got {self.anchor_interval}")
+        if self.reference_frames < 1:
+            raise ValueError(f"reference_frames must be >= 1, got {self.reference_frames}")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be > 0, got {self.scale}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.tile is not None and self.tile < 1:
+            raise ValueError(f"tile must be >= 1, got {self.tile}")

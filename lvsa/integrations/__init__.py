@@ -1,0 +1,13 @@
+"""diffusers integration (processors, step tracking, install/remove)."""
+
+from .install import find_session, install, transformers_of, uninstall
+from .session import AttentionSession, CallGeometry
+
+__all__ = [
+    "AttentionSession",
+    "CallGeometry",
+    "find_session",
+    "install",
+    "transformers_of",
+    "uninstall",
+]

@@ -1,0 +1,151 @@
+"""Self-attention processors for diffusers' Wan and HunyuanVideo 1.5 transformers.
+
+Each processor reproduces the projection / norm / RoPE steps of the stock processor and
+hands ``(B, S, H, D)`` query, key and value to the session's ``attend`` function
+(LVSA or UltraViCo). Calls it cannot handle (cross-attention, unknown geometry) go to
+the stock processor it replaced.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..plan import Geometry
+from .session import AttentionSession
+
+__all__ = ["HunyuanVideo15SelfAttnProcessor", "WanSelfAttnProcessor"]
+
+
+def _rope_interleaved(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate interleaved channel pairs (2i, 2i+1) of ``x`` (B, S, H, D) by the tables."""
+    pairs = x.unflatten(-1, (-1, 2))
+    even, odd = pairs[..., 0], pairs[..., 1]
+    c, s = cos[..., 0::2], sin[..., 1::2]
+    rotated = torch.stack((even * c - odd * s, even * s + odd * c), dim=-1)
+    return rotated.flatten(-2).type_as(x)
+
+
+class WanSelfAttnProcessor:
+    """Processor for ``WanAttention`` self-attention (``attn1``) layers."""
+
+    def __init__(self, session: AttentionSession, fallback) -> None:
+        self.session = session
+        self.fallback = fallback
+
+    def __call__(
+        self,
+        attn,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
+        **kwargs,
+    ) -> torch.Tensor:
+        call = self.session.call
+        n = hidden_states.shape[1]
+        if (
+            encoder_hidden_states is not None
+            or attention_mask is not None
+            or call is None
+            or call.frames * call.tokens_per_frame != n
+        ):
+            return self.fallback(
+                attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb, **kwargs
+            )
+        if getattr(attn, "fused_projections", False):
+            q, k, v = attn.to_qkv(hidden_states).chunk(3, dim=-1)
+        else:
+            q, k, v = attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states)
+        q, k = attn.norm_q(q), attn.norm_k(k)
+        q, k, v = (t.unflatten(2, (attn.heads, -1)) for t in (q, k, v))
+        if rotary_emb is not None:
+            q = _rope_interleaved(q, *rotary_emb)
+            k = _rope_interleaved(k, *rotary_emb)
+        geom = Geometry(call.frames, call.tokens_per_frame, heads=attn.heads, head_dim=q.shape[-1])
+        out = self.session.attend(q, k, v, geom, None, self.session)
+        out = out.flatten(2, 3).type_as(q)
+        out = attn.to_out[0](out)
+        return attn.to_out[1](out)
+
+
+class HunyuanVideo15SelfAttnProcessor:
+    """Processor for HunyuanVideo 1.5 joint attention (video tokens, then text tokens).
+
+    Padding text tokens are dropped from the keys by valid length (no ``[B, 1, S, S]``
+    mask is built); their query rows are set to zero, as the stock masked SDPA gives.
+    """
+
+    def __init__(self, session: AttentionSession, fallback) -> None:
+        self.session = session
+        self.fallback = fallback
+
+    def __call__(
+        self,
+        attn,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
+        **kwargs,
+    ):
+        call = self.session.call
+        n = hidden_states.shape[1]
+        if call is None or call.frames * call.tokens_per_frame != n:
+            return self.fallback(
+                attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb
+            )
+        from diffusers.models.embeddings import apply_rotary_emb
+
+        q = attn.to_q(hidden_states).unflatten(2, (attn.heads, -1))
+        k = attn.to_k(hidden_states).unflatten(2, (attn.heads, -1))
+        v = attn.to_v(hidden_states).unflatten(2, (attn.heads, -1))
+        q, k = attn.norm_q(q), attn.norm_k(k)
+        if image_rotary_emb is not None:
+            q = apply_rotary_emb(q, image_rotary_emb, sequence_dim=1)
+            k = apply_rotary_emb(k, image_rotary_emb, sequence_dim=1)
+        text = 0
+        valid: tuple[int, ...] | None = None
+        if encoder_hidden_states is not None:
+            text = encoder_hidden_states.shape[1]
+            eq = attn.add_q_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+            ek = attn.add_k_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+            ev = attn.add_v_proj(encoder_hidden_states).unflatten(2, (attn.heads, -1))
+            if attn.norm_added_q is not None:
+                eq = attn.norm_added_q(eq)
+            if attn.norm_added_k is not None:
+                ek = attn.norm_added_k(ek)
+            if attention_mask is not None:
+                mask = attention_mask[:, -text:].bool()
+                ek, ev, valid = _valid_prefix(mask, ek, ev)
+            q, k, v = (torch.cat(p, dim=1) for p in ((q, eq), (k, ek), (v, ev)))
+        geom = Geometry(
+            call.frames,
+            call.tokens_per_frame,
+            text_tokens=text,
+            heads=attn.heads,
+            head_dim=q.shape[-1],
+        )
+        out = self.session.attend(q, k, v, geom, valid, self.session)
+        if valid is not None and min(valid) < text:
+            out[:, n:][~attention_mask[:, -text:].bool()] = 0
+        out = out.flatten(2, 3).to(q.dtype)
+        if encoder_hidden_states is None:
+            return out, None
+        hs, enc = out[:, :n], out[:, n:]
+        if getattr(attn, "to_out", None) is not None:
+            hs = attn.to_out[1](attn.to_out[0](hs))
+        if getattr(attn, "to_add_out", None) is not None:
+            enc = attn.to_add_out(enc)
+        return hs, enc
+
+
+def _valid_prefix(mask: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+    """Valid text lengths; reorders keys/values so valid tokens come first if needed."""
+    counts = mask.sum(dim=1)
+    prefix = mask.long().cumprod(dim=1).sum(dim=1)
+    valid = tuple(int(c) for c in counts.tolist())
+    if not torch.equal(prefix, counts):
+        order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+        idx = order[:, :, None, None].expand(-1, -1, k.shape[2], k.shape[3])
+        k, v = k.gather(1, idx), v.gather(1, idx)
+    return k, v, valid

@@ -1,0 +1,206 @@
+"""LVSA plan layouts and backends against dense SDPA with the equivalent boolean mask."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lvsa.backends import (
+    dense_attention,
+    flex_attention_lvsa,
+    lvsa_attention,
+    portable_attention,
+    resolve_backend,
+)
+from lvsa.backends.flashinfer import flashinfer_available
+from lvsa.pattern import frame_pattern
+from lvsa.plan import Geometry, get_plan
+
+# (frames, tokens/frame, text tokens, text first, step, kfi, window, text valid per sample)
+CASES = [
+    (12, 20, 0, False, 1, 3, 1, None),
+    (12, 20, 7, False, 2, 3, 1, (7, 3)),
+    (10, 33, 9, True, 0, 4, 1, (5, 9)),
+    (9, 16, 0, False, 0, 2, 2, None),
+    (16, 12, 40, False, 5, 5, 3, (40, 40)),
+    (7, 130, 3, True, 1, 3, 1, None),
+]
+
+
+def _reference(q, k, v, plan, valid):
+    outs = []
+    for b in range(q.shape[0]):
+        m = plan.token_mask(valid[b] if valid else None)
+        o = F.scaled_dot_product_attention(
+            q[b : b + 1].transpose(1, 2),
+            k[b : b + 1].transpose(1, 2),
+            v[b : b + 1].transpose(1, 2),
+            attn_mask=m,
+        )
+        outs.append(o.transpose(1, 2))
+    return torch.cat(outs)
+
+
+def _setup(case, seed=0, heads=2, dim=8):
+    t, c, text, first, step, kfi, w, valid = case
+    g = Geometry(t, c, text, first, heads=heads, head_dim=dim)
+    plan = get_plan(frame_pattern(t, step, window=w, anchor_interval=kfi), g)
+    gen = torch.Generator().manual_seed(seed)
+    b = len(valid) if valid else 2
+    q, k, v = (torch.randn(b, g.seq_len, heads, dim, generator=gen) for _ in range(3))
+    return plan, q, k, v, valid
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_portable_matches_masked_sdpa(case) -> None:
+    plan, q, k, v, valid = _setup(case)
+    assert not plan.dense
+    ref = _reference(q, k, v, plan, valid)
+    out = portable_attention(q, k, v, plan, valid)
+    assert (out - ref).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("case", CASES[:4])
+def test_flex_eager_matches_masked_sdpa(case) -> None:
+    plan, q, k, v, valid = _setup(case, seed=1)
+    ref = _reference(q, k, v, plan, valid)
+    out = flex_attention_lvsa(q, k, v, plan, valid, compiled=False, block=64)
+    assert (out - ref).abs().max().item() <= 1e-5
+
+
+@pytest.mark.skipif(
+    os.environ.get("LVSA_TEST_COMPILE") != "1",
+    reason="compiled FlexAttention on CPU takes ~60 s to build; set LVSA_TEST_COMPILE=1",
+)
+def test_flex_compiled_cpu_matches_masked_sdpa() -> None:
+    plan, q, k, v, valid = _setup((8, 40, 24, False, 1, 3, 1, (20, 24)), heads=2, dim=16)
+    ref = _reference(q, k, v, plan, valid)
+    out = flex_attention_lvsa(q, k, v, plan, valid, compiled=True, block=128)
+    assert (out - ref).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("block", [16, 64, 128])
+@pytest.mark.parametrize("case", CASES)
+def test_flex_block_lists_agree_with_token_mask(case, block) -> None:
+    """Full blocks are all-allowed, skipped blocks all-masked (what the compiled kernel uses)."""
+    plan, *_, valid = _setup(case)
+    rows = valid or (plan.geometry.text_tokens,)
+    lists = plan.flex_blocks(block, tuple(rows))
+    s = plan.geometry.seq_len
+    nb = -(-s // block)
+    for r, tv in enumerate(rows):
+        m = torch.zeros(nb * block, nb * block, dtype=torch.bool)
+        m[:s, :s] = plan.token_mask(tv)
+        blocks = m.view(nb, block, nb, block)
+        for qb in range(nb):
+            full = set(
+                lists["full_kv_indices"][r, 0, qb, : lists["full_kv_num_blocks"][r, 0, qb]].tolist()
+            )
+            part = set(lists["kv_indices"][r, 0, qb, : lists["kv_num_blocks"][r, 0, qb]].tolist())
+            assert not full & part
+            for kb in range(nb):
+                tile = blocks[qb, :, kb, :]
+                if kb in full:
+                    assert bool(tile.all())
+                elif kb not in part:
+                    assert not bool(tile.any())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_paged_layout_reproduces_token_mask(case) -> None:
+    """FlashInfer requests/pages cover exactly the allowed (query, key) pairs."""
+    plan, *_, valid = _setup(case)
+    g = plan.geometry
+    for tv in set(valid or (g.text_tokens,)):
+        lay = plan.paged_layout(g.tokens_per_frame, tv)
+        page = lay["page"]
+        # sequence position of each token stored in the paged buffer
+        store = list(range(g.video_start, g.video_start + g.video_tokens))
+        store += list(range(g.text_start, g.text_start + tv))
+        got = torch.zeros(g.seq_len, g.seq_len, dtype=torch.bool)
+        qo, kvp, idx, last = (
+            lay["qo_indptr"],
+            lay["kv_indptr"],
+            lay["kv_indices"],
+            lay["last_page_len"],
+        )
+        for r in range(len(qo) - 1):
+            pages = idx[kvp[r] : kvp[r + 1]].tolist()
+            cols = []
+            for n, p in enumerate(pages):
+                length = int(last[r]) if n == len(pages) - 1 else page
+                cols += store[p * page : p * page + length]
+            # queries are laid out in sequence order
+            got[int(qo[r]) : int(qo[r + 1])][:, cols] = True
+        assert torch.equal(got, plan.token_mask(tv))
+
+
+def test_bsr_layout_matches_frame_mask() -> None:
+    plan = get_plan(frame_pattern(20, 3, anchor_interval=4), Geometry(20, 6))
+    indptr, indices = plan.bsr()
+    m = torch.zeros(20, 20, dtype=torch.bool)
+    for r in range(20):
+        m[r, indices[indptr[r] : indptr[r + 1]].long()] = True
+    assert torch.equal(m, plan.pattern.mask())
+    indptr2, indices2 = plan.bsr(block=3)
+    assert len(indptr2) == 41 and len(indices2) == 4 * len(indices)
+
+
+def test_plan_cache_reuses_objects() -> None:
+    g = Geometry(41, 10)
+    assert get_plan(frame_pattern(41, 0), g) is get_plan(frame_pattern(41, 3), g)
+    assert get_plan(frame_pattern(41, 0), g) is not get_plan(frame_pattern(41, 1), g)
+    plan = get_plan(frame_pattern(41, 1), g)
+    assert plan.paged_layout(10, 0) is plan.paged_layout(10, 0)
+
+
+@pytest.mark.parametrize("backend", ["portable", "flex", "auto"])
+def test_dense_pattern_equals_plain_attention(backend) -> None:
+    g = Geometry(6, 10, 5, False, heads=2, head_dim=8)
+    plan = get_plan(frame_pattern(6, 2, reference_frames=21), g)
+    assert plan.dense
+    q, k, v = (torch.randn(2, g.seq_len, 2, 8) for _ in range(3))
+    plain = F.scaled_dot_product_attention(
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+    ).transpose(1, 2)
+    # default: the dense fast path
+    assert torch.equal(lvsa_attention(q, k, v, plan, backend=backend), plain)
+    # and the sparse kernels themselves agree with it when forced to run
+    if backend == "portable":
+        out = portable_attention(q, k, v, plan)
+    elif backend == "flex":
+        out = flex_attention_lvsa(q, k, v, plan, compiled=False, block=32)
+    else:
+        out = lvsa_attention(q, k, v, plan, backend=backend, dense_fallback=False)
+    assert (out - plain).abs().max().item() <= 1e-5
+
+
+def test_dense_attention_drops_invalid_text_keys() -> None:
+    g = Geometry(3, 4, 6, True, heads=1, head_dim=8)
+    plan = get_plan(frame_pattern(3, 0), g)
+    q, k, v = (torch.randn(2, g.seq_len, 1, 8) for _ in range(3))
+    out = dense_attention(q, k, v, g, (2, 6))
+    ref = _reference(q, k, v, plan, (2, 6))
+    assert (out - ref).abs().max().item() <= 1e-5
+
+
+def test_backend_resolution_on_cpu() -> None:
+    cpu = torch.device("cpu")
+    assert resolve_backend("auto", cpu, torch.float32) == "portable"
+    assert resolve_backend("flex", cpu, torch.float32) == "flex"
+
+
+@pytest.mark.skipif(not flashinfer_available(), reason="needs CUDA and flashinfer")
+def test_flashinfer_matches_masked_sdpa() -> None:
+    from lvsa.backends import flashinfer_attention
+
+    for case in CASES:
+        plan, q, k, v, valid = _setup(case, heads=2, dim=128)
+        q, k, v = (x.cuda().bfloat16() for x in (q, k, v))
+        ref = _reference(q.float(), k.float(), v.float(), plan, valid)
+        out = flashinfer_attention(q, k, v, plan, valid).float()
+        rel = (out - ref).norm() / ref.norm()
+        assert rel.item() <= 1e-2

@@ -1,0 +1,125 @@
+"""Scoring many videos: discovery, worker processes, progress and the cache."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from tqdm import tqdm
+
+from vqeval.cache import ResultCache
+from vqeval.config import ScoreConfig
+from vqeval.dimensions import resolve
+from vqeval.discover import find_videos
+from vqeval.pipeline import _one_line, score_video
+from vqeval.results import STATUS_ERROR, VideoResult
+
+
+def _worker_init() -> None:
+    """Keep each worker on one thread so ``-j N`` uses about N cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _score_uncached(path: str, config: ScoreConfig) -> VideoResult:
+    return score_video(path, config)
+
+
+def score_batch(
+    paths: Sequence[str | os.PathLike[str]],
+    config: ScoreConfig | None = None,
+    *,
+    workers: int = 1,
+    cache: bool | ResultCache = True,
+    pattern: str | None = None,
+    progress: bool | None = None,
+    on_result: Callable[[VideoResult], None] | None = None,
+) -> list[VideoResult]:
+    """Score every video found under ``paths``.
+
+    Args:
+        paths: files and folders (folders are walked recursively, sorted; a
+            folder of numbered images is one video).
+        config: analysis configuration; ``None`` = defaults.
+        workers: worker processes (1 = in this process).
+        cache: ``True`` = the default on-disk cache, ``False`` = none, or a
+            :class:`ResultCache`.
+        pattern: glob on file names (e.g. ``"*.mp4"``).
+        progress: show a progress bar on stderr (``None`` = only on a terminal).
+        on_result: called with each result as it completes.
+
+    Returns:
+        One :class:`VideoResult` per video (and one error row per input path
+        that does not exist), in discovery order. Failures never raise.
+    """
+    config = config or ScoreConfig()
+    resolve(config.dimensions)  # usage errors before any work
+    videos, missing = find_videos([os.fspath(p) for p in paths], pattern=pattern)
+    store = cache if isinstance(cache, ResultCache) else (ResultCache() if cache else None)
+
+    results: dict[int, VideoResult] = {}
+    todo: list[tuple[int, str, str | None]] = []
+    for i, v in enumerate(videos):
+        key = None
+        if store is not None:
+            try:
+                key = store.key(v, config)
+            except OSError:
+                key = None  # unreadable: let scoring produce the error row
+            hit = store.get(key, v) if key else None
+            if hit is not None:
+                results[i] = hit
+                continue
+        todo.append((i, v, key))
+
+    bar = tqdm(
+        total=len(videos),
+        initial=len(results),
+        unit="video",
+        desc="vqeval",
+        disable=(not progress) if progress is not None else None,
+        leave=False,
+    )
+
+    def done(i: int, key: str | None, r: VideoResult) -> None:
+        results[i] = r
+        if store is not None and key is not None:
+            store.put(key, r)
+        bar.update(1)
+        if on_result is not None:
+            on_result(r)
+
+    if on_result is not None:
+        for i in sorted(results):
+            on_result(results[i])
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for i, v, key in todo:
+                done(i, key, score_video(v, config))
+        else:
+            with ProcessPoolExecutor(
+                max_workers=min(workers, len(todo)), initializer=_worker_init
+            ) as pool:
+                futs = {pool.submit(_score_uncached, v, config): (i, v, key) for i, v, key in todo}
+                for fut in as_completed(futs):
+                    i, v, key = futs[fut]
+                    t0 = time.perf_counter()
+                    try:
+                        r = fut.result()
+                    except Exception as exc:  # a worker died (e.g. killed for memory)
+                        r = VideoResult(
+                            path=v,
+                            status=STATUS_ERROR,
+                            error=_one_line(exc),
+                            elapsed_s=time.perf_counter() - t0,
+                        )
+                    done(i, key, r)
+    finally:
+        bar.close()
+
+    out = [results[i] for i in range(len(videos))]
+    out += [VideoResult(path=p, status=STATUS_ERROR, error=msg) for p, msg in missing]
+    return out

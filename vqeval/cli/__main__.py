@@ -1,0 +1,5 @@
+"""``python -m vqeval.cli`` runs the ``vqeval`` command."""
+
+from vqeval.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""Options and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from vqeval.config import ScoreConfig
+from vqeval.results import ConfigError, VQevalError
+
+#: Exit codes (documented in the README and ``vqeval --help``).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def fail_usage(message: str) -> None:
+    """Print one ``error:`` line and exit with code 2."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(EXIT_USAGE)
+
+
+def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that build a :class:`ScoreConfig` (shared by score and compare)."""
+    opts = [
+        click.option(
+            "--dimensions",
+            "-d",
+            "dimensions",
+            default=None,
+            metavar="A,B,...",
+            help="Comma-separated dimensions to compute (default: the default set; "
+            "see `vqeval dimensions`).",
+        ),
+        click.option(
+            "--backbone",
+            default="pixel",
+            show_default=True,
+            help="Feature backbone: pixel (weight-free), dino, clip (local weights).",
+        ),
+        click.option(
+            "--flow",
+            default="dis",
+            show_default=True,
+            help="Optical flow: dis, farneback, raft (local weights).",
+        ),
+        click.option(
+            "--weights",
+            "weights_dir",
+            default=None,
+            metavar="DIR",
+            type=click.Path(file_okay=False),
+            help="Folder with local weights for learned backbones (default: $VQEVAL_WEIGHTS).",
+        ),
+        click.option(
+            "--analysis-size",
+            default=160,
+            show_default=True,
+            type=click.IntRange(32, 1024),
+            help="Long side of analysis frames, px.",
+        ),
+        click.option(
+            "--max-fps",
+            default=12.0,
+            show_default=True,
+            type=click.FloatRange(0.0),
+            help="Analysis frame-rate cap, frames/s (0 = no cap).",
+        ),
+        click.option(
+            "--max-frames",
+            default=None,
+            type=click.IntRange(2),
+            help="Cap on analysed frames per video.",
+        ),
+        click.option(
+            "--glob",
+            "pattern",
+            default=None,
+            metavar="PATTERN",
+            help="Only files whose name matches this glob (e.g. '*.mp4').",
+        ),
+        click.option(
+            "-j",
+            "--workers",
+            default=1,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Worker processes.",
+        ),
+        click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
+        click.option(
+            "--cache-dir",
+            default=None,
+            type=click.Path(file_okay=False),
+            help="Result cache folder (default: $VQEVAL_CACHE_DIR or ~/.cache/vqeval).",
+        ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="Progress bar on stderr (default: only on a terminal).",
+        ),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def build_config(
+    dimensions: str | None,
+    backbone: str,
+    flow: str,
+    weights_dir: str | None,
+    analysis_size: int,
+    max_fps: float,
+    max_frames: int | None,
+) -> ScoreConfig:
+    """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input)."""
+    from vqeval.dimensions import resolve
+
+    dims = None
+    if dimensions is not None:
+        dims = tuple(sorted({d.strip() for d in dimensions.split(",") if d.strip()}))
+        if not dims:
+            fail_usage("--dimensions is empty")
+    cfg = ScoreConfig(
+        dimensions=dims,
+        backbone=backbone,
+        flow=flow,
+        weights_dir=weights_dir,
+        analysis_size=analysis_size,
+        max_fps=max_fps or None,
+        max_frames=max_frames,
+    )
+    try:
+        resolve(cfg.dimensions)
+    except ConfigError as e:
+        fail_usage(str(e))
+    return cfg
+
+
+def make_cache(no_cache: bool, cache_dir: str | None) -> Any:
+    """``False`` or a :class:`~vqeval.cache.ResultCache` for the options."""
+    from vqeval.cache import ResultCache
+
+    return False if no_cache else ResultCache(cache_dir)
+
+
+def guard(fn: Callable[[], int]) -> int:
+    """Run ``fn`` turning :class:`VQevalError` into one line and exit code 2."""
+    try:
+        return fn()
+    except VQevalError as e:
+        fail_usage(str(e))
+    return EXIT_USAGE

@@ -1,0 +1,173 @@
+"""``vqeval compare A B [C ...]``: paired comparison of methods on the same videos."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import click
+
+from vqeval.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    analysis_options,
+    build_config,
+    fail_usage,
+    make_cache,
+)
+from vqeval.compare import COMPOSITE, MATCH_MODES
+from vqeval.results import VQevalError
+from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TIE_TOL
+
+
+@click.command("compare")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@analysis_options
+@click.option(
+    "--match",
+    type=click.Choice(MATCH_MODES),
+    default="stem",
+    show_default=True,
+    help="Pair videos by relative path without extension (stem), exact relative path "
+    "(relpath) or file name only, ignoring sub-folders (name).",
+)
+@click.option(
+    "--tie",
+    "tie_tol",
+    default=DEFAULT_TIE_TOL,
+    show_default=True,
+    type=click.FloatRange(0.0, 100.0),
+    help="|difference| up to this many points (0-100 scale) counts as a tie.",
+)
+@click.option(
+    "--alpha",
+    default=DEFAULT_ALPHA,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    help="Significance level of the verdict.",
+)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    default=DEFAULT_N_BOOT,
+    show_default=True,
+    type=click.IntRange(100, 100_000),
+    help="Bootstrap resamples for the 95% CI.",
+)
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int, help="Bootstrap seed.")
+@click.option(
+    "--json",
+    "json_path",
+    default=None,
+    metavar="FILE",
+    help="Write the comparison as JSON (- = stdout).",
+)
+@click.option("--md", "md_path", default=None, metavar="FILE", help="Write a Markdown report.")
+@click.option(
+    "--html", "html_path", default=None, metavar="FILE", help="Write a self-contained HTML report."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No table; only errors and report paths.")
+def command(
+    inputs: tuple[str, ...],
+    dimensions: str | None,
+    backbone: str,
+    flow: str,
+    weights_dir: str | None,
+    analysis_size: int,
+    max_fps: float,
+    max_frames: int | None,
+    pattern: str | None,
+    workers: int,
+    no_cache: bool,
+    cache_dir: str | None,
+    progress: bool | None,
+    match: str,
+    tie_tol: float,
+    alpha: float,
+    n_boot: int,
+    seed: int,
+    json_path: str | None,
+    md_path: str | None,
+    html_path: str | None,
+    quiet: bool,
+) -> None:
+    """Compare methods on the same videos. Each input is a folder of videos
+    (scored, with the cache) or a results JSON from `vqeval score --json`;
+    the first is the baseline, every other one is compared with it.
+
+    Per dimension (and the composite): means, mean paired difference with a
+    seeded bootstrap 95% CI, Wilcoxon signed-rank p-value, win/tie/loss
+    counts and a verdict (better / worse / no significant difference);
+    failure flags per side; unmatched videos listed.
+
+    \b
+    Examples:
+      vqeval compare out/dense out/lvsa
+      vqeval compare base.json out/lvsa out/riflex --html cmp.html --md cmp.md
+    Exit codes: 0 compared, 1 compared but some videos failed to score,
+    2 usage error (missing/empty input, no videos in common, bad results file).
+    """
+    from vqeval.compare import compare_sides, format_table, load_side
+
+    if len(inputs) < 2:
+        fail_usage("compare needs at least two inputs: a baseline and a method")
+    wanted = None
+    if dimensions is not None:
+        wanted = [d.strip() for d in dimensions.split(",") if d.strip()]
+        if not wanted:
+            fail_usage("--dimensions is empty")
+        compute = sorted({d for d in wanted if d != COMPOSITE})
+        dimensions = ",".join(compute) if compute else None
+    cfg = build_config(dimensions, backbone, flow, weights_dir, analysis_size, max_fps, max_frames)
+    if cfg.dimensions is not None:
+        # compute the default set too: the composite then matches `vqeval score`
+        # and the cache is shared with it; --dimensions only filters the report
+        from vqeval.dimensions import default_names
+
+        extra = set(cfg.dimensions) - set(default_names())
+        dims = tuple(sorted(set(default_names()) | extra)) if extra else None
+        cfg = dataclasses.replace(cfg, dimensions=dims)
+    try:
+        cache = make_cache(no_cache, cache_dir)
+        sides = [
+            load_side(p, cfg, workers=workers, cache=cache, pattern=pattern, progress=progress)
+            for p in inputs
+        ]
+        cmp = compare_sides(
+            sides,
+            match=match,
+            dimensions=wanted,
+            tie_tol=tie_tol,
+            alpha=alpha,
+            n_boot=n_boot,
+            seed=seed,
+        )
+    except VQevalError as e:
+        fail_usage(str(e))
+        return
+    from vqeval.report.jsonio import clean
+
+    doc = json.dumps(clean(cmp.to_dict()), indent=1, allow_nan=False, ensure_ascii=False)
+    written = []
+    if json_path == "-":
+        click.echo(doc)
+    elif not quiet:
+        click.echo(format_table(cmp))
+    if json_path and json_path != "-":
+        from vqeval.report import write_atomic
+
+        written.append(str(write_atomic(json_path, doc)))
+    if md_path:
+        from vqeval.report.markdown import write_compare_markdown
+
+        written.append(str(write_compare_markdown(cmp, md_path)))
+    if html_path:
+        from vqeval.report.html import write_compare_html
+
+        written.append(str(write_compare_html(cmp, html_path)))
+    failed = [r for s in sides for r in s.results if not r.ok]
+    for r in failed:
+        click.echo(f"error: {r.path}: {r.error}", err=True)
+    for w in written:
+        click.echo(f"wrote {w}", err=True)
+    raise SystemExit(EXIT_FAILED if failed else EXIT_OK)

@@ -1,0 +1,146 @@
+"""``vqeval gate PATH --config gates.toml``: pass/fail quality gate for CI."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from vqeval.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    analysis_options,
+    build_config,
+    fail_usage,
+    make_cache,
+)
+from vqeval.results import VQevalError
+
+
+@click.command("gate")
+@click.argument("path", type=click.Path())
+@click.option(
+    "--config",
+    "-c",
+    "gate_path",
+    required=True,
+    metavar="TOML",
+    help="Gate rules (see data/gates.example.toml).",
+)
+@click.option(
+    "--baseline",
+    default=None,
+    metavar="FILE|DIR",
+    help="Baseline results JSON or folder for max_regression rules (overrides the file's).",
+)
+@analysis_options
+@click.option("--junit", "junit_path", default=None, metavar="FILE", help="Write JUnit XML.")
+@click.option(
+    "--md",
+    "md_path",
+    default=None,
+    metavar="FILE",
+    help="Write a Markdown summary; $GITHUB_STEP_SUMMARY is appended to, not replaced.",
+)
+@click.option(
+    "--json", "json_path", default=None, metavar="FILE", help="Write the outcome as JSON."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final line.")
+def command(
+    path: str,
+    gate_path: str,
+    baseline: str | None,
+    dimensions: str | None,
+    backbone: str,
+    flow: str,
+    weights_dir: str | None,
+    analysis_size: int,
+    max_fps: float,
+    max_frames: int | None,
+    pattern: str | None,
+    workers: int,
+    no_cache: bool,
+    cache_dir: str | None,
+    progress: bool | None,
+    junit_path: str | None,
+    md_path: str | None,
+    json_path: str | None,
+    quiet: bool,
+) -> None:
+    """Check scored videos against gate rules. PATH is a folder of videos
+    (scored, with the cache) or a results JSON from `vqeval score --json`.
+
+    Rules (TOML [[rule]] tables): min_mean, min_each and max_regression on
+    any dimension or `composite`; max_rate on a failure flag, `error` or
+    `any`. One JUnit test case per rule.
+
+    \b
+    Example:
+      vqeval gate out/lvsa --config gates.toml --junit gate.xml --md "$GITHUB_STEP_SUMMARY"
+    Exit codes: 0 every rule passed, 1 a rule failed, 2 configuration or
+    input error (malformed TOML, unknown dimension, wrong types, missing input).
+    """
+    from vqeval.compare import load_side
+    from vqeval.dimensions import registry
+    from vqeval.gate import evaluate_gate, format_report, load_gate_config
+
+    cfg = build_config(dimensions, backbone, flow, weights_dir, analysis_size, max_fps, max_frames)
+    try:
+        if not os.path.exists(path):
+            fail_usage(f"{path}: no such folder or results file")
+        # validate the gate file before any scoring work
+        load_gate_config(gate_path, known_dimensions=set(registry()) | _dims_in(path))
+        cache = make_cache(no_cache, cache_dir)
+        side = load_side(
+            path, cfg, workers=workers, cache=cache, pattern=pattern, progress=progress
+        )
+        known = set(registry()) | {d for r in side.results for d in r.dimensions}
+        gate = load_gate_config(gate_path, known_dimensions=known)
+        base_path = baseline or gate.baseline
+        base = None
+        needs_base = any(r.check == "max_regression" for r in gate.rules)
+        if base_path is not None and needs_base:
+            if not os.path.exists(base_path):
+                fail_usage(f"{base_path}: baseline results not found")
+            base = load_side(base_path, cfg, workers=workers, cache=cache, progress=progress)
+        elif needs_base:
+            fail_usage(
+                f"{gate_path}: max_regression rules need a baseline "
+                "(baseline = ... in the file or --baseline)"
+            )
+        rep = evaluate_gate(gate, side, base)
+        if junit_path:
+            from vqeval.report.junit import write_junit
+
+            write_junit(rep, junit_path)
+        if md_path:
+            from vqeval.report.markdown import write_gate_markdown
+
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            append = bool(summary) and os.path.abspath(md_path) == os.path.abspath(summary or "")
+            write_gate_markdown(rep, md_path, append=append)
+        if json_path:
+            import json
+
+            from vqeval.report import write_atomic
+            from vqeval.report.jsonio import clean
+
+            write_atomic(json_path, json.dumps(clean(rep.to_dict()), indent=1, ensure_ascii=False))
+    except VQevalError as e:
+        fail_usage(str(e))
+        return
+    text = format_report(rep)
+    click.echo(text.splitlines()[-1] if quiet else text)
+    raise SystemExit(EXIT_OK if rep.passed else EXIT_FAILED)
+
+
+def _dims_in(path: str) -> set[str]:
+    """Dimension names in a results JSON (empty for a folder or unreadable file)."""
+    from vqeval.compare import is_results_file, read_results_json
+
+    if not is_results_file(path):
+        return set()
+    try:
+        return {d for r in read_results_json(path) for d in r.dimensions}
+    except VQevalError:
+        return set()

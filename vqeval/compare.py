@@ -1,0 +1,558 @@
+"""Paired comparison of methods scored on the same videos.
+
+``vqeval compare A B [C ...]``: every input is a folder of videos (scored
+through :func:`vqeval.batch.score_batch`, so the result cache makes a re-run
+instant) or a results JSON written by ``vqeval score --json``. The first input
+is the baseline; every other input is compared with it.
+
+Videos are paired by a key derived from their path relative to the input
+folder (:data:`MATCH_MODES`):
+
+* ``stem`` (default): relative path without the file extension
+  (``sub/clip.mp4`` pairs with ``sub/clip.webm``);
+* ``relpath``: the exact relative path, extension included;
+* ``name``: the file name without extension, sub-folders ignored.
+
+For a results JSON the "folder" is the deepest folder holding every result
+path. Keys that occur twice on one side are *ambiguous* and left out of the
+pairing (listed with the unmatched ones).
+
+Statistics per dimension (and for the ``composite``) come from
+:func:`vqeval.stats.paired_stats`; failure flags and scoring errors are
+counted per side over the paired videos.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vqeval import __version__
+from vqeval.config import ScoreConfig
+from vqeval.results import (
+    SCHEMA_VERSION,
+    ConfigError,
+    VideoResult,
+)
+from vqeval.stats import (
+    DEFAULT_ALPHA,
+    DEFAULT_N_BOOT,
+    DEFAULT_SEED,
+    DEFAULT_TIE_TOL,
+    PairedStats,
+    paired_stats,
+)
+
+#: Ways of pairing videos across inputs; the first is the default.
+MATCH_MODES: tuple[str, ...] = ("stem", "relpath", "name")
+#: Name of the aggregate score, accepted wherever a dimension name is.
+COMPOSITE = "composite"
+#: Failure flags counted in reports, in display order; "error" = not scored.
+KNOWN_FLAGS: tuple[str, ...] = ("loop", "frozen", "motion_decay", "flicker")
+ERROR_FLAG = "error"
+ANY_FLAG = "any"
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class Side:
+    """One input of a comparison: a label and its scored videos.
+
+    Attributes:
+        label: short name shown in reports (folder or file name).
+        source: the path as given on the command line.
+        results: one :class:`VideoResult` per video.
+        root: folder that keys are computed relative to.
+    """
+
+    label: str
+    source: str
+    results: list[VideoResult]
+    root: str
+
+
+def read_results_json(path: str | os.PathLike[str]) -> list[VideoResult]:
+    """Read a results file written by ``vqeval score --json``.
+
+    Thin wrapper over :func:`vqeval.report.jsonio.read_results` (one reader
+    of the format in the code base).
+
+    Raises:
+        ResultsFormatError: unreadable file, invalid JSON, another schema
+            version, or records that are not VQeval results (one line naming
+            the file).
+    """
+    from vqeval.report.jsonio import read_results
+
+    return read_results(path)
+
+
+def _common_root(paths: Iterable[str]) -> str:
+    dirs = [os.path.dirname(os.path.normpath(p)) for p in paths]
+    if not dirs:
+        return ""
+    try:
+        return os.path.commonpath(dirs) if len(set(map(os.path.isabs, dirs))) == 1 else ""
+    except ValueError:
+        return ""
+
+
+def is_results_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` names a results JSON (an existing ``.json`` file)."""
+    p = Path(path)
+    return p.suffix.lower() == ".json" and p.is_file()
+
+
+def load_side(
+    path: str | os.PathLike[str],
+    config: ScoreConfig | None = None,
+    *,
+    workers: int = 1,
+    cache: Any = True,
+    pattern: str | None = None,
+    progress: bool | None = False,
+) -> Side:
+    """Load one comparison input: score a folder, or read a results JSON.
+
+    Raises:
+        ConfigError: the path does not exist, or holds no videos.
+        ResultsFormatError: a results JSON is malformed or from another version.
+    """
+    src = os.fspath(path)
+    p = Path(src)
+    if not p.exists():
+        raise ConfigError(f"{src}: no such folder or results file")
+    if is_results_file(p):
+        results = read_results_json(p)
+        if not results:
+            raise ConfigError(f"{src}: results file holds no videos")
+        return Side(p.stem, src, results, _common_root(r.path for r in results))
+    if not p.is_dir():
+        raise ConfigError(f"{src}: not a folder or a results .json file")
+    from vqeval.batch import score_batch
+
+    results = list(
+        score_batch(
+            [src],
+            config or ScoreConfig(),
+            workers=workers,
+            cache=cache,
+            pattern=pattern,
+            progress=progress,
+        )
+    )
+    if not results:
+        what = f" matching {pattern!r}" if pattern else ""
+        raise ConfigError(f"{src}: no videos{what} found in this folder")
+    label = p.resolve().name or src
+    return Side(label, src, results, src)
+
+
+# --------------------------------------------------------------------------- pairing
+
+
+def match_key(path: str, root: str, match: str = "stem") -> str:
+    """Pairing key of ``path`` relative to ``root`` (see :data:`MATCH_MODES`)."""
+    if match not in MATCH_MODES:
+        raise ConfigError(f"unknown match mode {match!r}; use one of {', '.join(MATCH_MODES)}")
+    norm = os.path.normpath(path)
+    rel = norm
+    if root:
+        r = os.path.normpath(root)
+        try:
+            inside = os.path.commonpath([os.path.abspath(norm), os.path.abspath(r)]) == (
+                os.path.abspath(r)
+            )
+        except ValueError:
+            inside = False
+        if inside:
+            rel = os.path.relpath(norm, r)
+    rel = rel.replace(os.sep, "/")
+    if match == "relpath":
+        return rel
+    stem_path, ext = posixpath.splitext(rel)
+    if match == "stem":
+        return stem_path if ext else rel
+    return posixpath.basename(stem_path if ext else rel)
+
+
+@dataclass
+class Pairing:
+    """Videos of two sides matched by key.
+
+    Attributes:
+        pairs: ``(key, baseline_result, method_result)`` sorted by key.
+        only_baseline, only_method: keys present on one side only.
+        ambiguous: keys occurring more than once on a side (not paired).
+    """
+
+    pairs: list[tuple[str, VideoResult, VideoResult]]
+    only_baseline: list[str]
+    only_method: list[str]
+    ambiguous: list[str]
+
+
+def _index(side: Side, match: str) -> tuple[dict[str, VideoResult], set[str]]:
+    idx: dict[str, VideoResult] = {}
+    dup: set[str] = set()
+    for r in side.results:
+        k = match_key(r.path, side.root, match)
+        if k in idx:
+            dup.add(k)
+        idx[k] = r
+    for k in dup:
+        idx.pop(k, None)
+    return idx, dup
+
+
+def pair_sides(baseline: Side, method: Side, match: str = "stem") -> Pairing:
+    """Match the videos of ``method`` with those of ``baseline``."""
+    ia, da = _index(baseline, match)
+    ib, db = _index(method, match)
+    amb = sorted(da | db)
+    common = sorted(set(ia) & set(ib))
+    return Pairing(
+        pairs=[(k, ia[k], ib[k]) for k in common],
+        only_baseline=sorted(set(ia) - set(ib) - db),
+        only_method=sorted(set(ib) - set(ia) - da),
+        ambiguous=amb,
+    )
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def metric_value(r: VideoResult, name: str) -> float | None:
+    """Score (0-100) of dimension ``name`` or the composite; ``None`` if absent/failed."""
+    if not r.ok:
+        return None
+    if name == COMPOSITE:
+        return r.composite
+    return r.score(name)
+
+
+def count_flags(results: Iterable[VideoResult]) -> dict[str, int]:
+    """Videos per failure flag, plus ``error`` (not scored) and ``any`` (either)."""
+    counts = dict.fromkeys((*KNOWN_FLAGS, ERROR_FLAG, ANY_FLAG), 0)
+    for r in results:
+        for f in set(r.flags):
+            counts[f] = counts.get(f, 0) + 1
+        if not r.ok:
+            counts[ERROR_FLAG] += 1
+        if r.flags or not r.ok:
+            counts[ANY_FLAG] += 1
+    return counts
+
+
+def dimension_titles() -> dict[str, str]:
+    """Dimension name -> human title from the registry (plus the composite)."""
+    titles = {COMPOSITE: "Composite"}
+    try:
+        from vqeval.dimensions import registry
+
+        titles.update({n: d.title for n, d in registry().items()})
+    except Exception:  # a broken family module must not break reports
+        pass
+    return titles
+
+
+def available_dimensions(results: Iterable[VideoResult]) -> list[str]:
+    """``composite`` + dimensions present in ``results``, in registry order."""
+    seen: list[str] = []
+    for r in results:
+        for k in r.dimensions:
+            if k not in seen:
+                seen.append(k)
+    order = list(dimension_titles())
+    known = [n for n in order if n in seen and n != COMPOSITE]
+    return [COMPOSITE, *known, *sorted(n for n in seen if n not in order)]
+
+
+def select_dimensions(available: Sequence[str], wanted: Sequence[str] | None) -> list[str]:
+    """Filter ``available`` by the user's ``--dimensions`` (order of ``available``).
+
+    Raises:
+        ConfigError: a wanted name is neither a registered dimension, a
+            dimension present in the results nor ``composite``.
+    """
+    if not wanted:
+        return list(available)
+    known = set(available) | set(dimension_titles())
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise ConfigError(
+            f"unknown dimension(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    missing = [w for w in wanted if w not in available]
+    if missing:
+        raise ConfigError(
+            f"dimension(s) {', '.join(missing)} not scored in these inputs "
+            "(re-score with them or pick others)"
+        )
+    return [a for a in available if a in wanted]
+
+
+@dataclass
+class DimensionRow:
+    """Statistics of one dimension for one method against the baseline."""
+
+    name: str
+    title: str
+    stats: PairedStats
+
+
+@dataclass
+class MethodComparison:
+    """One method compared with the baseline over their paired videos.
+
+    Attributes:
+        side: the method's input.
+        pairing: which videos were paired / left out.
+        rows: one :class:`DimensionRow` per compared dimension (composite first).
+        flags_baseline, flags_method: flag counts over the paired videos.
+    """
+
+    side: Side
+    pairing: Pairing
+    rows: list[DimensionRow]
+    flags_baseline: dict[str, int]
+    flags_method: dict[str, int]
+
+
+@dataclass
+class Comparison:
+    """Result of :func:`compare_sides`.
+
+    Attributes:
+        baseline: the first input.
+        methods: one entry per other input, each against the baseline.
+        dimensions: compared dimension names (``composite`` first).
+        match: pairing mode; settings: statistics settings used.
+    """
+
+    baseline: Side
+    methods: list[MethodComparison]
+    dimensions: list[str]
+    match: str
+    settings: dict[str, Any]
+
+    @property
+    def any_errors(self) -> bool:
+        """True when any video on any side failed to score."""
+        sides = [self.baseline, *(m.side for m in self.methods)]
+        return any(not r.ok for s in sides for r in s.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``vqeval compare --json``)."""
+
+        def side_d(s: Side) -> dict[str, Any]:
+            return {"label": s.label, "source": s.source, "videos": len(s.results)}
+
+        return {
+            "vqeval": __version__,
+            "schema": SCHEMA_VERSION,
+            "kind": "compare",
+            "match": self.match,
+            "settings": dict(self.settings),
+            "baseline": side_d(self.baseline),
+            "dimensions": list(self.dimensions),
+            "methods": [
+                {
+                    **side_d(m.side),
+                    "pairs": len(m.pairing.pairs),
+                    "unmatched_baseline": m.pairing.only_baseline,
+                    "unmatched_method": m.pairing.only_method,
+                    "ambiguous": m.pairing.ambiguous,
+                    "dimensions": {row.name: row.stats.to_dict() for row in m.rows},
+                    "flags_baseline": m.flags_baseline,
+                    "flags_method": m.flags_method,
+                    "videos": [
+                        {
+                            "key": k,
+                            "baseline": ra.path,
+                            "method": rb.path,
+                            "scores_baseline": {d: metric_value(ra, d) for d in self.dimensions},
+                            "scores_method": {d: metric_value(rb, d) for d in self.dimensions},
+                            "flags_baseline": list(ra.flags),
+                            "flags_method": list(rb.flags),
+                            "error_baseline": ra.error,
+                            "error_method": rb.error,
+                        }
+                        for k, ra, rb in m.pairing.pairs
+                    ],
+                }
+                for m in self.methods
+            ],
+        }
+
+
+def _unique_labels(sides: list[Side]) -> None:
+    labels = [s.label for s in sides]
+    for s in sides:
+        if labels.count(s.label) > 1:
+            s.label = s.source
+
+
+def compare_sides(
+    sides: Sequence[Side],
+    *,
+    match: str = "stem",
+    dimensions: Sequence[str] | None = None,
+    tie_tol: float = DEFAULT_TIE_TOL,
+    alpha: float = DEFAULT_ALPHA,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> Comparison:
+    """Compare every side after the first with the first (the baseline).
+
+    Raises:
+        ConfigError: fewer than two sides, an unknown match mode or dimension,
+            or a method that shares no video with the baseline.
+    """
+    if len(sides) < 2:
+        raise ConfigError("compare needs at least two inputs (baseline and a method)")
+    if match not in MATCH_MODES:
+        raise ConfigError(f"unknown match mode {match!r}; use one of {', '.join(MATCH_MODES)}")
+    sides = list(sides)
+    _unique_labels(sides)
+    base = sides[0]
+    pairings = [pair_sides(base, s, match) for s in sides[1:]]
+    for s, pr in zip(sides[1:], pairings):
+        if not pr.pairs:
+            ex_a = ", ".join(pr.only_baseline[:3]) or "-"
+            ex_b = ", ".join(pr.only_method[:3]) or "-"
+            raise ConfigError(
+                f"no videos in common between {base.source} and {s.source} "
+                f"(matched by {match}; e.g. {ex_a} vs {ex_b}): try --match name"
+            )
+    every = [r for s in sides for r in s.results]
+    avail = available_dimensions(every)
+    dims = select_dimensions(avail, dimensions)
+    titles = dimension_titles()
+    methods = []
+    for s, pr in zip(sides[1:], pairings):
+        rows = []
+        for d in dims:
+            a = [metric_value(ra, d) for _, ra, _ in pr.pairs]
+            b = [metric_value(rb, d) for _, _, rb in pr.pairs]
+            st = paired_stats(a, b, tie_tol=tie_tol, alpha=alpha, n_boot=n_boot, seed=seed)
+            rows.append(DimensionRow(d, titles.get(d, d), st))
+        methods.append(
+            MethodComparison(
+                side=s,
+                pairing=pr,
+                rows=rows,
+                flags_baseline=count_flags(ra for _, ra, _ in pr.pairs),
+                flags_method=count_flags(rb for _, _, rb in pr.pairs),
+            )
+        )
+    settings = {
+        "tie_tol": tie_tol,
+        "alpha": alpha,
+        "n_boot": n_boot,
+        "seed": seed,
+        "confidence": 0.95,
+        "test": "wilcoxon signed-rank, two-sided",
+        "ci": "percentile bootstrap of the mean difference",
+    }
+    return Comparison(base, methods, dims, match, settings)
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _f(x: float | None, fmt: str = "{:.1f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def format_p(p: float | None) -> str:
+    """p-value for humans: ``<0.001`` below a thousandth."""
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def format_table(cmp: Comparison) -> str:
+    """Plain-text tables for the terminal (one block per method)."""
+    lines: list[str] = []
+    base = cmp.baseline
+    s0 = cmp.methods[0].rows[0].stats if cmp.methods and cmp.methods[0].rows else None
+    conf = round((s0.confidence if s0 else 0.95) * 100)
+    for m in cmp.methods:
+        pr = m.pairing
+        lines.append(
+            f"{m.side.label} vs {base.label} (baseline): {len(pr.pairs)} paired videos, "
+            f"matched by {cmp.match}"
+        )
+        header = [
+            "dimension",
+            f"{base.label}",
+            f"{m.side.label}",
+            f"diff [{conf}% CI]",
+            "p",
+            "W/T/L",
+            "n",
+            "verdict",
+        ]
+        body = []
+        for row in m.rows:
+            st = row.stats
+            ci = (
+                "-"
+                if st.mean_diff is None
+                else f"{st.mean_diff:+.1f} [{st.ci_low:+.1f}, {st.ci_high:+.1f}]"
+            )
+            body.append(
+                [
+                    row.name,
+                    _f(st.mean_a),
+                    _f(st.mean_b),
+                    ci,
+                    format_p(st.p_value),
+                    f"{st.wins}/{st.ties}/{st.losses}",
+                    str(st.n),
+                    st.verdict,
+                ]
+            )
+        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+        fmt_row = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines.append(fmt_row.format(*header).rstrip())
+        lines.append("  ".join("-" * w for w in widths))
+        lines.extend(fmt_row.format(*r).rstrip() for r in body)
+        fl = [
+            f"{k} {m.flags_baseline.get(k, 0)}->{m.flags_method.get(k, 0)}"
+            for k in (*KNOWN_FLAGS, ERROR_FLAG)
+            if m.flags_baseline.get(k, 0) or m.flags_method.get(k, 0)
+        ]
+        lines.append(
+            "flags (videos, baseline->method): " + (", ".join(fl) if fl else "none on either side")
+        )
+        if pr.only_baseline:
+            lines.append(
+                f"only in {base.label} ({len(pr.only_baseline)}): " + _short(pr.only_baseline)
+            )
+        if pr.only_method:
+            lines.append(
+                f"only in {m.side.label} ({len(pr.only_method)}): " + _short(pr.only_method)
+            )
+        if pr.ambiguous:
+            lines.append(f"ambiguous, not paired ({len(pr.ambiguous)}): " + _short(pr.ambiguous))
+        lines.append("")
+    s = cmp.settings
+    lines.append(
+        f"scores 0-100 (higher is better); diff = method - baseline in points; "
+        f"{conf}% CI: bootstrap n={s['n_boot']} seed={s['seed']}; p: Wilcoxon signed-rank; "
+        f"tie = |diff| <= {s['tie_tol']} points; verdict at p < {s['alpha']}"
+    )
+    return "\n".join(lines)
+
+
+def _short(keys: Sequence[str], n: int = 8) -> str:
+    more = f" ... (+{len(keys) - n})" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more

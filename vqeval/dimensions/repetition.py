@@ -1,0 +1,111 @@
+"""Repetition family: ``repetition`` (loops, ping-pong, revisits) and
+``progression`` (how much new content appears).
+
+Both read ``analysis.embeddings`` (the configured backbone, ``pixel`` by
+default) and share ``analysis.ssm``; ``repetition`` adds the downsampled
+self-similarity matrix to ``analysis.series["ssm"]``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from metrics.progression import measure_progression
+from metrics.repetition import detect_repetition, downsample_matrix
+from vqeval.dimensions import Dimension, register
+from vqeval.results import DimensionScore
+
+if TYPE_CHECKING:
+    from vqeval.analysis import Analysis
+
+
+def compute_repetition(analysis: Analysis) -> DimensionScore:
+    """``repetition`` dimension: 100 = nothing repeats, 0 = a perfect loop.
+
+    raw: ``loop_detected`` (bool), ``loop_period_frames`` (analysis frames),
+    ``loop_period_s`` (s), ``loop_strength`` (0-1), ``pingpong`` (bool),
+    ``pingpong_strength`` (0-1), ``revisit_ratio`` (0-1), ``mean_similarity``
+    (-1..1), ``repeat_ranges`` (list of dicts, frames and seconds),
+    ``flags`` (``["loop"]`` when a loop is detected).
+    """
+    bb = analysis.backbone
+    r = detect_repetition(
+        analysis.embeddings, analysis.fps, change_distance=bb.change_distance, ssm=analysis.ssm
+    )
+    analysis.series["ssm"] = downsample_matrix(analysis.ssm, 64, 3)
+    raw = {
+        "loop_detected": r.loop_detected,
+        "loop_period_frames": r.loop_period_frames,
+        "loop_period_s": r.loop_period_s,
+        "loop_strength": r.loop_strength,
+        "pingpong": r.pingpong,
+        "pingpong_strength": r.pingpong_strength,
+        "revisit_ratio": r.revisit_ratio,
+        "mean_similarity": r.mean_similarity,
+        "repeat_ranges": [x.to_dict() for x in r.repeat_ranges],
+        "flags": ["loop"] if r.loop_detected else [],
+    }
+    return DimensionScore("repetition", r.score, raw, bb.name)
+
+
+def compute_progression(analysis: Analysis) -> DimensionScore:
+    """``progression`` dimension: 100 = new content all along, 0 = nothing new.
+
+    raw: ``novel_fraction`` (0-1), ``novelty_median`` (cosine distance),
+    ``states`` (count), ``states_per_min`` (1/min), ``path_length`` and
+    ``spread`` (cosine distance), ``still_fraction`` (0-1),
+    ``longest_still_s`` (s), ``flags`` (``["frozen"]`` when still frames make
+    up >= 25 % and >= 2 s of the video).
+    """
+    bb = analysis.backbone
+    p = measure_progression(
+        analysis.embeddings,
+        analysis.fps,
+        novelty_distance=bb.novelty_distance,
+        change_distance=bb.change_distance,
+        ssm=analysis.ssm,
+    )
+    raw = {
+        "novel_fraction": p.novel_fraction,
+        "novelty_median": p.novelty_median,
+        "states": p.states,
+        "states_per_min": p.states_per_min,
+        "path_length": p.path_length,
+        "spread": p.spread,
+        "still_fraction": p.still_fraction,
+        "longest_still_s": p.longest_still_s,
+        "flags": ["frozen"] if p.frozen else [],
+    }
+    return DimensionScore("progression", p.score, raw, bb.name)
+
+
+REPETITION = register(
+    Dimension(
+        name="repetition",
+        title="Repetition",
+        description=(
+            "Loops, ping-pong and revisits from the frame self-similarity matrix "
+            "(return after departure). 0-100, 100 = nothing repeats; raises 'loop'."
+        ),
+        weight=3.0,  # as much as `freeze`: loops are the other long-video failure
+        default=True,
+        compute=compute_repetition,
+        family="repetition",
+    )
+)
+
+PROGRESSION = register(
+    Dimension(
+        name="progression",
+        title="Progression",
+        description=(
+            "Share of the video showing content not seen a second or more before "
+            "(novelty of frame embeddings). 0-100, 100 = new content all along; "
+            "raises 'frozen' when >= 25 % of the video is still."
+        ),
+        weight=2.0,
+        default=True,
+        compute=compute_progression,
+        family="repetition",
+    )
+)

@@ -1,0 +1,133 @@
+"""Turn command-line paths into a sorted list of videos to score.
+
+Rules:
+    * A file given explicitly is always returned, whatever its extension or
+      ``pattern`` (a ``.txt`` becomes an error row when it is read).
+    * A folder of numbered images (see :func:`vqeval.video.is_image_folder`)
+      is one video, given explicitly or met while walking.
+    * Other folders are walked (recursively by default) in natural order.
+      While walking, files count when their extension is in
+      ``VIDEO_EXTENSIONS`` (any case) and their name matches ``pattern``;
+      image folders count when their folder name matches ``pattern``.
+      Hidden entries (name starting with ".") are skipped.
+    * Symbolic links are followed, but a folder whose real path was already
+      walked is not walked again (no loops, no duplicates).
+    * The same file reached twice (same real path) is listed once, under the
+      spelling met first.
+    * Paths keep the user's spelling: relative inputs give relative results.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from vqeval.video import VIDEO_EXTENSIONS, is_image_folder, natural_sort_key
+
+
+@dataclass
+class _Walk:
+    pattern: str | None
+    recursive: bool
+    videos: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    seen_files: set[str] = field(default_factory=set)
+    seen_dirs: set[str] = field(default_factory=set)
+
+    def add_video(self, path: str) -> None:
+        real = os.path.realpath(path)
+        if real not in self.seen_files:
+            self.seen_files.add(real)
+            self.videos.append(path)
+
+    def matches(self, name: str) -> bool:
+        return self.pattern is None or fnmatch.fnmatchcase(name, self.pattern)
+
+
+def find_videos(
+    paths: Sequence[str | os.PathLike[str]],
+    pattern: str | None = None,
+    recursive: bool = True,
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Expand files and folders into videos.
+
+    Args:
+        paths: files and/or folders, as the user typed them.
+        pattern: shell glob on the file (or image-folder) name, e.g.
+            ``"*.mp4"``, applied to entries found by walking folders only;
+            case-sensitive. ``None`` = every video extension.
+        recursive: walk sub-folders (True) or only the folder's own entries.
+
+    Returns:
+        ``(videos, errors)``: video paths sorted naturally ("a2" before
+        "a10"), and ``(path, one-line reason)`` for inputs that do not exist,
+        dangling links and folders that cannot be listed.
+    """
+    walk = _Walk(pattern, recursive)
+    for raw in paths:
+        path = os.fspath(raw)
+        if os.path.isdir(path):
+            if is_image_folder(path):
+                walk.add_video(path)
+            else:
+                _walk_dir(walk, path)
+        elif os.path.exists(path):
+            walk.add_video(path)
+        elif os.path.lexists(path):
+            walk.errors.append((path, _link_problem(path)))
+        else:
+            walk.errors.append((path, "no such file or directory"))
+    return sorted(walk.videos, key=natural_sort_key), walk.errors
+
+
+def _link_problem(path: str) -> str:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.strerror and "symbolic links" in exc.strerror:
+            return "symbolic link loop"
+    return "broken symbolic link"
+
+
+def _walk_dir(walk: _Walk, path: str) -> None:
+    real = os.path.realpath(path)
+    if real in walk.seen_dirs:
+        return
+    walk.seen_dirs.add(real)
+    try:
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: natural_sort_key(e.name))
+    except PermissionError:
+        walk.errors.append((path, "permission denied"))
+        return
+    except OSError as exc:
+        walk.errors.append((path, f"cannot list folder: {exc.strerror or exc}"))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        _visit(walk, entry, os.path.join(path, entry.name))
+
+
+def _visit(walk: _Walk, entry: os.DirEntry[str], child: str) -> None:
+    try:
+        is_dir = entry.is_dir()
+        is_file = not is_dir and entry.is_file()
+    except OSError:  # e.g. a symlink loop: stat fails
+        is_dir = is_file = False
+    if is_dir:
+        if is_image_folder(child):
+            if walk.matches(entry.name):
+                walk.add_video(child)
+        elif walk.recursive:
+            _walk_dir(walk, child)
+        return
+    suffix = os.path.splitext(entry.name)[1].lower()
+    if suffix not in VIDEO_EXTENSIONS or not walk.matches(entry.name):
+        return
+    if is_file:
+        walk.add_video(child)
+    elif entry.is_symlink():
+        walk.errors.append((child, _link_problem(child)))

@@ -1,0 +1,379 @@
+"""Quality gates for CI: rules over scored videos, pass or fail.
+
+A gate file is TOML (see ``data/gates.example.toml`` and ``docs/ci.md``)::
+
+    baseline = "baseline.json"        # optional; relative to the gate file
+
+    [[rule]]
+    dimension = "composite"           # any dimension name or "composite"
+    min_mean = 60                     # mean score (0-100) must be >= 60
+    min_each = 30                     # every video must score >= 30
+    max_regression = 2.0              # mean may drop at most 2 points vs baseline
+
+    [[rule]]
+    flag = "loop"                     # a failure flag, "error" or "any"
+    max_rate = 0.10                   # at most 10 % of videos may carry it
+
+Each check key of a ``[[rule]]`` table becomes one :class:`Rule` (one JUnit
+test case). ``name = "..."`` optionally titles the rule.
+
+Semantics:
+
+* ``min_mean``: mean over videos that have the score; no score at all fails.
+* ``min_each``: every video must have the score and reach the minimum
+  (a video that failed to score fails the rule).
+* ``max_rate``: fraction (0-1) of videos carrying the flag; ``error`` means
+  the video failed to score, ``any`` means any flag or an error.
+* ``max_regression``: ``baseline mean - current mean`` in points (0-100
+  scale) over videos paired by stem with the baseline results; when no video
+  pairs, the means over all videos are compared (said in the message).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vqeval.compare import (
+    ANY_FLAG,
+    COMPOSITE,
+    ERROR_FLAG,
+    KNOWN_FLAGS,
+    Side,
+    metric_value,
+    pair_sides,
+)
+from vqeval.results import ConfigError, VideoResult
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+#: Check keys allowed on a dimension rule and on a flag rule.
+DIMENSION_CHECKS: tuple[str, ...] = ("min_mean", "min_each", "max_regression")
+FLAG_CHECKS: tuple[str, ...] = ("max_rate",)
+#: Flags a rule may name.
+RULE_FLAGS: tuple[str, ...] = (*KNOWN_FLAGS, ERROR_FLAG, ANY_FLAG)
+_TOP_KEYS = ("baseline", "rule")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check.
+
+    Attributes:
+        index: 1-based position of the ``[[rule]]`` table in the file.
+        target: dimension name / ``composite`` (kind "dimension") or flag name.
+        kind: ``"dimension"`` or ``"flag"``.
+        check: ``min_mean``, ``min_each``, ``max_regression`` or ``max_rate``.
+        threshold: points (0-100) for dimension checks, fraction (0-1) for
+            ``max_rate``.
+        name: human title (given or generated).
+    """
+
+    index: int
+    target: str
+    kind: str
+    check: str
+    threshold: float
+    name: str
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """A parsed gate file.
+
+    Attributes:
+        rules: the checks, in file order.
+        baseline: baseline results path (resolved against the gate file), if any.
+        path: the gate file.
+    """
+
+    rules: tuple[Rule, ...]
+    baseline: str | None = None
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """Outcome of one rule.
+
+    Attributes:
+        rule: the rule.
+        passed: True when the check holds.
+        value: measured value (points or fraction), ``None`` when not measurable.
+        message: one line saying what was measured against what.
+        offenders: paths of videos that broke a per-video or flag rule.
+    """
+
+    rule: Rule
+    passed: bool
+    value: float | None
+    message: str
+    offenders: tuple[str, ...] = ()
+
+
+@dataclass
+class GateReport:
+    """All rule outcomes for one set of results."""
+
+    results: list[RuleResult]
+    source: str
+    videos: int
+    baseline: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every rule passed."""
+        return all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> int:
+        """Number of failed rules."""
+        return sum(not r.passed for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "passed": self.passed,
+            "source": self.source,
+            "videos": self.videos,
+            "baseline": self.baseline,
+            "rules": [
+                {
+                    "name": r.rule.name,
+                    "target": r.rule.target,
+                    "check": r.rule.check,
+                    "threshold": r.rule.threshold,
+                    "value": r.value,
+                    "passed": r.passed,
+                    "message": r.message,
+                    "offenders": list(r.offenders),
+                }
+                for r in self.results
+            ],
+        }
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _number(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ConfigError(f"{where} must be a number, got {v!r}")
+    return float(v)
+
+
+def _rule_title(target: str, check: str, thr: float) -> str:
+    words = {
+        "min_mean": f"mean {target} >= {thr:g}",
+        "min_each": f"every video {target} >= {thr:g}",
+        "max_regression": f"{target} drops at most {thr:g} points vs baseline",
+        "max_rate": f"{target} rate <= {thr:g}",
+    }
+    return words[check]
+
+
+def parse_gate_config(
+    data: dict[str, Any],
+    *,
+    known_dimensions: Iterable[str] | None = None,
+    path: str = "<gate>",
+) -> GateConfig:
+    """Validate a decoded TOML document into a :class:`GateConfig`.
+
+    Args:
+        data: the TOML document.
+        known_dimensions: dimension names a rule may use (``composite`` is
+            always allowed); ``None`` = the registry.
+        path: gate file path, used in messages and to resolve ``baseline``.
+
+    Raises:
+        ConfigError: with one line naming the file, the rule and the problem.
+    """
+    if known_dimensions is None:
+        from vqeval.dimensions import registry
+
+        known_dimensions = registry()
+    known = {COMPOSITE, *known_dimensions}
+    unknown_top = [k for k in data if k not in _TOP_KEYS]
+    if unknown_top:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown_top)}; allowed: baseline, [[rule]]"
+        )
+    baseline = data.get("baseline")
+    if baseline is not None:
+        if not isinstance(baseline, str) or not baseline:
+            raise ConfigError(f"{path}: baseline must be a path string, got {baseline!r}")
+        base_dir = os.path.dirname(path) if path != "<gate>" else ""
+        baseline = baseline if os.path.isabs(baseline) else os.path.join(base_dir, baseline)
+    tables = data.get("rule", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(f"{path}: 'rule' must be an array of tables ([[rule]])")
+    if not tables:
+        raise ConfigError(f"{path}: no [[rule]] tables: a gate needs at least one rule")
+    rules: list[Rule] = []
+    for i, t in enumerate(tables, 1):
+        where = f"{path}: rule {i}"
+        has_dim, has_flag = "dimension" in t, "flag" in t
+        if has_dim == has_flag:
+            raise ConfigError(f"{where}: give exactly one of dimension = ... or flag = ...")
+        name = t.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"{where}: name must be a string, got {name!r}")
+        if has_dim:
+            target, kind, allowed = t["dimension"], "dimension", DIMENSION_CHECKS
+            if not isinstance(target, str):
+                raise ConfigError(f"{where}: dimension must be a string, got {target!r}")
+            if target not in known:
+                raise ConfigError(
+                    f"{where}: unknown dimension {target!r}; known: {', '.join(sorted(known))}"
+                )
+        else:
+            target, kind, allowed = t["flag"], "flag", FLAG_CHECKS
+            if not isinstance(target, str) or target not in RULE_FLAGS:
+                raise ConfigError(
+                    f"{where}: unknown flag {target!r}; known: {', '.join(RULE_FLAGS)}"
+                )
+        extra = [k for k in t if k not in (*allowed, "dimension", "flag", "name")]
+        if extra:
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(extra)} for a {kind} rule; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        checks = [k for k in allowed if k in t]
+        if not checks:
+            raise ConfigError(f"{where}: no check; add one of {', '.join(allowed)}")
+        for c in checks:
+            thr = _number(t[c], f"{where}: {c}")
+            if c == "max_rate" and not 0.0 <= thr <= 1.0:
+                raise ConfigError(f"{where}: max_rate is a fraction in 0-1, got {thr:g}")
+            if c in ("min_mean", "min_each") and not 0.0 <= thr <= 100.0:
+                raise ConfigError(f"{where}: {c} is a score in 0-100, got {thr:g}")
+            if c == "max_regression" and thr < 0.0:
+                raise ConfigError(f"{where}: max_regression is points >= 0, got {thr:g}")
+            title = _rule_title(target, c, thr)
+            if name:
+                title = f"{name}: {title}" if len(checks) > 1 else name
+            rules.append(Rule(i, target, kind, c, thr, title))
+    return GateConfig(tuple(rules), baseline, path)
+
+
+def load_gate_config(
+    path: str | os.PathLike[str], *, known_dimensions: Iterable[str] | None = None
+) -> GateConfig:
+    """Read and validate a gate TOML file.
+
+    Raises:
+        ConfigError: missing file, malformed TOML, or invalid rules (one line).
+    """
+    p = os.fspath(path)
+    try:
+        raw = Path(p).read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read gate file ({e.strerror or e})") from e
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{p}: malformed TOML ({e})") from e
+    return parse_gate_config(data, known_dimensions=known_dimensions, path=p)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _eval_rule(rule: Rule, side: Side, baseline: Side | None, notes: list[str]) -> RuleResult:
+    results = side.results
+    n = len(results)
+    if rule.kind == "flag":
+
+        def has(r: VideoResult) -> bool:
+            if rule.target == ERROR_FLAG:
+                return not r.ok
+            if rule.target == ANY_FLAG:
+                return (not r.ok) or bool(r.flags)
+            return rule.target in r.flags
+
+        bad = tuple(r.path for r in results if has(r))
+        rate = len(bad) / n if n else 0.0
+        ok = rate <= rule.threshold + 1e-12
+        msg = f"{len(bad)}/{n} videos flagged {rule.target} ({rate:.1%}), max {rule.threshold:.1%}"
+        return RuleResult(rule, ok, rate, msg, bad)
+    vals = [(r.path, metric_value(r, rule.target)) for r in results]
+    scored = [v for _, v in vals if v is not None]
+    if rule.check == "min_mean":
+        m = _mean(scored)
+        if m is None:
+            return RuleResult(rule, False, None, f"no video has a {rule.target} score")
+        ok = m >= rule.threshold
+        msg = f"mean {rule.target} {m:.1f} over {len(scored)} videos, min {rule.threshold:g}"
+        return RuleResult(rule, ok, m, msg)
+    if rule.check == "min_each":
+        bad = tuple(p for p, v in vals if v is None or v < rule.threshold)
+        low = min(scored) if scored else None
+        lows = "-" if low is None else f"{low:.1f}"
+        msg = f"{len(bad)}/{n} videos below {rule.threshold:g} or unscored (lowest {lows})"
+        return RuleResult(rule, not bad, low, msg, bad)
+    # max_regression
+    if baseline is None:
+        return RuleResult(
+            rule, False, None, "no baseline results: set baseline = ... or pass --baseline"
+        )
+    pr = pair_sides(baseline, side, "stem")
+    pairs = [(metric_value(a, rule.target), metric_value(b, rule.target)) for _, a, b in pr.pairs]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if pairs:
+        mb = _mean([a for a, _ in pairs])
+        mc = _mean([b for _, b in pairs])
+        how = f"over {len(pairs)} paired videos"
+    else:
+        mb = _mean(
+            [v for v in (metric_value(r, rule.target) for r in baseline.results) if v is not None]
+        )
+        mc = _mean(scored)
+        how = "over all videos (no video pairs with the baseline)"
+    if mb is None or mc is None:
+        return RuleResult(
+            rule, False, None, f"no {rule.target} scores to compare with the baseline"
+        )
+    drop = mb - mc
+    ok = drop <= rule.threshold + 1e-9
+    msg = (
+        f"{rule.target} {mc:.1f} vs baseline {mb:.1f} ({-drop:+.1f} points) {how}, "
+        f"max drop {rule.threshold:g}"
+    )
+    return RuleResult(rule, ok, drop, msg)
+
+
+def evaluate_gate(config: GateConfig, side: Side, baseline: Side | None = None) -> GateReport:
+    """Apply every rule of ``config`` to the videos of ``side``."""
+    notes: list[str] = []
+    out = [_eval_rule(r, side, baseline, notes) for r in config.rules]
+    return GateReport(
+        out,
+        side.source,
+        len(side.results),
+        baseline=None if baseline is None else baseline.source,
+        notes=notes,
+    )
+
+
+def format_report(rep: GateReport) -> str:
+    """Terminal lines: one per rule, then the verdict."""
+    lines = [f"{'PASS' if r.passed else 'FAIL'}  {r.rule.name}: {r.message}" for r in rep.results]
+    n = len(rep.results)
+    lines.append(
+        f"gate {'passed' if rep.passed else 'FAILED'}: {n - rep.failures}/{n} rules passed "
+        f"({rep.videos} videos from {rep.source})"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""Scoring one video: decode -> analysis context -> dimensions -> summary."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vqeval.analysis import Analysis
+from vqeval.config import ScoreConfig
+from vqeval.dimensions import resolve
+from vqeval.results import STATUS_ERROR, DimensionScore, VideoResult, VQevalError
+from vqeval.scoring import summarize
+from vqeval.video import read_clip
+
+#: Thumbnails kept per video for reports (evenly spaced), long side in pixels.
+THUMBNAILS = 4
+THUMBNAIL_SIZE = 120
+
+
+def _one_line(exc: BaseException) -> str:
+    """A single-line description of ``exc`` (no newlines, bounded length)."""
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    if not isinstance(exc, VQevalError):
+        msg = f"{type(exc).__name__}: {msg}"
+    return msg[:300]
+
+
+def _thumbnails(frames: np.ndarray, n: int = THUMBNAILS) -> list[str]:
+    """JPEG data URIs of ``n`` evenly spaced frames (RGB uint8)."""
+    if len(frames) == 0:
+        return []
+    idx = np.unique(np.linspace(0, len(frames) - 1, num=min(n, len(frames))).round().astype(int))
+    out = []
+    for i in idx:
+        f = frames[i]
+        h, w = f.shape[:2]
+        s = THUMBNAIL_SIZE / max(h, w)
+        if s < 1:
+            f = cv2.resize(
+                f, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
+            )
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
+        )
+        if ok:
+            out.append("data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode())
+    return out
+
+
+def score_video(
+    path: str | os.PathLike[str],
+    config: ScoreConfig | None = None,
+    *,
+    raise_errors: bool = False,
+) -> VideoResult:
+    """Score one video file or image folder.
+
+    Args:
+        path: a video file (mp4, mov, mkv, webm, avi, gif) or a folder of
+            numbered images.
+        config: analysis configuration; ``None`` = defaults.
+        raise_errors: re-raise instead of returning a ``status="error"`` row.
+
+    Returns:
+        A :class:`VideoResult`; on failure ``status="error"`` with a one-line
+        ``error`` (unless ``raise_errors``).
+
+    Raises:
+        ConfigError: for an unknown dimension name, whatever ``raise_errors`` is
+            (a usage error, not a property of the video).
+    """
+    config = config or ScoreConfig()
+    dims = resolve(config.dimensions)  # usage errors surface before any decoding
+    t0 = time.perf_counter()
+    spath = os.fspath(path)
+    info = None
+    try:
+        clip = read_clip(
+            Path(spath),
+            size=config.analysis_size,
+            max_fps=config.max_fps,
+            max_frames=config.max_frames,
+            stills=config.stills,
+            still_size=config.still_size,
+        )
+        info = clip.info
+        analysis = Analysis(clip, config)
+        scores: dict[str, DimensionScore] = {}
+        for dim in dims:
+            scores[dim.name] = dim.compute(analysis)
+        summary = summarize(scores)
+        series = dict(analysis.series)
+        series.setdefault("times_s", [round(float(t), 3) for t in clip.times_s])
+        series["thumbnails"] = _thumbnails(clip.frames)
+        return VideoResult(
+            path=spath,
+            info=info,
+            dimensions=scores,
+            composite=summary.composite,
+            verdict=summary.verdict,
+            flags=tuple(summary.flags),
+            loop_period_s=summary.loop_period_s,
+            analysis={
+                "fps": round(float(clip.fps), 4),
+                "frames": len(clip.frames),
+                "width": int(clip.frames.shape[2]) if clip.frames.ndim == 4 else 0,
+                "height": int(clip.frames.shape[1]) if clip.frames.ndim == 4 else 0,
+                "backbone": config.backbone,
+                "flow": config.flow,
+                "warnings": list(getattr(clip, "warnings", ()) or ()),
+            },
+            elapsed_s=round(time.perf_counter() - t0, 4),
+            series=series,
+        )
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # one bad video is one error row
+        if raise_errors:
+            raise
+        return VideoResult(
+            path=spath,
+            status=STATUS_ERROR,
+            error=_one_line(exc),
+            info=info,
+            elapsed_s=round(time.perf_counter() - t0, 4),
+        )

@@ -1,0 +1,83 @@
+"""Results JSON files: ``{"vqeval": version, "schema": N, "config": {...},
+"results": [record, ...]}`` with one :meth:`VideoResult.to_dict` record per video."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vqeval import __version__
+from vqeval.config import ScoreConfig
+from vqeval.report import write_atomic
+from vqeval.results import SCHEMA_VERSION, ResultsFormatError, VideoResult
+
+
+def clean(obj: Any) -> Any:
+    """Plain-JSON copy of ``obj``: numpy scalars/arrays to Python, NaN/inf to ``None``."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return clean(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer, int)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def dumps(results: list[VideoResult], config: ScoreConfig | None = None) -> str:
+    """The results JSON document as text."""
+    doc = {
+        "vqeval": __version__,
+        "schema": SCHEMA_VERSION,
+        "config": dataclasses.asdict(config) if config is not None else None,
+        "results": [r.to_dict() for r in results],
+    }
+    return json.dumps(clean(doc), indent=1, allow_nan=False, ensure_ascii=False)
+
+
+def write_results(
+    path: str | os.PathLike[str], results: list[VideoResult], config: ScoreConfig | None = None
+) -> Path:
+    """Write a results JSON file atomically; returns the path."""
+    return write_atomic(path, dumps(results, config))
+
+
+def read_results(path: str | os.PathLike[str]) -> list[VideoResult]:
+    """Read a results JSON file written by :func:`write_results`.
+
+    Raises:
+        ResultsFormatError: unreadable, not JSON, not a VQeval results file, or
+            written with another schema version.
+    """
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ResultsFormatError(f"{p}: cannot read results file ({e.strerror or e})") from e
+    except ValueError as e:
+        raise ResultsFormatError(f"{p}: not valid JSON ({e})") from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
+        raise ResultsFormatError(f"{p}: not a VQeval results file (no 'results' list)")
+    if doc.get("schema") != SCHEMA_VERSION:
+        raise ResultsFormatError(
+            f"{p}: results schema {doc.get('schema')!r} (VQeval {doc.get('vqeval', '?')}), "
+            f"this VQeval {__version__} reads schema {SCHEMA_VERSION}: re-run `vqeval score`"
+        )
+    try:
+        return [VideoResult.from_dict(r) for r in doc["results"]]
+    except ResultsFormatError as e:
+        raise ResultsFormatError(f"{p}: {e}") from e
+    except (TypeError, KeyError, ValueError) as e:
+        raise ResultsFormatError(f"{p}: malformed result record ({e})") from e

@@ -1,0 +1,76 @@
+"""Readable terminal table of score results (fits the terminal width)."""
+
+from __future__ import annotations
+
+import shutil
+
+from vqeval.dimensions import registry
+from vqeval.results import VideoResult
+
+#: Short column headers; unknown dimensions use their first 6 letters.
+SHORT = {
+    "repetition": "repet",
+    "progression": "progr",
+    "freeze": "freeze",
+    "motion_decay": "decay",
+    "subject_consistency": "subj",
+    "background_consistency": "bg",
+    "temporal_flickering": "flick",
+    "motion_smoothness": "smooth",
+    "dynamic_degree": "dyn",
+    "imaging_quality": "img",
+    "aesthetic_quality": "aesth",
+}
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:5.1f}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def render(results: list[VideoResult], width: int | None = None) -> str:
+    """The table as text: one row per video, composite (0-100), verdict, flags,
+    loop period (s) and as many dimension scores (0-100) as fit ``width``."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    dims: list[str] = []
+    for name in registry():
+        if any(name in r.dimensions for r in results):
+            dims.append(name)
+    path_w = max(12, min(40, max((len(r.path) for r in results), default=12)))
+    fixed = ["video".ljust(path_w), "  dur s", "  comp", "verdict".ljust(8), "loop s"]
+    flags_w = max(5, max((len(",".join(r.flags)) for r in results), default=5))
+    used = sum(len(c) + 1 for c in fixed) + flags_w + 1
+    shown = []
+    for d in dims:
+        w = max(6, len(SHORT.get(d, d[:6]))) + 1
+        if used + w > width:
+            break
+        shown.append(d)
+        used += w
+    heads = [*fixed, *[SHORT.get(d, d[:6]).rjust(6) for d in shown], "flags"]
+    lines = [" ".join(heads)]
+    for r in results:
+        name = _clip(r.path, path_w).ljust(path_w)
+        if not r.ok:
+            lines.append(f"{name} error: {r.error}")
+            continue
+        dur = r.info.duration_s if r.info else None
+        cells = [
+            name,
+            f"{dur:7.1f}" if dur is not None else "      -",
+            " " + _fmt(r.composite),
+            (r.verdict or "-").ljust(8),
+            f"{r.loop_period_s:6.2f}" if r.loop_period_s else "     -",
+            *[_fmt(r.score(d)).rjust(6) for d in shown],
+            ",".join(r.flags) or "-",
+        ]
+        lines.append(" ".join(cells))
+    hidden = len(dims) - len(shown)
+    legend = "scores 0-100, higher is better"
+    if hidden:
+        legend += f"; {hidden} more dimension(s) in --json/--csv"
+    lines.append(f"({legend})")
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""Composite score, failure flags and verdict of one video.
+
+The composite is the weighted mean of the dimension scores (0-100) with the
+weights declared in the dimension registry; dimensions whose score is
+``None`` or whose weight is 0 do not count. Every failure flag raised by a
+dimension (``raw["flags"]``) caps the composite, so that a video that fails
+in one way cannot buy a good composite with high scores elsewhere (a frozen
+video is perfectly "consistent" and "smooth"):
+
+=============== ====== ===============================================
+flag            cap    meaning
+=============== ====== ===============================================
+``frozen``       30    near-identical frames for a large part
+``loop``         40    content returns to earlier content and repeats
+``motion_decay`` 50    motion dies out over the video
+``flicker``      60    frame-to-frame brightness / colour jumps
+=============== ====== ===============================================
+
+An unknown flag caps at 50. Verdict: ``"failed"`` when any flag is raised,
+else ``"good"`` (composite >= 70), ``"fair"`` (>= 50) or ``"poor"``; ``None``
+when nothing could be scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vqeval.results import DimensionScore
+
+__all__ = ["FLAG_CAPS", "VERDICT_FAIR", "VERDICT_GOOD", "Summary", "summarize", "verdict_for"]
+
+#: Failure flag -> the highest composite (0-100) a video with that flag gets.
+FLAG_CAPS: dict[str, float] = {"frozen": 30.0, "loop": 40.0, "motion_decay": 50.0, "flicker": 60.0}
+#: Cap for a flag not listed in :data:`FLAG_CAPS`.
+DEFAULT_FLAG_CAP = 50.0
+#: Lowest composite that reads "good" (without flags).
+VERDICT_GOOD = 70.0
+#: Lowest composite that reads "fair" (without flags).
+VERDICT_FAIR = 50.0
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The per-video summary of all dimension scores.
+
+    Attributes:
+        composite: 0-100 weighted mean after the flag caps, higher is better;
+            ``None`` when no weighted dimension has a score.
+        verdict: ``"good"``, ``"fair"``, ``"poor"``, ``"failed"`` or ``None``.
+        flags: failure flags raised by any dimension, known flags first in
+            the order of :data:`FLAG_CAPS`, then others alphabetically.
+        loop_period_s: loop period in seconds when a loop was flagged.
+    """
+
+    composite: float | None
+    verdict: str | None
+    flags: tuple[str, ...]
+    loop_period_s: float | None
+
+
+def verdict_for(composite: float | None, flags: tuple[str, ...] = ()) -> str | None:
+    """Verdict word of a composite (0-100) and its flags."""
+    if flags:
+        return "failed"
+    if composite is None:
+        return None
+    if composite >= VERDICT_GOOD:
+        return "good"
+    if composite >= VERDICT_FAIR:
+        return "fair"
+    return "poor"
+
+
+def _weights() -> dict[str, float]:
+    from vqeval.dimensions import registry
+
+    return {name: d.weight for name, d in registry().items()}
+
+
+def summarize(
+    scores: Mapping[str, DimensionScore], weights: Mapping[str, float] | None = None
+) -> Summary:
+    """Combine dimension scores into a composite, flags and a verdict.
+
+    Args:
+        scores: dimension name -> :class:`DimensionScore` (score 0-100 or None).
+        weights: name -> weight override; ``None`` = the registry weights.
+            Dimensions absent from the weights count with weight 0.
+
+    Returns:
+        :class:`Summary`.
+    """
+    w = _weights() if weights is None else dict(weights)
+    total = wsum = 0.0
+    flags: set[str] = set()
+    for name, ds in scores.items():
+        for f in (ds.raw or {}).get("flags") or ():
+            flags.add(str(f))
+        weight = float(w.get(name, 0.0))
+        if ds.score is None or weight <= 0:
+            continue
+        total += weight * float(ds.score)
+        wsum += weight
+    composite = total / wsum if wsum > 0 else None
+    order = list(FLAG_CAPS)
+    ordered = tuple(
+        sorted(flags, key=lambda f: (order.index(f) if f in order else len(order), f))
+    )
+    if composite is not None:
+        for f in ordered:
+            composite = min(composite, FLAG_CAPS.get(f, DEFAULT_FLAG_CAP))
+        composite = round(composite, 2)
+
+    loop_period_s = None
+    if "loop" in flags:
+        rep = scores.get("repetition")
+        cands = [rep] if rep is not None else []
+        cands += [d for n, d in scores.items() if n != "repetition"]
+        for ds in cands:
+            v = (ds.raw or {}).get("loop_period_s")
+            if v is not None and "loop" in ((ds.raw or {}).get("flags") or ()):
+                loop_period_s = float(v)
+                break
+    return Summary(composite, verdict_for(composite, ordered), ordered, loop_period_s)
