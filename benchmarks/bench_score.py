@@ -53,8 +53,13 @@ def decode_resample(files: list[Path]) -> float:
     cfg = ScoreConfig()
     t0 = time.perf_counter()
     for f in files:
-        read_clip(f, size=cfg.analysis_size, max_fps=cfg.max_fps, stills=cfg.stills,
-                  still_size=cfg.still_size)
+        read_clip(
+            f,
+            size=cfg.analysis_size,
+            max_fps=cfg.max_fps,
+            stills=cfg.stills,
+            still_size=cfg.still_size,
+        )
     return time.perf_counter() - t0
 
 

@@ -205,6 +205,34 @@ def _auroc_table(a: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _span(part: dict[str, Any], keys: list[str], contrast: str) -> str:
+    vals = [part["auroc"][k][contrast]["auroc"] for k in keys if k in part["auroc"]]
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return "-"
+    lo, hi = min(vals), max(vals)
+    return f"{lo:.2f}" if abs(hi - lo) < 5e-3 else f"{lo:.2f}-{hi:.2f}"
+
+
+def _reading(part: dict[str, Any]) -> list[str]:
+    """One summary bullet per set, written from the numbers (not by hand)."""
+    vb = [d for d in VBENCH_CONSISTENCY if d in part["auroc"]]
+    comp = part["auroc"]["composite"]
+    lines = [f"- **{part['title']}**: composite AUROC failure vs healthy "
+             f"{comp['failure_vs_healthy']['auroc']:.3f}, freeze vs healthy "
+             f"{comp['freeze_vs_healthy']['auroc']:.3f}, loop vs healthy "
+             f"{comp['loop_vs_healthy']['auroc']:.3f}."]  # fmt: skip
+    if vb:
+        fz = _span(part, vb, "freeze_vs_healthy")
+        lp = _span(part, vb, "loop_vs_healthy")
+        lines.append(
+            f"  The four VBench-style consistency dimensions reach {fz} on freeze vs healthy "
+            f"(below 0.5: they score frozen clips *higher* than healthy ones) and {lp} on "
+            "loop vs healthy (0.5 = no preference)."
+        )
+    return lines
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     env = results["environment"]
     out = [
@@ -222,15 +250,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         "failure and healthy clips. `vbench_mean` is the mean of the four VBench-style",
         "consistency dimensions, a stand-in for a VBench-style quality score.",
         "",
-        "What to read: the VBench-style consistency dimensions (`subject_consistency`,",
-        "`background_consistency`, `temporal_flickering`, `motion_smoothness`) score frozen and",
-        "looping clips as high as or higher than healthy ones (AUROC at or below 0.5), because",
-        "near-identical or returning frames are \"consistent\" and \"smooth\". VQeval's",
-        "`repetition`, `progression`, `freeze` and the composite (with its failure caps) rank them",
-        "lower.",
+        "## Summary",
+        "",
+        *[line for part in results["sets"].values() for line in _reading(part)],
         "",
     ]
-    for name, part in results["sets"].items():
+    for part in results["sets"].values():
         rows = part["clips"]
         dims = part["dims"]
         out += [f"## {part['title']}", "", f"{len(rows)} clips: " + ", ".join(
@@ -249,16 +274,90 @@ def render_markdown(results: dict[str, Any]) -> str:
         if part["periods"]:
             missed = len(part["periods"]) - len(pe)
             worst = max((p["rel_error"] for p in pe), default=float("nan"))
-            extra.append(f"loop period: {len(pe)}/{len(part['periods'])} found, worst relative "
-                         f"error {100 * worst:.2f} %" + (f", {missed} missed" if missed else ""))
+            extra.append(
+                f"loop period: {len(pe)}/{len(part['periods'])} found, worst relative "
+                f"error {100 * worst:.2f} %" + (f", {missed} missed" if missed else "")
+            )
         if extra:
             out += ["- " + e for e in extra] + [""]
         out += ["### Mean score per class", "", *_class_table(rows, dims), ""]
         out += ["### Per clip", "", *_clip_table(rows, dims), ""]
+    if results.get("robustness"):
+        out += [
+            "## Robustness to the analysis settings",
+            "",
+            "The same clips re-scored at other analysis frame rates and sizes (no threshold",
+            "changed). AUROCs as above; loop periods against the sample labels.",
+            "",
+            *_robustness_table(results["robustness"]),
+            "",
+        ]
     return "\n".join(out) + "\n"
 
 
-def run(samples: Path | None, real: Path | None) -> dict[str, Any]:
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+#: Analysis settings re-run for the robustness table (the default is 12 fps, 160 px).
+ROBUSTNESS: tuple[dict[str, Any], ...] = (
+    {"max_fps": 6.0},
+    {"max_fps": 24.0},
+    {"analysis_size": 96},
+    {"analysis_size": 320},
+)
+
+
+def robustness(roots: dict[str, Path]) -> list[dict[str, Any]]:
+    """Headline numbers under other analysis frame rates and sizes."""
+    out = []
+    for kw in ({}, *ROBUSTNESS):
+        for key, root in roots.items():
+            rows = score_folder(root, ScoreConfig(**kw))
+            a = aurocs(rows, ["composite", "repetition", "progression"])
+            pe = [p["rel_error"] for p in period_errors(rows)]
+            found = [x for x in pe if x is not None]
+            out.append(
+                {
+                    "config": ", ".join(f"{k}={v}" for k, v in kw.items()) or "default",
+                    "set": key,
+                    "composite_failure_vs_healthy": a["composite"]["failure_vs_healthy"]["auroc"],
+                    "repetition_loop_vs_rest": a["repetition"].get("loop_vs_rest", {}).get("auroc"),
+                    "progression_failure_vs_healthy": a["progression"]["failure_vs_healthy"][
+                        "auroc"
+                    ],
+                    "periods_found": f"{len(found)}/{len(pe)}" if pe else "-",
+                    "worst_period_error": max(found) if found else None,
+                    "healthy_flagged": sum(1 for r in rows if not r["failure"] and r["flags"]),
+                    "failures_unflagged": sum(1 for r in rows if r["failure"] and not r["flags"]),
+                    "n": len(rows),
+                }
+            )
+    return out
+
+
+def _robustness_table(rob: list[dict[str, Any]]) -> list[str]:
+    head = ["analysis", "set", "composite AUROC", "repetition loop vs rest",
+            "progression AUROC", "periods found", "worst period error",
+            "healthy flagged", "failures not flagged"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for r in rob:
+        err = r["worst_period_error"]
+        cells = [r["config"], r["set"], _fmt(r["composite_failure_vs_healthy"], 3),
+                 _fmt(r["repetition_loop_vs_rest"], 3), _fmt(r["progression_failure_vs_healthy"], 3),
+                 r["periods_found"], "-" if err is None else f"{100 * err:.2f} %",
+                 str(r["healthy_flagged"]), str(r["failures_unflagged"])]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def run(samples: Path | None, real: Path | None, *, with_robustness: bool = True) -> dict[str, Any]:
     config = ScoreConfig()
     reg = registry()
     dims = [d for d in (*VQEVAL_DIMS, *VBENCH_CONSISTENCY) if d in reg]
@@ -281,12 +380,15 @@ def run(samples: Path | None, real: Path | None) -> dict[str, Any]:
             "periods": period_errors(rows),
             "clips": rows,
         }
+    roots = {k: v for k, v in (("samples", samples), ("realvideos", real))
+             if v is not None and (v / "labels.json").is_file()}  # fmt: skip
+    rob = robustness(roots) if with_robustness else []
     total = time.perf_counter() - t0
     return {
+        "robustness": rob,
         "environment": {
             "vqeval": vqeval.__version__,
-            "device": f"CPU ({platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} cores, {platform.system()})",
+            "device": f"CPU ({_cpu_name()}, {os.cpu_count()} cores, {platform.system()})",
             "python": platform.python_version(),
             "backbone": config.backbone,
             "flow": config.flow,
@@ -307,8 +409,11 @@ def main(argv: list[str] | None = None) -> int:
                    default=Path(env_real) if env_real else REPO.parent / "shared" / "realvideos")  # fmt: skip
     p.add_argument("--md", type=Path, default=REPO / "docs" / "evidence.md")
     p.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "evidence.json")
+    p.add_argument(
+        "--no-robustness", action="store_true", help="skip the re-runs at other settings"
+    )
     args = p.parse_args(argv)
-    res = run(args.samples, args.real)
+    res = run(args.samples, args.real, with_robustness=not args.no_robustness)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=1) + "\n")
     args.md.write_text(render_markdown(res))

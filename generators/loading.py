@@ -67,7 +67,8 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _cache_dir() -> str | None:
+def cache_dir() -> str | None:
+    """Hub cache folder from ``HF_HUB_CACHE`` / ``HF_HOME`` read now (``None``: library default)."""
     # huggingface_hub reads these at import time; reading them here makes late changes count.
     if os.environ.get("HF_HUB_CACHE"):
         return os.environ["HF_HUB_CACHE"]
@@ -96,7 +97,8 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
-def _load_errors() -> tuple[type[BaseException], ...]:
+def hub_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "weights or configs could not be found or fetched"."""
     errors: list[type[BaseException]] = [OSError, ValueError]
     try:
         from huggingface_hub.errors import HfHubHTTPError
@@ -132,6 +134,7 @@ def load_pipeline(
     dtype: torch.dtype,
     device: torch.device,
     cpu_offload: str | None = None,
+    progress: bool = True,
 ) -> Any:
     """Load the pipeline of ``spec`` and place it on ``device``.
 
@@ -141,20 +144,36 @@ def load_pipeline(
         device: where denoising runs.
         cpu_offload: ``None`` (all on ``device``), ``"model"`` (components moved to the device one
             at a time) or ``"sequential"`` (layer by layer; slowest, least memory).
+        progress: show diffusers' component-loading progress bar.
 
     Raises:
         GeneratorError: weights missing (offline or no network), broken folder, bad offload mode.
     """
     if cpu_offload not in (None, *OFFLOAD_MODES):
         raise GeneratorError(f"bad --cpu-offload {cpu_offload!r}; use one of {OFFLOAD_MODES}")
+    if spec.loader is not None:
+        module, _, attr = spec.loader.partition(":")
+        try:
+            build = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise GeneratorError(
+                f"model {spec.name}: cannot import loader {spec.loader}: {exc}"
+            ) from None
+        return _place(build(spec, dtype=dtype, device=device), device, cpu_offload)
     cls = pipeline_class(spec)
     dtypes: dict[str, torch.dtype] | torch.dtype = dtype
     if spec.vae_dtype is not None:
         dtypes = {"default": dtype, "vae": DTYPES[spec.vae_dtype]}
-    local = Path(spec.repo).expanduser()
-    errors = _load_errors()
+    from diffusers.utils import logging as diffusers_logging
+
+    if progress:
+        diffusers_logging.enable_progress_bar()
+    else:
+        diffusers_logging.disable_progress_bar()
+    local = local_folder(spec.repo)
+    errors = hub_errors()
     kwargs: dict[str, Any] = {"dtype": dtypes}
-    if local.is_dir():
+    if local is not None:
         kwargs.update(_absent_components(local))
         try:
             pipe = cls.from_pretrained(str(local), **kwargs)
@@ -163,9 +182,9 @@ def load_pipeline(
                 f"cannot load model {spec.name} from folder {local}: {_first_line(exc)}"
             ) from None
     else:
-        cache_dir = _cache_dir()
-        if cache_dir:
-            kwargs["cache_dir"] = cache_dir
+        cache = cache_dir()
+        if cache:
+            kwargs["cache_dir"] = cache
         how = (
             f"download it first with `hf download {spec.repo}` (or "
             f"`hf download {spec.repo} --local-dir <folder>` and pass --model <folder>)"
@@ -185,11 +204,30 @@ def load_pipeline(
                     f"cannot get weights for {spec.name} ({spec.repo}): {_first_line(exc)} "
                     f"(cache: {_first_line(cached_exc)}); no network? {how}"
                 ) from None
+    return _place(pipe, device, cpu_offload)
+
+
+def _place(pipe: Any, device: torch.device, cpu_offload: str | None) -> Any:
     if cpu_offload == "model":
         pipe.enable_model_cpu_offload(device=device)
     elif cpu_offload == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
     else:
         pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+#: Project root (the folder holding ``generators/``): relative preset folders resolve here too.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def local_folder(repo: str) -> Path | None:
+    """The local folder ``repo`` names (as given, or relative to :data:`PROJECT_ROOT`), if any."""
+    path = Path(repo).expanduser()
+    if path.is_dir():
+        return path
+    if not path.is_absolute() and (PROJECT_ROOT / path).is_dir():
+        return PROJECT_ROOT / path
+    return None

@@ -54,6 +54,10 @@ class ModelSpec:
         text_dim_2: width of the second stand-in embedding (HunyuanVideo 1.5 byT5), 0 if none.
         vae_dtype: dtype the VAE is loaded in (Wan's VAE is kept in float32).
         negative_prompt: default negative prompt ("" for none).
+        loader: ``"module:function"`` that builds the pipeline itself, called as
+            ``loader(spec, dtype=..., device=...)``; ``None`` uses diffusers ``from_pretrained``.
+            A relative ``repo`` folder is looked up from the working directory, then from the
+            project root (so presets can ship small checkpoints under ``data/``).
     """
 
     name: str
@@ -76,6 +80,7 @@ class ModelSpec:
     text_dim_2: int = 0
     vae_dtype: str | None = None
     negative_prompt: str = ""
+    loader: str | None = None
 
     def __post_init__(self) -> None:
         if self.text_encoder not in TEXT_ENCODERS and ":" not in self.text_encoder:
@@ -329,8 +334,10 @@ def spec_from_folder(folder: str | Path, name: str | None = None) -> ModelSpec:
 def resolve_model(model: str | ModelSpec | None) -> ModelSpec:
     """Turn a ``--model`` value into a :class:`ModelSpec`.
 
-    Accepts a spec, a preset name, an existing local folder, or a hub id of a preset
-    (``Wan-AI/Wan2.1-T2V-1.3B-Diffusers``). ``None`` gives :func:`default_model`.
+    Accepts a spec, a preset name, an existing local folder, a preset's hub id
+    (``Wan-AI/Wan2.1-T2V-1.3B-Diffusers``) or any other ``org/name`` hub id of a Wan or
+    HunyuanVideo 1.5 diffusers repository (see :func:`spec_from_hub`). ``None`` gives
+    :func:`default_model`.
     """
     if isinstance(model, ModelSpec):
         return model
@@ -345,9 +352,41 @@ def resolve_model(model: str | ModelSpec | None) -> ModelSpec:
     for spec in _REGISTRY.values():
         if spec.repo == model:
             return spec
-    if _looks_like_path(model) or path.suffix:
-        raise GeneratorError(f"model folder {model} does not exist")
-    raise GeneratorError(
-        f"unknown model {model!r}: use a preset ({', '.join(sorted(_REGISTRY))}), "
-        "a local diffusers folder, or register a ModelSpec for this hub id"
-    )
+    if _looks_like_path(model) or path.suffix or model.count("/") != 1:
+        raise GeneratorError(
+            f"unknown model {model!r}: not a preset ({', '.join(sorted(_REGISTRY))}), "
+            "an existing local diffusers folder, or an org/name hub id"
+        )
+    return spec_from_hub(model)
+
+
+def spec_from_hub(repo_id: str) -> ModelSpec:
+    """Spec of a hub repository that is not a preset, from its JSON configs only.
+
+    The configs are read from the local cache first; they are downloaded (a few kB) only when
+    missing and ``HF_HUB_OFFLINE`` is not set. The geometry rules of :func:`spec_from_folder`
+    apply; ``repo`` stays the hub id so the weights load through the hub cache.
+    """
+    from huggingface_hub import snapshot_download
+
+    from generators.loading import cache_dir, hub_errors, offline
+
+    patterns = ["model_index.json", "*/config.json"]
+    how = f"download it with `hf download {repo_id}` or pass a local folder"
+    try:
+        folder = snapshot_download(
+            repo_id, allow_patterns=patterns, local_files_only=True, cache_dir=cache_dir()
+        )
+    except hub_errors():
+        if offline():
+            raise GeneratorError(
+                f"model {repo_id} is not in the local cache and HF_HUB_OFFLINE is set; {how}"
+            ) from None
+        try:
+            folder = snapshot_download(repo_id, allow_patterns=patterns, cache_dir=cache_dir())
+        except hub_errors() as exc:
+            raise GeneratorError(
+                f"cannot read model {repo_id} from the hub ({type(exc).__name__}); {how}"
+            ) from None
+    spec = spec_from_folder(folder, name=repo_id.rsplit("/", 1)[-1])
+    return replace(spec, repo=repo_id)

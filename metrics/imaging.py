@@ -187,7 +187,9 @@ def imaging_heuristic(images: np.ndarray, block_period: float = 8.0) -> ImagingP
         ns.append(n)
         bk.append(k)
         sc.append(100.0 * (0.6 * qs + 0.25 * qn + 0.15 * qb))
-    return ImagingParts(float(np.mean(bl)), float(np.mean(ns)), float(np.mean(bk)), float(np.mean(sc)))
+    return ImagingParts(
+        float(np.mean(bl)), float(np.mean(ns)), float(np.mean(bk)), float(np.mean(sc))
+    )
 
 
 # ------------------------------------------------------------------ aesthetic
@@ -255,7 +257,9 @@ def _reduce(img: np.ndarray, size: int) -> np.ndarray:
     if max(h, w) <= size:
         return img
     s = size / max(h, w)
-    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
+    )
 
 
 #: Colourfulness and RMS contrast at which their terms saturate.
@@ -289,9 +293,12 @@ def aesthetic_heuristic(images: np.ndarray) -> AestheticParts:
         ct.append(k)
         ex.append(e)
         sc.append(
-            100.0 * (0.3 * min(1.0, c / COLOUR_FULL) + 0.35 * min(1.0, k / CONTRAST_FULL) + 0.35 * e)
+            100.0
+            * (0.3 * min(1.0, c / COLOUR_FULL) + 0.35 * min(1.0, k / CONTRAST_FULL) + 0.35 * e)
         )
-    return AestheticParts(float(np.mean(cs)), float(np.mean(ct)), float(np.mean(ex)), float(np.mean(sc)))
+    return AestheticParts(
+        float(np.mean(cs)), float(np.mean(ct)), float(np.mean(ex)), float(np.mean(sc))
+    )
 
 
 def linear_head(features: np.ndarray, weight: np.ndarray, bias: np.ndarray | float) -> np.ndarray:

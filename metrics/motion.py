@@ -46,7 +46,7 @@ __all__ = [
 
 #: Flow backends of :func:`compute_flow` (``"raft"`` goes through
 #: :func:`torch_flow_fields` with a caller-supplied model).
-FLOW_METHODS = ("dis", "dis-fast", "farneback")
+FLOW_METHODS = ("dis", "dis-ultrafast", "farneback")
 
 #: Top-5 % flow magnitude (%diag/s) below which a frame pair counts as still.
 #: 0.6 %diag/s: the fastest-moving 5 % of the picture needs ~170 s to cross the
@@ -150,16 +150,22 @@ def _times(n: int, fps: float, times_s: np.ndarray | None) -> np.ndarray:
     return np.arange(n, dtype=np.float64) / fps
 
 
-#: ``"dis"`` = OpenCV DIS preset *ultrafast* (~0.5 ms per 160 x 90 pair on one
-#: core); ``"dis-fast"`` = preset *fast* (~2x slower, same freeze/decay
-#: decisions on the sample and real clips, so not the default).
+#: ``"dis"`` = OpenCV DIS preset *fast* (~0.5-1 ms per 160 x 90 pair on one
+#: core); ``"dis-ultrafast"`` = preset *ultrafast* (~2x faster, but its noise
+#: floor on frozen compressed frames is ~2-4x higher: top-5 % magnitudes of
+#: 1-5 %diag/s where *fast* gives 0.2-1.4, too close to slow real motion).
 _DIS_PRESETS = {
-    "dis": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "dis": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "dis-ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
 }
 
 
-def _flow_fn(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+#: Frames whose short side is below this (px) are upscaled for the flow
+#: (DIS needs >= 12 px); displacements are returned at the original size.
+MIN_FLOW_SIDE = 16
+
+
+def _base_flow_fn(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     if method in _DIS_PRESETS:
         dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[method])
         return lambda a, b: dis.calc(a, b, None)
@@ -171,13 +177,35 @@ def _flow_fn(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     raise ValueError(f"unknown flow method {method!r}; known: {', '.join(FLOW_METHODS)}")
 
 
+def _flow_fn(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    base = _base_flow_fn(method)
+
+    def fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        if min(h, w) >= MIN_FLOW_SIDE:
+            return base(a, b)
+        s = MIN_FLOW_SIDE / min(h, w)
+        size = (math.ceil(w * s), math.ceil(h * s))
+        f = base(
+            cv2.resize(a, size, interpolation=cv2.INTER_LINEAR),
+            cv2.resize(b, size, interpolation=cv2.INTER_LINEAR),
+        )
+        f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
+        f[..., 0] *= w / size[0]
+        f[..., 1] *= h / size[1]
+        return f
+
+    return fn
+
+
 def flow_field(prev: np.ndarray, nxt: np.ndarray, method: str = "dis") -> np.ndarray:
     """Dense optical flow from ``prev`` to ``nxt``.
 
     Args:
         prev, nxt: (H, W) luma, uint8 0-255 or float 0-1.
-        method: ``"dis"`` (OpenCV DIS, preset *ultrafast*), ``"dis-fast"``
-            (preset *fast*) or ``"farneback"`` (OpenCV Farneback, ~10x slower).
+        method: ``"dis"`` (OpenCV DIS, preset *fast*), ``"dis-ultrafast"``
+            (preset *ultrafast*) or ``"farneback"`` (OpenCV Farneback, ~10x
+            slower).
 
     Returns:
         (H, W, 2) float32 displacement in pixels (x, y): ``prev[y, x]`` moves
@@ -190,7 +218,7 @@ def _top_mean(mag: np.ndarray, fraction: float) -> float:
     if mag.size > 8192:  # flow fields are smooth: a 2x2 subsample keeps the statistic
         mag = mag[::2, ::2]
     flat = mag.ravel()
-    k = max(1, int(round(fraction * flat.size)))
+    k = max(1, round(fraction * flat.size))
     return float(np.partition(flat, flat.size - k)[flat.size - k :].mean())
 
 
@@ -236,8 +264,8 @@ def compute_flow(
     Args:
         gray: (T, H, W) luma frames, uint8 0-255 or float 0-1, T >= 1.
         fps: frame rate in frames/s (used when ``times_s`` is None).
-        method: flow backend, see :func:`flow_field`. DIS *ultrafast*
-            costs ~0.5 ms per pair at 160 x 90 on one CPU core.
+        method: flow backend, see :func:`flow_field`. DIS *fast* costs
+            ~0.5-1 ms per pair at 160 x 90 on one CPU core.
         times_s: (T,) strictly increasing frame times in s (optional).
         top_fraction: fraction of pixels in the "top" statistic (0.05 = 5 %).
 
@@ -365,7 +393,7 @@ def stillness(
     s = np.clip((hi - lm) / (hi - lo), 0.0, 1.0)
     s[fs.coarse_diff >= change_diff] = 0.0
     s[fs.frame_diff < duplicate_diff] = 1.0
-    k = int(round(smooth_s / float(np.median(fs.dt_s))))
+    k = round(smooth_s / float(np.median(fs.dt_s)))
     return _median_filter(s, k | 1)
 
 

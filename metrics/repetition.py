@@ -23,8 +23,9 @@ odd frame (a flash, a cut transition) does not count as a departure.
   pairs with ``q >= 0.5``, times ``min(1, run / min_lag)`` (a second of
   repeated content is full evidence). The period is the smallest lag whose
   strength is a local maximum within 90 % of the best one (the fundamental,
-  not a multiple), refined to sub-frame precision by a parabola through the
-  mean distance along the neighbouring diagonals.
+  not a multiple), moved to the lag of least mean distance (over the
+  repeating frames) within +-10 %, and refined to sub-frame precision by a
+  parabola through the mean distances of the neighbouring diagonals.
 * A **ping-pong** (forward then reversed) returns along anti-diagonals
   ``(c - k, c + k)``, from the turning point ``c`` outwards: the run of
   returning pairs must start at the first pair that departed (a hard loop
@@ -146,9 +147,7 @@ def self_similarity(embeddings: np.ndarray) -> np.ndarray:
     return np.clip(e @ e.T, -1.0, 1.0)
 
 
-def return_completeness(
-    ssm: np.ndarray, change_distance: float
-) -> tuple[np.ndarray, np.ndarray]:
+def return_completeness(ssm: np.ndarray, change_distance: float) -> tuple[np.ndarray, np.ndarray]:
     """Return completeness ``q`` and validity mask from a self-similarity matrix.
 
     Args:
@@ -204,6 +203,7 @@ def detect_repetition(
     change_distance: float = 0.05,
     min_lag_s: float = 1.0,
     ssm: np.ndarray | None = None,
+    times_s: np.ndarray | None = None,
 ) -> RepetitionResult:
     """Detect loops, ping-pong and revisits in a frame-embedding trajectory.
 
@@ -215,6 +215,9 @@ def detect_repetition(
             (``Backbone.change_distance``).
         min_lag_s: shortest loop period / revisit delay in seconds.
         ssm: precomputed :func:`self_similarity` of ``embeddings`` (optional).
+        times_s: (T,) frame timestamps in seconds (optional; default
+            ``arange(T) / fps``). Periods and ranges in seconds are measured
+            on them, which stays exact when frames were dropped unevenly.
 
     Returns:
         :class:`RepetitionResult`. Identical frames give no loop and
@@ -299,21 +302,39 @@ def detect_repetition(
     # ---- period refinement (sub-frame) from the mean distance along diagonals
     period_f: float | None = None
     ranges: list[RepeatRange] = []
+    period_s: float | None = None
+    tt = np.asarray(times_s, dtype=np.float64) if times_s is not None else np.arange(t) / fps
+    if len(tt) != t:
+        raise ValueError(f"times_s has {len(tt)} entries for {t} frames")
     if loop_detected and period is not None:
         d = 1.0 - s
+        dq = np.diagonal(q, period)
+        dr = np.diagonal(ret, period)
+        st, ln, _ = _best_run(dr, dq)
+        rows = np.arange(st, st + max(ln, 1))
 
         def mean_d(lag: int) -> float:
-            return float(np.diagonal(d, lag).mean()) if w // 2 <= lag < t - 1 else np.inf
+            # distance along the diagonal, over the frames that repeat
+            if lag < max(1, w // 2) or lag >= t - 1:
+                return np.inf
+            i = rows[rows + lag < t]
+            return float(d[i, i + lag].mean()) if len(i) >= 2 else np.inf
 
-        # the best integer lag near the chosen one (+-1 frame)
-        p = min((period - 1, period, period + 1), key=mean_d)
+        # the integer lag of least distance within +-10 % of the chosen one
+        win = max(1, round(0.1 * period))
+        p = min(range(period - win, period + win + 1), key=mean_d)
         period_f = float(p)
         y0, y1, y2 = mean_d(p - 1), mean_d(p), mean_d(p + 1)
         den = y0 - 2 * y1 + y2
+        frac = 0.0
         if np.isfinite(den) and den > 1e-12:
-            period_f = p + float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
-        dq = np.diagonal(q, period)
-        dr = np.diagonal(ret, period)
+            frac = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+        period_f = p + frac
+        # seconds from the timestamps (robust to uneven frame dropping)
+        i = rows[rows + p < t]
+        step = float(np.median(np.diff(tt))) if t > 1 else 1.0 / fps
+        span = float(np.median(tt[i + p] - tt[i])) if len(i) else p / fps
+        period_s = span + frac * step
         for a, b in _runs(dr, max(2, w // 2)):
             ranges.append(
                 RepeatRange(
@@ -321,9 +342,9 @@ def detect_repetition(
                     end=b - 1 + period,
                     source_start=a,
                     source_end=b - 1,
-                    start_s=(a + period) / fps,
-                    end_s=(b - 1 + period) / fps,
-                    source_start_s=a / fps,
+                    start_s=float(tt[a + period]),
+                    end_s=float(tt[b - 1 + period]),
+                    source_start_s=float(tt[a]),
                     completeness=float(dq[a:b].mean()),
                 )
             )
@@ -339,7 +360,7 @@ def detect_repetition(
         score=round(score, 2),
         loop_detected=bool(loop_detected),
         loop_period_frames=None if period_f is None else round(period_f, 3),
-        loop_period_s=None if period_f is None else round(period_f / fps, 4),
+        loop_period_s=None if period_s is None else round(period_s, 4),
         loop_strength=round(loop_strength, 4),
         pingpong=bool(pingpong),
         pingpong_strength=round(anti_best, 4),

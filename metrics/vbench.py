@@ -80,7 +80,7 @@ def dynamic_degree(
     v = np.asarray(top_mag, dtype=np.float64)
     thr = dynamic_threshold(height, width, ref_fps)
     moving = int((v > thr).sum())
-    needed = int(round(4.0 * (len(v) + 1) / 16.0))
+    needed = round(4.0 * (len(v) + 1) / 16.0)
     frac = moving / len(v) if len(v) else 0.0
     return DynamicDegree(moving > needed, moving, needed, thr, float(frac))
 
@@ -100,7 +100,7 @@ def split_clips(n: int, fps: float, clip_s: float = 2.0) -> list[tuple[int, int]
     """
     if not fps > 0 or not clip_s > 0:
         raise ValueError("fps and clip_s must be > 0")
-    size = max(2, int(round(clip_s * fps)))
+    size = max(2, round(clip_s * fps))
     if n <= size:
         return [(0, n)]
     bounds = list(range(0, n, size))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -265,6 +265,41 @@ def make_symlink_file_loop(directory: Path) -> Path:
     return a
 
 
+def call_as_other_user(func: Callable[[], object], uid: int = 65534) -> str:
+    """Run ``func()`` in a forked child with user and group ``uid`` (default
+    ``nobody``) and return a one-line outcome: ``"ok"`` or
+    ``"<ExceptionName>: <message>"``.
+
+    Lets tests running as root check real permission errors (root reads
+    mode-000 files). The caller must be root; the paths involved must be
+    reachable by ``uid`` (e.g. a ``tempfile.mkdtemp()`` folder chmod 0o755,
+    not pytest's 0o700 ``tmp_path``). POSIX only.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never return into the test runner
+        outcome = "child crashed"
+        try:
+            os.close(read_fd)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            func()
+            outcome = "ok"
+        except BaseException as exc:
+            outcome = f"{type(exc).__name__}: {exc}"
+        finally:
+            os.write(write_fd, outcome.encode("utf-8", "replace")[:4000])
+            os._exit(0)
+    os.close(write_fd)
+    chunks = []
+    while chunk := os.read(read_fd, 4096):
+        chunks.append(chunk)
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
 # --------------------------------------------------------------------------- odd but valid
 
 
@@ -363,6 +398,15 @@ def make_image_folder(
         img[..., 0] = (10 * i) % 256
         img[..., 1] = 100
         Image.fromarray(img).convert(mode).save(folder / f"frame_{i}{ext}")
+    return folder
+
+
+def make_image_folder_with_bad_frame(directory: Path, bad_number: int, n: int = 12) -> Path:
+    """Like :func:`make_image_folder` (``frames_bad``) but ``frame_<bad_number>.png``
+    holds random bytes instead of an image."""
+    folder = make_image_folder(directory, "frames_bad", n=n)
+    bad = folder / f"frame_{bad_number}.png"
+    bad.write_bytes(np.random.default_rng(5).integers(0, 256, 300, np.uint8).tobytes())
     return folder
 
 

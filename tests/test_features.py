@@ -191,7 +191,10 @@ def _reference_vit(sd: dict, x: torch.Tensor, *, clip: bool, depth: int, dim: in
             h = ln(h, (dim,), sd["visual.ln_pre.weight"], sd["visual.ln_pre.bias"], eps)
             for layer in layers:
                 h = layer(h)
-            return ln(h[:, 0], (dim,), sd["visual.ln_post.weight"], sd["visual.ln_post.bias"], eps) @ sd["visual.proj"]
+            return (
+                ln(h[:, 0], (dim,), sd["visual.ln_post.weight"], sd["visual.ln_post.bias"], eps)
+                @ sd["visual.proj"]
+            )
         w = sd["patch_embed.proj.weight"]
         h = torch.nn.functional.conv2d(x, w, sd["patch_embed.proj.bias"], stride=w.shape[-1])
         h = h.flatten(2).transpose(1, 2)

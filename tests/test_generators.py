@@ -76,11 +76,13 @@ def test_wan22_has_two_experts_and_second_guidance():
     assert get_model("wan2.1-t2v-14b").experts == ("transformer",)
 
 
-def test_preset_can_be_found_by_hub_id_and_unknown_names_fail():
+def test_preset_can_be_found_by_hub_id_and_unknown_names_fail(monkeypatch, tmp_path):
     assert resolve_model("Wan-AI/Wan2.1-T2V-1.3B-Diffusers").name == "wan2.1-t2v-1.3b"
-    with pytest.raises(GeneratorError, match="unknown model"):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(GeneratorError, match="nobody/nothing is not in the local cache"):
         resolve_model("nobody/nothing")
-    with pytest.raises(GeneratorError, match="does not exist"):
+    with pytest.raises(GeneratorError, match="unknown model.*existing local diffusers folder"):
         resolve_model("./no/such/folder")
 
 

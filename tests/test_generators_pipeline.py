@@ -339,3 +339,40 @@ def test_hunyuanvideo15_sweep_counts_steps_without_a_step_callback(tiny_hunyuan1
         c.method: json.loads(c.sidecar.read_text())["attention_density"] for c in report.clips
     }
     assert densities["dense"] == 1.0 and densities["lvsa"] < 1.0
+
+
+_LOADER_CALLS: list[str] = []
+
+
+def _load_from_recorded_folder(spec, *, dtype, device):
+    """A spec ``loader`` hook: build the pipeline without from_pretrained on ``spec.repo``."""
+    from diffusers import WanPipeline
+
+    _LOADER_CALLS.append(spec.name)
+    return WanPipeline.from_pretrained(
+        _LOADER_CALLS[0], dtype=dtype, tokenizer=None, text_encoder=None
+    )
+
+
+def test_a_registered_default_preset_with_its_own_loader_is_used(tiny_wan, tmp_path, monkeypatch):
+    from generators import models
+
+    monkeypatch.setattr(models, "_REGISTRY", dict(models._REGISTRY))
+    monkeypatch.setattr(models, "_DEFAULT", list(models._DEFAULT))
+    _LOADER_CALLS[:] = [str(tiny_wan)]
+    spec = dataclasses.replace(
+        spec_from_folder(tiny_wan),
+        name="tiny-plugin",
+        repo="no/such-repo",
+        loader=f"{__name__}:_load_from_recorded_folder",
+        train_frames=9,
+        reference_frames=3,
+        height=32,
+        width=32,
+        steps=2,
+    )
+    models.register_model(spec, default=True)
+    clip = generators.generate("waves breaking on a beach", out=tmp_path)
+    assert _LOADER_CALLS[1:] == ["tiny-plugin"]
+    side = json.loads(clip.sidecar.read_text())
+    assert side["model"] == "tiny-plugin" and side["frames"] == 9 and side["steps"] == 2

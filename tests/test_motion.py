@@ -57,7 +57,7 @@ def _clip(gray: np.ndarray, fps: float = FPS) -> Clip:
 # ----------------------------------------------------------------- flow units
 
 
-@pytest.mark.parametrize("method", ["dis", "dis-fast", "farneback"])
+@pytest.mark.parametrize("method", ["dis", "dis-ultrafast", "farneback"])
 @pytest.mark.parametrize("k", [2.0, 3.5])
 def test_translation_magnitude_within_10_percent(method: str, k: float) -> None:
     g = _render(_pan(10, k))
@@ -70,10 +70,11 @@ def test_translation_magnitude_within_10_percent(method: str, k: float) -> None:
 
 
 def test_units_do_not_depend_on_resolution_or_fps() -> None:
-    # the same scene motion (5 %diag/s) at two sizes and two frame rates
+    # the same scene motion (10 %diag/s, >= 1.5 px per pair: DIS over-reads
+    # sub-pixel motion by 10-20 %) at two sizes and two frame rates
     vals = []
     for (w, h), fps in (((160, 90), 12.0), ((320, 180), 12.0), ((160, 90), 8.0)):
-        k = 5.0 * math.hypot(w, h) / 100.0 / fps
+        k = 10.0 * math.hypot(w, h) / 100.0 / fps
         g = _render(_pan(8, k), size=(w, h))
         vals.append(float(np.median(mm.compute_flow(g, fps).mean_mag)))
     assert max(vals) / min(vals) < 1.12, vals
@@ -259,3 +260,12 @@ def test_raft_without_torchvision_names_it(tmp_path) -> None:
 
     with pytest.raises(ConfigError, match="torchvision"):
         load_raft(str(tmp_path))
+
+
+def test_tiny_frames_are_upscaled_for_the_flow() -> None:
+    g = _render(_pan(6, 0.5), size=(8, 8))
+    fs = mm.compute_flow(g, FPS)
+    assert fs.height == 8 and fs.width == 8 and np.all(np.isfinite(fs.mean_mag))
+    from metrics.consistency import motion_smoothness
+
+    assert 0.0 <= motion_smoothness(g) <= 1.0

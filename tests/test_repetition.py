@@ -50,7 +50,9 @@ def _render(canvas: np.ndarray, path: np.ndarray, noise: float = 1.0, seed: int 
     frames = []
     for x, y in path:
         m = np.float32([[1, 0, -(c[1] + x)], [0, 1, -(c[0] + y)]])
-        fr = cv2.warpAffine(canvas, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        fr = cv2.warpAffine(
+            canvas, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
         frames.append(fr)
     f = np.stack(frames).astype(np.float32)
     f += rng.normal(0, noise, f.shape)
@@ -212,3 +214,19 @@ def test_dimensions_raw_flags_and_series(canvas) -> None:
     still = _analysis(np.repeat(frames[:1], 40, axis=0))
     assert compute_repetition(still).raw["flags"] == []
     assert compute_progression(still).raw["flags"] == ["frozen"]
+
+
+def test_period_in_seconds_uses_timestamps_when_frames_dropped_unevenly(canvas) -> None:
+    # a 2.2 s loop rendered at 15 frames/s, then thinned to ~6 frames/s by
+    # keeping frames 0, 3, 5, 8, 10, ... (steps 0.2 s and 0.133 s alternate)
+    src_fps, period_s = 15.0, 2.2
+    n_src = round(period_s * src_fps)
+    path = _path(n_src, seed=71, speed=1.5)
+    keep = np.concatenate([[0], np.cumsum(np.tile([3, 2], 60))])[:72]
+    frames = _render(canvas, path[keep % n_src], seed=8)
+    times = keep / src_fps
+    r = detect_repetition(pixel_features(frames), 6.0, times_s=times)
+    assert r.loop_detected
+    assert r.loop_period_s == pytest.approx(period_s, rel=0.05)
+    with pytest.raises(ValueError, match="times_s"):
+        detect_repetition(pixel_features(frames), 6.0, times_s=times[:-1])

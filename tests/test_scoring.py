@@ -9,7 +9,9 @@ from vqeval.results import DimensionScore
 from vqeval.scoring import FLAG_CAPS, Summary, summarize, verdict_for
 
 
-def _d(name: str, score: float | None, flags: tuple[str, ...] = (), **raw: object) -> DimensionScore:
+def _d(
+    name: str, score: float | None, flags: tuple[str, ...] = (), **raw: object
+) -> DimensionScore:
     return DimensionScore(name, score, {"flags": list(flags), **raw})
 
 

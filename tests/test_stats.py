@@ -59,12 +59,38 @@ def test_bootstrap_rejects_bad_input() -> None:
 
 def test_wilcoxon_matches_scipy_and_handles_all_zero() -> None:
     rng = np.random.default_rng(5)
-    d = rng.normal(1.0, 1.0, 25)
-    assert wilcoxon_p(d) == pytest.approx(wilcoxon(d).pvalue)
+    d = rng.normal(1.0, 1.0, 25)  # no ties: scipy uses the exact distribution too
+    assert wilcoxon_p(d) == pytest.approx(wilcoxon(d, method="exact").pvalue, rel=1e-9)
+    big = rng.normal(0.3, 1.0, 200)
+    assert wilcoxon_p(big) == pytest.approx(wilcoxon(big, method="asymptotic").pvalue)
     assert wilcoxon_p([0.0, 0.0, 0.0]) == 1.0
     assert wilcoxon_p(np.full(20, 3.0) + np.arange(20) * 0.01) < 0.001
     with pytest.raises(ValueError):
         wilcoxon_p([])
+
+
+def test_wilcoxon_exact_with_ties_matches_enumeration() -> None:
+    from itertools import product
+
+    from scipy.stats import rankdata
+
+    d = np.array([1.0, -1.0, 2.0, 2.0, 2.0, -3.0, 4.0, 4.0, 5.0, 0.0, 6.0])
+    nz = d[d != 0]
+    ranks = rankdata(np.abs(nz))
+    t_obs = ranks[nz > 0].sum()
+    stats = np.array([ranks[np.array(s, bool)].sum() for s in product([0, 1], repeat=nz.size)])
+    p_brute = min(1.0, 2 * min(np.mean(stats <= t_obs + 1e-9), np.mean(stats >= t_obs - 1e-9)))
+    assert wilcoxon_p(d) == pytest.approx(p_brute, rel=1e-12)
+
+
+def test_wilcoxon_is_fast_with_ties() -> None:
+    import time
+
+    d = np.round(np.random.default_rng(2).normal(0.5, 2.0, 50))  # many ties and zeros
+    t0 = time.perf_counter()
+    for _ in range(20):
+        wilcoxon_p(d)
+    assert time.perf_counter() - t0 < 1.0
 
 
 def test_win_tie_loss_tolerance_boundary_is_a_tie() -> None:

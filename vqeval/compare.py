@@ -429,7 +429,8 @@ def compare_sides(
             ex_b = ", ".join(pr.only_method[:3]) or "-"
             raise ConfigError(
                 f"no videos in common between {base.source} and {s.source} "
-                f"(matched by {match}; e.g. {ex_a} vs {ex_b}): try --match name"
+                f"(matched by {match}; e.g. {ex_a} vs {ex_b})"
+                + ("; try --match name" if match != "name" else "")
             )
     every = [r for s in sides for r in s.results]
     avail = available_dimensions(every)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,6 @@ class GateReport:
     source: str
     videos: int
     baseline: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -292,7 +291,7 @@ def _mean(xs: Sequence[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
-def _eval_rule(rule: Rule, side: Side, baseline: Side | None, notes: list[str]) -> RuleResult:
+def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
     results = side.results
     n = len(results)
     if rule.kind == "flag":
@@ -357,14 +356,12 @@ def _eval_rule(rule: Rule, side: Side, baseline: Side | None, notes: list[str]) 
 
 def evaluate_gate(config: GateConfig, side: Side, baseline: Side | None = None) -> GateReport:
     """Apply every rule of ``config`` to the videos of ``side``."""
-    notes: list[str] = []
-    out = [_eval_rule(r, side, baseline, notes) for r in config.rules]
+    out = [_eval_rule(r, side, baseline) for r in config.rules]
     return GateReport(
         out,
         side.source,
         len(side.results),
         baseline=None if baseline is None else baseline.source,
-        notes=notes,
     )
 
 

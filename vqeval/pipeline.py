@@ -13,13 +13,21 @@ import numpy as np
 from vqeval.analysis import Analysis
 from vqeval.config import ScoreConfig
 from vqeval.dimensions import resolve
-from vqeval.results import STATUS_ERROR, DimensionScore, VideoResult, VQevalError
+from vqeval.results import (
+    STATUS_ERROR,
+    DimensionScore,
+    VideoReadError,
+    VideoResult,
+    VQevalError,
+)
 from vqeval.scoring import summarize
 from vqeval.video import read_clip
 
 #: Thumbnails kept per video for reports (evenly spaced), long side in pixels.
 THUMBNAILS = 4
 THUMBNAIL_SIZE = 120
+#: Fewest analysis frames a video must have to be scored.
+MIN_FRAMES = 2
 
 
 def _one_line(exc: BaseException) -> str:
@@ -89,6 +97,11 @@ def score_video(
             still_size=config.still_size,
         )
         info = clip.info
+        if len(clip.frames) < MIN_FRAMES:
+            raise VideoReadError(
+                f"only {len(clip.frames)} frame(s) to analyse; scoring needs at least "
+                f"{MIN_FRAMES} (a still image is not a video)"
+            )
         analysis = Analysis(clip, config)
         scores: dict[str, DimensionScore] = {}
         for dim in dims:

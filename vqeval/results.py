@@ -83,8 +83,8 @@ class VideoResult:
         elapsed_s: wall time spent on this video in seconds.
         cached: True when the record came from the result cache.
         series: small plot-ready series for reports: ``"times_s"`` (analysis
-            frame times, s), ``"motion"`` (per-frame motion, % of frame
-            diagonal per frame), ``"ssm"`` (self-similarity matrix, at most
+            frame times, s), ``"motion"`` (per-frame motion, % of the frame
+            diagonal per second), ``"ssm"`` (self-similarity matrix, at most
             64 x 64, values -1..1), ``"thumbnails"`` (JPEG data URIs).
     """
 

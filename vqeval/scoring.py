@@ -104,9 +104,7 @@ def summarize(
         wsum += weight
     composite = total / wsum if wsum > 0 else None
     order = list(FLAG_CAPS)
-    ordered = tuple(
-        sorted(flags, key=lambda f: (order.index(f) if f in order else len(order), f))
-    )
+    ordered = tuple(sorted(flags, key=lambda f: (order.index(f) if f in order else len(order), f)))
     if composite is not None:
         for f in ordered:
             composite = min(composite, FLAG_CAPS.get(f, DEFAULT_FLAG_CAP))

@@ -12,10 +12,14 @@ Sources:
 Decisions (see the docstrings for details):
     * Single-frame videos are readable: ``read_clip`` returns ``T == 1`` and
       scoring decides what that means.
-    * Decode errors after at least ``MIN_FRAMES_ON_ERROR`` good source frames
-      keep what was decoded and add a line to ``Clip.warnings``; with fewer
-      frames they raise ``VideoReadError``. A truncated MP4 whose index
-      (``moov``) sits at the end cannot be opened at all and raises.
+    * Damaged files: packets the decoder rejects are skipped (the decoder
+      resyncs at the next keyframe); a container read error ends the stream;
+      a file holding fewer frames than its header announces is "truncated".
+      Each of these adds a line to ``Clip.warnings`` when at least
+      ``MIN_FRAMES_ON_ERROR`` (2) source frames decoded, and raises
+      ``VideoReadError`` otherwise. A truncated MP4 whose index (``moov``)
+      was at the end cannot be opened at all and raises.
+    * Permission problems raise ``VideoReadError("permission denied")``.
     * Frames are never upscaled: sources smaller than the requested long side
       keep their size (an 8x8 clip gives 8x8 frames). When downscaling, both
       sides are rounded to even numbers (>= 2).
@@ -200,6 +204,15 @@ def _looks_like_text(path: str) -> bool:
     return all(ch.isprintable() or ch in "\r\n\t" for ch in decoded)
 
 
+def _is_iso_media(path: str) -> bool:
+    """True when the file starts like an MP4/MOV (an ``ftyp`` box)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8)[4:8] == b"ftyp"
+    except OSError:
+        return False
+
+
 def _check_path(path: str) -> os.stat_result:
     """Stat ``path`` and turn OS problems into one-line ``VideoReadError``s."""
     try:
@@ -354,6 +367,10 @@ def _open_container(path: str) -> av.container.InputContainer:
     except Exception as exc:  # PyAV/FFmpeg errors have many types
         if _looks_like_text(path):
             raise _fail("not a video: the file contains text") from None
+        if _is_iso_media(path):
+            raise _fail(
+                f"MP4/MOV file is truncated or damaged, its index is unreadable ({_error_text(exc)})"
+            ) from None
         raise _fail(f"not a readable video ({_error_text(exc)})") from None
 
 
@@ -588,10 +605,15 @@ class _Clock:
         self.previous = -math.inf
 
     def time(self, index: int, pts_s: float | None) -> float:
-        t = index * self.step if self.fixed or pts_s is None else float(pts_s)
-        if self.first is None:
-            self.first = t
-        rel = t - self.first
+        """Seconds since the first frame for frame ``index`` stamped ``pts_s``."""
+        if self.fixed:
+            rel = index * self.step
+        elif pts_s is None:
+            rel = max(self.previous + self.step, 0.0)
+        else:
+            if self.first is None:
+                self.first = float(pts_s) - max(self.previous + self.step, 0.0)
+            rel = float(pts_s) - self.first
         if rel <= self.previous:
             rel = self.previous + self.step
         self.previous = rel
@@ -623,20 +645,38 @@ def _decode_tolerant(
     state.finished = True
 
 
+class _FrameDecodeError(Exception):
+    """A source frame failed to decode when it was converted (one line)."""
+
+
 def _image_frames(path: str, info: VideoInfo, state: _DecodeState) -> Iterator[_SourceFrame]:
-    """Frames of a numbered-image folder at ``info.fps``."""
+    """Frames of a numbered-image folder at ``info.fps``.
+
+    Images are decoded only when converted, so images skipped by the frame
+    rate cap are never read; a bad image raises ``_FrameDecodeError`` from
+    ``to_rgb``.
+    """
     from PIL import Image
 
+    last: dict[Path, np.ndarray] = {}
+
+    def load(image_path: Path) -> np.ndarray:
+        if image_path not in last:
+            try:
+                with Image.open(image_path) as im:
+                    rgb = np.asarray(im.convert("RGB"))
+            except Exception as exc:  # PIL raises many types for bad images
+                reason = f"unreadable image {image_path.name}: {_error_text(exc)}"
+                raise _FrameDecodeError(reason) from None
+            last.clear()  # keep one full-size image at most
+            last[image_path] = rgb
+        return last[image_path]
+
     for index, image_path in enumerate(_list_images(path)):
-        try:
-            with Image.open(image_path) as im:
-                rgb = np.asarray(im.convert("RGB"))
-        except Exception as exc:  # PIL raises many types for bad images
-            state.error = f"unreadable image {image_path.name}: {_error_text(exc)}"
-            return
         state.decoded += 1
 
-        def convert(width: int, height: int, rgb: np.ndarray = rgb) -> np.ndarray:
+        def convert(width: int, height: int, image_path: Path = image_path) -> np.ndarray:
+            rgb = load(image_path)
             if (width, height) == (rgb.shape[1], rgb.shape[0]):
                 return rgb.copy()
             return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
@@ -691,6 +731,44 @@ def _validate(size: int, max_fps: float | None, max_frames: int | None, stills: 
         raise ValueError(f"stills must be >= 0, got {stills}")
 
 
+@dataclass
+class _Collected:
+    frames: list[np.ndarray] = dataclasses.field(default_factory=list)
+    times: list[float] = dataclasses.field(default_factory=list)
+    indices: list[int] = dataclasses.field(default_factory=list)
+    stills: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+
+def _collect(
+    source: Iterator[_SourceFrame],
+    state: _DecodeState,
+    cap: _RateCap,
+    max_frames: int | None,
+    wanted_stills: set[int],
+    frame_size: tuple[int, int],
+    still_size: tuple[int, int],
+) -> _Collected:
+    """Convert the frames the rate cap keeps and the wanted stills; stop early
+    once ``max_frames`` frames and every wanted still are in."""
+    got = _Collected()
+    last_still = max(wanted_stills, default=-1)
+    for sf in source:
+        room = max_frames is None or len(got.frames) < max_frames
+        try:
+            if room and cap.keep(sf.time_s):
+                got.frames.append(sf.to_rgb(*frame_size))
+                got.times.append(sf.time_s)
+                got.indices.append(sf.index)
+            if sf.index in wanted_stills:
+                got.stills.append(sf.to_rgb(*still_size))
+        except _FrameDecodeError as exc:
+            state.error, state.decoded, state.finished = str(exc), sf.index, False
+            break
+        if not room and sf.index >= last_still:
+            break
+    return got
+
+
 def read_clip(
     path: str | os.PathLike[str],
     *,
@@ -703,8 +781,9 @@ def read_clip(
 ) -> Clip:
     """Decode a video (or numbered-image folder) into analysis frames.
 
-    Streaming: one full-resolution frame is alive at a time; kept frames are
-    converted straight to ``size`` and skipped frames are never converted.
+    Streaming: this code holds one full-resolution frame at a time (FFmpeg's
+    frame threads buffer a few more internally); kept frames are converted
+    straight to ``size`` and frames skipped by the cap are never converted.
 
     Args:
         path: video file or folder of numbered images.
@@ -740,26 +819,12 @@ def read_clip(
     aw, ah = fit_size(info.width, info.height, size)
     sw, sh = fit_size(info.width, info.height, still_size)
 
-    frames: list[np.ndarray] = []
-    times: list[float] = []
-    indices: list[int] = []
-    still_list: list[np.ndarray] = []
-    cap = _RateCap(max_fps)
     state = _DecodeState()
-    last_still = max(wanted_stills, default=-1)
     with contextlib.closing(_source(path, info, state, fps_override)) as source:
-        for sf in source:
-            room = max_frames is None or len(frames) < max_frames
-            if room and cap.keep(sf.time_s):
-                frames.append(sf.to_rgb(aw, ah))
-                times.append(sf.time_s)
-                indices.append(sf.index)
-            if sf.index in wanted_stills:
-                still_list.append(sf.to_rgb(sw, sh))
-            if not room and sf.index >= last_still:
-                break
-
-    if not frames:
+        got = _collect(
+            source, state, _RateCap(max_fps), max_frames, wanted_stills, (aw, ah), (sw, sh)
+        )
+    if not got.frames:
         reason = state.error or state.bad_packet_error or "empty stream"
         raise _fail(f"no decodable video frames ({reason})")
     warnings = notes + _decode_warnings(state, info)
@@ -767,12 +832,12 @@ def read_clip(
         duration = info.duration_s if info.variable_fps else state.decoded / info.fps
         info = dataclasses.replace(info, frame_count=state.decoded, duration_s=duration)
     return Clip(
-        frames=np.stack(frames),
-        times_s=np.asarray(times, dtype=np.float64),
+        frames=np.stack(got.frames),
+        times_s=np.asarray(got.times, dtype=np.float64),
         fps=float(fps),
         info=info,
-        stills=np.stack(still_list) if still_list else np.zeros((0, sh, sw, 3), np.uint8),
-        source_indices=np.asarray(indices, dtype=np.int64),
+        stills=np.stack(got.stills) if got.stills else np.zeros((0, sh, sw, 3), np.uint8),
+        source_indices=np.asarray(got.indices, dtype=np.int64),
         warnings=warnings,
     )
 
@@ -824,14 +889,18 @@ def iter_frames(
     with contextlib.closing(_source(path, info, state, fps_override)) as source:
         for sf in source:
             if cap.keep(sf.time_s):
-                yield sf.time_s, sf.to_rgb(w, h)
+                try:
+                    rgb = sf.to_rgb(w, h)
+                except _FrameDecodeError as exc:
+                    raise _fail(f"decoding failed after {sf.index} frames: {exc}") from None
+                yield sf.time_s, rgb
     if state.error is not None:
         raise _fail(f"decoding failed after {state.decoded} frames: {state.error}")
     if state.decoded == 0:
         raise _fail("no decodable video frames")
 
 
-__all__: Sequence[str] = (
+__all__ = [
     "DEFAULT_IMAGE_FOLDER_FPS",
     "IMAGE_EXTENSIONS",
     "MIN_FRAMES_ON_ERROR",
@@ -845,4 +914,4 @@ __all__: Sequence[str] = (
     "probe",
     "read_clip",
     "rotate_frame",
-)
+]

@@ -29,8 +29,15 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
     ``flags`` (``["loop"]`` when a loop is detected).
     """
     bb = analysis.backbone
+    times = getattr(analysis.clip, "times_s", None) if hasattr(analysis, "clip") else None
+    if times is not None and len(times) != len(analysis.embeddings):
+        times = None
     r = detect_repetition(
-        analysis.embeddings, analysis.fps, change_distance=bb.change_distance, ssm=analysis.ssm
+        analysis.embeddings,
+        analysis.fps,
+        change_distance=bb.change_distance,
+        ssm=analysis.ssm,
+        times_s=times,
     )
     analysis.series["ssm"] = downsample_matrix(analysis.ssm, 64, 3)
     raw = {

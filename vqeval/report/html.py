@@ -18,6 +18,8 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from vqeval import __version__
 from vqeval.report.markdown import write_file
 from vqeval.report.plots import heatmap_data_uri, svg_ci_forest, svg_line, svg_strip
@@ -38,17 +40,19 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;
 header{padding:18px 24px;background:#f6f8fa;border-bottom:1px solid #d0d7de}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:22px 0 8px}
 main{padding:0 24px 32px}.meta{color:#57606a;margin:0}
-table{border-collapse:collapse;margin:6px 0 12px}
+table{border-collapse:collapse;margin:6px 0 12px}table.videos{width:100%}
 th,td{border-bottom:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.name{max-width:260px;word-break:break-all;font-family:ui-monospace,monospace;font-size:12px}
+.name{min-width:210px;max-width:300px;word-break:break-all;font-family:ui-monospace,monospace;font-size:12px}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;background:#eaeef2;margin:2px 2px 0 0}
 .good,.better{background:#dafbe1;color:#116329}.fair{background:#fff8c5;color:#7d4e00}
 .poor,.failed,.worse,.error,.flag{background:#ffebe9;color:#a40e26}
-.thumbs{white-space:nowrap}.thumbs img{height:54px;margin-right:2px;border-radius:3px}
+.thumbs{white-space:nowrap}.thumbs img{height:44px;margin-right:2px;border-radius:3px}
 img.ssm{width:96px;height:96px;vertical-align:top;margin-right:6px;image-rendering:pixelated;border:1px solid #d0d7de}
 .err{color:#a40e26;font-size:12px;word-break:break-all}
-.scores td{border:0;padding:0 6px 0 0;font-size:12px}
+.scores{display:grid;grid-template-columns:auto 3.2em auto 3.2em;gap:0 6px;font-size:12px}
+.scores .v{text-align:right;font-variant-numeric:tabular-nums}.scores .lo{color:#a40e26;font-weight:600}
+.scores .dn{color:#57606a}
 .note{color:#57606a;font-size:12px;max-width:900px}
 .side{font-size:11px;color:#57606a}
 """
@@ -66,6 +70,12 @@ def safe_image_uri(uri: Any) -> str | None:
 def _badge(text: str, cls: str = "") -> str:
     c = cls if cls in _VERDICT_CLASSES | {"flag", "error"} else ""
     return f'<span class="badge {c}">{escape(text)}</span>'
+
+
+def _score_cell(v: float | None) -> str:
+    """A score (0-100) as a grid cell; below 50 is highlighted."""
+    cls = "v lo" if v is not None and v < 50 else "v"
+    return f'<span class="{cls}">{_f(v)}</span>'
 
 
 def _f(x: float | None, fmt: str = "{:.1f}") -> str:
@@ -97,14 +107,21 @@ def _thumbs(r: VideoResult, limit: int = MAX_THUMBS) -> str:
 
 def _ssm(r: VideoResult) -> str:
     m = r.series.get("ssm")
-    uri = heatmap_data_uri(m) if m is not None else None
+    uri = None
+    if m is not None:
+        try:
+            lo = float(np.nanmin(np.asarray(m, dtype=np.float64)))
+        except (TypeError, ValueError):
+            lo = 0.0
+        # cosine similarities are usually >= 0: use 0..1 then, -1..1 otherwise
+        uri = heatmap_data_uri(m, vmin=-1.0 if lo < 0 else 0.0)
     if uri is None:
         return ""
     return (
         f'<img class="ssm" src="{uri}" alt="self-similarity of '
         f'{escape(os.path.basename(r.path), quote=True)}" '
         'title="self-similarity between analysis frames (time runs down and right; '
-        'bright = similar, -1..1)">'
+        'bright = similar; colour scale 0..1, or -1..1 when negative)">'
     )
 
 
@@ -118,7 +135,16 @@ def _motion(r: VideoResult) -> str:
         xl = "frame"
     else:
         xl = "s"
-    return svg_line(ts, mo, x_label=xl, title="motion per frame (% of frame diagonal)") or ""
+    return (
+        svg_line(
+            ts,
+            mo,
+            width=220,
+            x_label=xl,
+            title="motion over time (% of the frame diagonal per second)",
+        )
+        or ""
+    )
 
 
 def _status(r: VideoResult) -> str:
@@ -164,7 +190,7 @@ def _dimension_summary(results: Sequence[VideoResult], dims: Sequence[str]) -> s
     return (
         "<h2>Dimensions</h2>"
         '<p class="note">Scores 0-100, higher is better. Dots: one per video; bar: mean.</p>'
-        + svg_strip(series)
+        + svg_strip(series, width=760, label_w=180)
         + '<table class="dims"><thead><tr><th>dimension</th><th class="num">mean</th>'
         '<th class="num">min</th><th class="num">max</th><th class="num">n</th>'
         '<th class="num">weight</th><th>what it measures</th></tr></thead><tbody>'
@@ -198,13 +224,13 @@ def render_score_html(
         "<h2>Videos</h2>"
         '<p class="note">Thumbnails: evenly spaced frames. Heat map: self-similarity between '
         "analysis frames (bright = similar; stripes parallel to the diagonal = loops, a bright "
-        "block = a freeze). Curve: motion per frame, % of the frame diagonal.</p>"
-        '<table class="videos"><thead><tr><th>video</th><th class="num">composite</th>'
+        "block = a freeze). Curve: motion over time, % of the frame diagonal per second.</p>"
+        '<table class="videos"><thead><tr><th>video</th><th class="num">comp.</th>'
         "<th>frames</th><th>self-similarity</th><th>motion</th><th>dimensions</th></tr></thead><tbody>"
     )
     for i, r in enumerate(results, 1):
         scores = "".join(
-            f'<tr><td>{escape(d)}</td><td class="num">{_f(metric_value(r, d))}</td></tr>'
+            f'<span class="dn">{escape(d)}</span>{_score_cell(metric_value(r, d))}'
             for d in dims
             if d != COMPOSITE
         )
@@ -218,7 +244,7 @@ def render_score_html(
             f'<div class="side">{info}</div>{_status(r)}</td>'
             f'<td class="num">{_f(r.composite if r.ok else None)}</td>'
             f'<td class="thumbs">{_thumbs(r)}</td><td>{_ssm(r)}</td><td>{_motion(r)}</td>'
-            f'<td><table class="scores">{scores}</table></td></tr>'
+            f'<td><div class="scores">{scores}</div></td></tr>'
         )
     body.append("</tbody></table>")
     return _page(title, sub, "".join(body))

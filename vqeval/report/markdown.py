@@ -57,7 +57,7 @@ def render_score_markdown(
     results: Sequence[VideoResult], config: ScoreConfig | None = None, title: str = "VQeval scores"
 ) -> str:
     """Markdown for ``vqeval score``: summary, per-dimension means, one row per video."""
-    from vqeval.compare import COMPOSITE, available_dimensions, dimension_titles, metric_value
+    from vqeval.compare import available_dimensions, dimension_titles, metric_value
 
     dims = available_dimensions(results)
     titles = dimension_titles()
@@ -101,7 +101,6 @@ def render_score_markdown(
         )
     hdr = ["video", "verdict", *(md_escape(d) for d in dims), "flags"]
     lines += _table(hdr, vrows, "ll" + "r" * len(dims) + "l")
-    assert dims[0] == COMPOSITE
     return "\n".join(lines) + "\n"
 
 
@@ -128,6 +127,7 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
         f"Baseline: **{md_escape(cmp.baseline.label)}** ({md_escape(cmp.baseline.source)}), "
         f"{len(cmp.baseline.results)} videos; videos paired by {md_escape(cmp.match)}."
     )
+    lines.append("")
     lines.append(
         f"Scores 0-100 (higher is better); diff = method - baseline in points; "
         f"{conf}% CI: percentile bootstrap (n={s['n_boot']}, seed={s['seed']}); "
