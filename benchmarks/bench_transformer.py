@@ -86,6 +86,9 @@ def timed_forward(fn, reps: int) -> dict:
     }
 
 
+PARTIAL: Path | None = None
+
+
 def run_variant(rows, model_name, horizon, frames, tokens, variant, fn, reps, density=None):
     row = {
         "model": model_name,
@@ -106,10 +109,12 @@ def run_variant(rows, model_name, horizon, frames, tokens, variant, fn, reps, de
     torch.cuda.empty_cache()
     rows.append(row)
     print(json.dumps(row), flush=True)
+    if PARTIAL is not None:
+        PARTIAL.write_text(json.dumps({"rows": rows}, indent=1))
     return row
 
 
-def bench_wan(rows, args):
+def bench_wan(rows, args, compiled: bool = False):
     from diffusers import WanTransformer3DModel
 
     with torch.device("cuda"), default_dtype(torch.bfloat16):
@@ -131,7 +136,9 @@ def bench_wan(rows, args):
     model = model.to(torch.bfloat16).eval()
     g = torch.Generator(device="cuda").manual_seed(0)
     text = torch.randn(1, 512, 4096, device="cuda", dtype=torch.bfloat16, generator=g)
-    for h in args.wan_horizons:
+    horizons = args.wan_compile_horizons if compiled else args.wan_horizons
+    suffix = "_compiled" if compiled else ""
+    for h in horizons:
         t = latent_frames(21, h)
         x = torch.randn(1, 16, t, 60, 104, device="cuda", dtype=torch.bfloat16, generator=g)
         ts = torch.tensor([700.0], device="cuda")
@@ -140,9 +147,14 @@ def bench_wan(rows, args):
             return model(x, ts, text, return_dict=False)[0]
 
         lvsa.remove(model)
-        run_variant(rows, "wan1.3b", h, t, t * 1560, "dense_stock", fwd, args.reps)
+        if compiled:
+            # eager baseline on the same machine, then regional compilation of the blocks
+            run_variant(rows, "wan1.3b", h, t, t * 1560, "dense_stock", fwd, args.reps)
+            torch._dynamo.config.cache_size_limit = 64
+            model.compile_repeated_blocks(fullgraph=False, dynamic=False)
+        run_variant(rows, "wan1.3b", h, t, t * 1560, "dense_stock" + suffix, fwd, args.reps)
         sess = lvsa.apply(model, lvsa.LVSAConfig(reference_frames=21))
-        run_variant(rows, "wan1.3b", h, t, t * 1560, "lvsa", fwd, args.reps)
+        run_variant(rows, "wan1.3b", h, t, t * 1560, "lvsa" + suffix, fwd, args.reps)
         rows[-1]["density"] = sess.last_density
         rows[-1]["plans_seen"] = len(set(sess.steps_seen))
         lvsa.remove(model)
@@ -170,7 +182,7 @@ def bench_hunyuan(rows, args):
     for h in args.hy_horizons:
         t = latent_frames(33, h)
         x = torch.randn(1, 65, t, 30, 53, generator=g, **bf)
-        ts = torch.tensor([700.0], device="cuda")
+        ts = torch.tensor([700.0], device="cuda", dtype=torch.bfloat16)
 
         def fwd(x=x, ts=ts):
             return model(x, ts, return_dict=False, **kw)[0]
@@ -215,26 +227,31 @@ def to_markdown(info, rows) -> str:
         "SDPA with cuDNN preferred). Peak = torch max allocated during warm-up + timed runs.",
         "",
         "| model | horizon | latent frames | tokens | variant | density | ms | speed-up | "
-        "peak GiB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "vs dense, same mode | peak GiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    base = {}
+    base, base_c = {}, {}
     for r in rows:
         if r["variant"] == "dense_stock" and "ms" in r:
             base[(r["model"], r["horizon"])] = r["ms"]
+        if r["variant"] == "dense_stock_compiled" and "ms" in r:
+            base_c[(r["model"], r["horizon"])] = r["ms"]
     for r in rows:
         d = "" if r.get("density") is None else f"{r['density']:.3f}"
         if "error" in r:
             lines.append(
                 f"| {r['model']} | {r['horizon']}x | {r['latent_frames']} | {r['tokens']} | "
-                f"{r['variant']} | {d} | {r['error'][:90]} | | |"
+                f"{r['variant']} | {d} | {r['error'][:90]} | | | |"
             )
             continue
-        b = base.get((r["model"], r["horizon"]))
+        key = (r["model"], r["horizon"])
+        b = base.get(key)
         sp = f"{b / r['ms']:.2f}x" if b else ""
+        same = base_c.get(key) if r["variant"].endswith("_compiled") else b
+        sp2 = f"{same / r['ms']:.2f}x" if same else ""
         lines.append(
             f"| {r['model']} | {r['horizon']}x | {r['latent_frames']} | {r['tokens']} | "
-            f"{r['variant']} | {d} | {r['ms']:.0f} | {sp} | {r['peak_gib']:.1f} |"
+            f"{r['variant']} | {d} | {r['ms']:.0f} | {sp} | {sp2} | {r['peak_gib']:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -246,19 +263,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hy-horizons", nargs="*", type=float, default=[1, 1.5, 2])
     ap.add_argument("--hy-stock-max", type=float, default=2.0)
     ap.add_argument("--reps", type=int, default=2)
-    ap.add_argument("--skip", nargs="*", default=[])
+    ap.add_argument("--wan-compile-horizons", nargs="*", type=float, default=[6])
+    ap.add_argument(
+        "--sections", nargs="*", default=["wan", "hunyuan"], help="wan, hunyuan, wan_compiled"
+    )
+    ap.add_argument("--merge", nargs="*", default=[], help="merge result JSONs into --out")
     ap.add_argument("--tag", default="transformer")
     args = ap.parse_args(argv)
-    info = device_info()
-    print(json.dumps(info), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        runs = [json.loads(Path(p).read_text()) for p in args.merge]
+        md = "\n".join(to_markdown(r["device"], r["rows"]) for r in runs)
+        (out / f"{args.tag}.json").write_text(json.dumps({"runs": runs}, indent=1))
+        (out / f"{args.tag}.md").write_text(md)
+        print(md)
+        return 0
+    global PARTIAL
+    PARTIAL = out / f"{args.tag}.partial.json"
+    info = device_info()
+    print(json.dumps(info), flush=True)
     rows: list[dict] = []
-    for name, fn in (("wan", bench_wan), ("hunyuan", bench_hunyuan)):
-        if name in args.skip:
-            continue
+    sections = {
+        "wan": lambda: bench_wan(rows, args),
+        "hunyuan": lambda: bench_hunyuan(rows, args),
+        "wan_compiled": lambda: bench_wan(rows, args, compiled=True),
+    }
+    for name in args.sections:
         try:
-            fn(rows, args)
+            sections[name]()
         except Exception:
             traceback.print_exc()
         gc.collect()

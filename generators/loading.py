@@ -208,6 +208,9 @@ def load_pipeline(
 
 
 def _place(pipe: Any, device: torch.device, cpu_offload: str | None) -> Any:
+    method = {"model": "enable_model_cpu_offload", "sequential": "enable_sequential_cpu_offload"}
+    if cpu_offload is not None and not hasattr(pipe, method[cpu_offload]):
+        raise GeneratorError(f"{type(pipe).__name__} does not support --cpu-offload {cpu_offload}")
     if cpu_offload == "model":
         pipe.enable_model_cpu_offload(device=device)
     elif cpu_offload == "sequential":

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as _dt
 import inspect
 import itertools
+import json
 import platform
 import resource
 import sys
@@ -116,8 +117,11 @@ class Plan:
         return (self.latent_frames - 1) / max(1, self.spec.train_latent_frames - 1)
 
     def request(self, prompt: str, seed: int, method: str) -> dict[str, Any]:
-        """Everything that determines a clip's pixels; equal requests give equal clips."""
-        return {
+        """Everything that determines a clip's pixels; equal requests give equal clips.
+
+        Normalised through JSON so that it compares equal to the copy read back from a sidecar.
+        """
+        request = {
             "prompt": prompt,
             "negative_prompt": self.negative_prompt,
             "seed": seed,
@@ -135,6 +139,7 @@ class Plan:
                 dict(sorted(self.lvsa_options.items())) if _methods.METHODS[method].sparse else {}
             ),
         }
+        return json.loads(json.dumps(request))
 
 
 def resolve_config(config: GenerationConfig) -> Plan:
@@ -322,8 +327,8 @@ class _StepClock:
             module = getattr(self.pipe, name, None)
             if isinstance(module, torch.nn.Module):
                 self._hooks.append(module.register_forward_pre_hook(self._first_forward))
-        if not self.uses_callback:
-            scheduler = self.pipe.scheduler
+        scheduler = getattr(self.pipe, "scheduler", None)
+        if not self.uses_callback and scheduler is not None:
             original = scheduler.step
 
             def step(*args: Any, **kwargs: Any) -> Any:

@@ -463,7 +463,7 @@ def weights_path(name: str, weights_dir: str | os.PathLike[str] | None = None) -
     where = Path(root).expanduser() if root else Path("$VQEVAL_WEIGHTS")
     raise ConfigError(
         f"backbone {name!r} needs local weights: expected {where / (stems[0] + '.safetensors')} "
-        f"(or .pt/.pth); {how}; point --weights-dir or VQEVAL_WEIGHTS at that folder, "
+        f"(or .pt/.pth); {how}; point --weights (CLI) or VQEVAL_WEIGHTS at that folder, "
         "or use the weight-free backbone 'pixel'"
     )
 

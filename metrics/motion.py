@@ -380,10 +380,11 @@ def stillness(
     A pair is still when its frames are near-duplicates (mean abs diff below
     ``duplicate_diff`` grey levels), or when the top-5 % flow magnitude is
     below ``motion_still`` %diag/s while the noise-free frames differ by
-    less than ``change_diff`` grey levels (``coarse_diff``). Between ``motion_still / SOFT_FACTOR`` and
-    ``motion_still * SOFT_FACTOR`` stillness falls linearly in log
-    magnitude (a soft band, so that scores do not jump at one threshold).
-    The series is then median filtered over ``smooth_s`` seconds.
+    less than ``change_diff`` grey levels (``coarse_diff``). Between
+    ``motion_still / SOFT_FACTOR`` and ``motion_still * SOFT_FACTOR``
+    stillness falls linearly in log magnitude (a soft band, so that scores
+    do not jump at one threshold). The series is then median filtered over
+    ``smooth_s`` seconds.
     """
     if len(fs.top_mag) == 0:
         return np.zeros(0)

@@ -259,3 +259,27 @@ def test_wrong_checkpoint_layout(tmp_path) -> None:
     save_file({"foo": torch.zeros(2)}, str(tmp_path / "clip_vitb32.safetensors"))
     with pytest.raises(ConfigError, match="not CLIP ViT weights"):
         get_backbone("clip", tmp_path)
+
+
+def test_analysis_embeddings_use_configured_backbone(tmp_path) -> None:
+    from vqeval.analysis import Analysis
+    from vqeval.config import ScoreConfig
+    from vqeval.dimensions.repetition import compute_repetition
+    from vqeval.results import VideoInfo
+    from vqeval.video import Clip
+
+    frames = np.stack([_photo("astronaut"), _photo("coffee")] * 6)
+    info = VideoInfo(fps=12.0, frame_count=12, width=256, height=144, codec="h264", duration_s=1.0)
+    clip = Clip(frames, np.arange(12) / 12.0, 12.0, info, frames[:2], np.arange(12))
+    a = Analysis(clip, ScoreConfig())
+    assert a.backbone.name == "pixel" and a.embeddings.shape == (12, 417)
+    assert a.ssm.shape == (12, 12)
+
+    save_file(_tiny_dino(), str(tmp_path / "dino_vitb16.safetensors"))
+    b = Analysis(clip, ScoreConfig(backbone="dino", weights_dir=str(tmp_path)))
+    assert b.embeddings.shape == (12, 64)
+    assert compute_repetition(b).backbone == "dino"
+
+    c = Analysis(clip, ScoreConfig(backbone="clip", weights_dir=str(tmp_path)))
+    with pytest.raises(ConfigError, match="clip_vitb32"):
+        _ = c.embeddings

@@ -104,9 +104,10 @@ def test_folder_spec_reads_geometry_and_uses_the_stand_in_encoder(tiny_wan):
 
 def test_sweep_writes_paired_clips_and_resume_generates_nothing(tiny_wan, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    args = ["--model", str(tiny_wan), *TINY_ARGS, "--out", str(out), "--method", "dense,lvsa"]
+    args = ["--model", str(tiny_wan), *TINY_ARGS, "--out", str(out)]
     for p in PROMPTS:
         args += ["--prompt", p]
+    args += ["--method", "dense,lvsa"]
     code, text = _cli(args)
     assert code == 0, text
     assert "4 generated, 0 already done, 0 failed" in text
@@ -152,8 +153,8 @@ def test_sweep_writes_paired_clips_and_resume_generates_nothing(tiny_wan, tmp_pa
     assert code == 0 and "1 generated, 3 already done" in text
 
     # A different request (more steps) does not count as finished.
-    code, text = _cli([*args, "--steps", "3"])
-    assert code == 0 and "4 generated, 0 already done" in text
+    code, text = _cli([*args[:-2], "--method", "dense", "--steps", "3"])
+    assert code == 0 and "2 generated, 0 already done" in text
     side = json.loads((dense / "a-river-flowing-over-rocks_s0.json").read_text())
     assert side["steps"] == 3 and len(side["timing"]["per_step_s"]) == 3
 
@@ -376,3 +377,59 @@ def test_a_registered_default_preset_with_its_own_loader_is_used(tiny_wan, tmp_p
     assert _LOADER_CALLS[1:] == ["tiny-plugin"]
     side = json.loads(clip.sidecar.read_text())
     assert side["model"] == "tiny-plugin" and side["frames"] == 9 and side["steps"] == 2
+
+
+def test_two_expert_wan_folder_runs_both_experts(tiny_wan, tmp_path):
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    one = WanPipeline.from_pretrained(tiny_wan, tokenizer=None, text_encoder=None)
+    torch.manual_seed(1)
+    second = WanTransformer3DModel.from_config(one.transformer.config)
+    calls = {"transformer": 0, "transformer_2": 0}
+    two = WanPipeline(
+        tokenizer=None,
+        text_encoder=None,
+        vae=one.vae,
+        scheduler=one.scheduler,
+        transformer=one.transformer,
+        transformer_2=second,
+        boundary_ratio=0.5,
+    )
+    folder = tmp_path / "tiny-wan-a14b"
+    two.save_pretrained(folder)
+    spec = spec_from_folder(folder)
+    assert spec.experts == ("transformer", "transformer_2")
+    spec = dataclasses.replace(spec, train_frames=9, reference_frames=3, guidance_2=3.0)
+    pipe = WanPipeline.from_pretrained(folder, tokenizer=None, text_encoder=None)
+    for name in calls:
+        getattr(pipe, name).register_forward_pre_hook(
+            lambda *_, n=name: calls.__setitem__(n, calls[n] + 1)
+        )
+    clip = generators.generate(
+        "a train crossing a bridge",
+        method="lvsa",
+        model=spec,
+        pipe=pipe,
+        horizon="4x",
+        height=32,
+        width=32,
+        steps=4,
+        out=tmp_path / "out",
+    )
+    side = json.loads(clip.sidecar.read_text())
+    assert side["guidance_2"] == 3.0 and side["attention_density"] < 1.0
+    assert calls["transformer"] > 0 and calls["transformer_2"] > 0
+
+
+def test_default_tiny_preset_sweeps_offline(tmp_path):
+    tinydit = pytest.importorskip("generators.tinydit")
+    if generators.default_model() != tinydit.PRESET:
+        pytest.skip("tiny DiT weights are not shipped in this checkout")
+    out = tmp_path / "out"
+    args = ["--prompt", "a fox running", "--horizon", "2x", "--steps", "3", "-q", "--out", str(out)]
+    code, text = _cli([*args, "--method", "dense,lvsa"])
+    assert code == 0 and "2 generated" in text, text
+    side = json.loads((out / "lvsa" / "a-fox-running_s0.json").read_text())
+    assert side["model"] == "tiny" and side["frames"] == side["latent_frames"]
+    assert side["horizon"] == 2.0 and side["attention_density"] < 1.0
+    assert _stems(out / "dense", ".mp4") == _stems(out / "lvsa", ".mp4")

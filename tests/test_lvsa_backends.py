@@ -33,7 +33,7 @@ CASES = [
 def _reference(q, k, v, plan, valid):
     outs = []
     for b in range(q.shape[0]):
-        m = plan.token_mask(valid[b] if valid else None)
+        m = plan.token_mask(valid[b] if valid else None).to(q.device)
         o = F.scaled_dot_product_attention(
             q[b : b + 1].transpose(1, 2),
             k[b : b + 1].transpose(1, 2),

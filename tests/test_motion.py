@@ -209,9 +209,14 @@ def test_registry_weights_and_defaults() -> None:
 
 
 def test_unknown_flow_backend_is_a_config_error() -> None:
+    from vqeval.dimensions.motion import validate_flow
+
     a = Analysis(_clip(_render(_pan(4, 1.0))), ScoreConfig(flow="lucas"))
     with pytest.raises(ConfigError, match="unknown flow backend"):
         _ = a.flow
+    with pytest.raises(ConfigError, match="unknown flow backend"):
+        validate_flow(ScoreConfig(flow="lucas"))
+    validate_flow(ScoreConfig())  # the default is valid
 
 
 # ----------------------------------------------------------------- RAFT path
@@ -269,3 +274,22 @@ def test_tiny_frames_are_upscaled_for_the_flow() -> None:
     from metrics.consistency import motion_smoothness
 
     assert 0.0 <= motion_smoothness(g) <= 1.0
+
+
+@pytest.mark.realvideos
+def test_freeze_ranks_real_frozen_clips_below_the_rest(realvideos) -> None:
+    import json
+
+    from vqeval.dimensions.motion import compute_freeze
+    from vqeval.video import read_clip
+
+    labels = json.loads((realvideos / "labels.json").read_text())
+    scores: dict[str, list[float]] = {"frozen": [], "other": []}
+    for name, meta in labels.items():
+        d = compute_freeze(Analysis(read_clip(realvideos / name), ScoreConfig()))
+        frozen = meta["label"] == "frozen"
+        scores["frozen" if frozen else "other"].append(d.score)
+        if not frozen:
+            assert d.raw["flags"] == [], name  # no healthy or looping clip reads frozen
+    assert scores["frozen"] and scores["other"]
+    assert max(scores["frozen"]) < min(scores["other"])  # AUROC 1

@@ -54,7 +54,8 @@ class Analysis:
 
         Per pair: mean and top-5 % flow magnitude in % of the frame diagonal
         per second, mean absolute luma difference (grey levels); backend
-        ``config.flow`` (``"dis"``, ``"farneback"``, ``"raft"``). Computed once.
+        ``config.flow`` (``"dis"``, ``"dis-ultrafast"``, ``"farneback"``,
+        ``"raft"``). Computed once.
 
         Raises:
             ConfigError: unknown flow backend, or RAFT without local weights.

@@ -83,6 +83,21 @@ def load_raft(weights_dir: str | None = None) -> Any:
     return model
 
 
+def validate_flow(config: Any) -> None:
+    """Check ``config.flow`` before any decoding (a usage error, not a video's).
+
+    Raises:
+        ConfigError: unknown backend, or ``"raft"`` without its weights or
+            without an importable torchvision.
+    """
+    if config.flow == "raft":
+        load_raft(config.weights_dir)
+    elif config.flow not in mm.FLOW_METHODS:
+        raise ConfigError(
+            f"unknown flow backend {config.flow!r}; known: {', '.join((*mm.FLOW_METHODS, 'raft'))}"
+        )
+
+
 def _padded_flow(frames: np.ndarray, model: Any) -> np.ndarray:
     """RAFT needs sides divisible by 8: pad by edge replication, crop back."""
     h, w = frames.shape[1:3]
