@@ -214,9 +214,9 @@ def bench_hunyuan(rows, args):
     torch.cuda.empty_cache()
 
 
-def to_markdown(info, rows) -> str:
+def to_markdown(info, rows, title: str = "# Transformer forward benchmark (dense vs LVSA)") -> str:
     lines = [
-        "# Transformer forward benchmark (dense vs LVSA)",
+        title,
         "",
         f"Device: {info.get('gpu')} (driver {info.get('driver')}, {info.get('memory')}), "
         f"torch {info.get('torch')} (CUDA {info.get('cuda')}, cuDNN {info.get('cudnn')}), "
@@ -274,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.merge:
         runs = [json.loads(Path(p).read_text()) for p in args.merge]
-        md = "\n".join(to_markdown(r["device"], r["rows"]) for r in runs)
+        md = "# Transformer forward benchmark (dense vs LVSA)\n\n" + "\n".join(
+            to_markdown(r["device"], r["rows"], f"## Run {i + 1}") for i, r in enumerate(runs)
+        )
         (out / f"{args.tag}.json").write_text(json.dumps({"runs": runs}, indent=1))
         (out / f"{args.tag}.md").write_text(md)
         print(md)

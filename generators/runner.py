@@ -461,6 +461,18 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
+def _remove_method(pipe: Any, method: str, *, installed: bool) -> None:
+    """Undo a method before the next one; a half-done install is undone as far as it goes."""
+    try:
+        _methods.remove(pipe, method)
+    except Exception as exc:
+        if installed:
+            raise GeneratorError(
+                f"cannot remove {method} from the pipeline ({_one_line(exc)}); stopping so "
+                "that later methods do not run on a modified model"
+            ) from None
+
+
 def sweep(
     prompts: str | Sequence[str],
     *,
@@ -601,8 +613,7 @@ def sweep(
                     if on_clip is not None:
                         on_clip(result)
             finally:
-                if install_error is None:
-                    _methods.remove(pipe, method)
+                _remove_method(pipe, method, installed=install_error is None)
     finally:
         clip_bar.close()
     return report

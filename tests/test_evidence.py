@@ -94,3 +94,11 @@ def test_realvideos_failure_vs_healthy_composite(real) -> None:
     pos, neg = _split(real, lambda lab: lab["label"] != "healthy", lambda r: -r.composite)
     assert len(pos) >= 3 and len(neg) >= 3
     assert auroc(pos, neg) >= 0.90
+
+
+def test_auroc_known_answers() -> None:
+    assert auroc([3, 4, 5], [0, 1, 2]) == 1.0
+    assert auroc([0, 1], [2, 3]) == 0.0
+    assert auroc([1, 1], [1, 1]) == 0.5
+    assert auroc([2, 0], [1]) == 0.5
+    assert auroc([1.0], []) != auroc([1.0], [])  # nan when a class is empty

@@ -25,7 +25,19 @@ from generators.models import spec_from_folder
 
 pytest.importorskip("diffusers")
 
-TINY_ARGS = ["--frames", "9", "--height", "32", "--width", "32", "--steps", "2", "-q"]
+TINY_ARGS = [
+    "--frames",
+    "9",
+    "--height",
+    "32",
+    "--width",
+    "32",
+    "--steps",
+    "2",
+    "-q",
+    "--device",
+    "cpu",
+]
 PROMPTS = ["a red fox running through deep snow", "a river flowing over rocks"]
 
 
@@ -170,6 +182,7 @@ def test_vqeval_compare_pairs_the_sweep(tiny_wan, tmp_path):
         height=32,
         width=32,
         steps=2,
+        device="cpu",
         out=out,
         progress=False,
     )
@@ -207,6 +220,7 @@ def test_lvsa_is_sparse_beyond_the_reference_horizon(tiny_wan, tmp_path):
         height=32,
         width=32,
         steps=2,
+        device="cpu",
         out=tmp_path,
     )
     side = json.loads(clip.sidecar.read_text())
@@ -229,6 +243,7 @@ def test_other_methods_run_on_the_tiny_model(tiny_wan, tmp_path, method):
         height=32,
         width=32,
         steps=2,
+        device="cpu",
         out=tmp_path,
     )
     assert clip.status == "generated" and clip.video.parent.name == method
@@ -242,6 +257,7 @@ def test_other_methods_run_on_the_tiny_model(tiny_wan, tmp_path, method):
         height=32,
         width=32,
         steps=2,
+        device="cpu",
         out=tmp_path,
     )
     assert not np.array_equal(_decode(clip.video), _decode(dense.video))
@@ -326,6 +342,7 @@ def test_hunyuanvideo15_sweep_counts_steps_without_a_step_callback(tiny_hunyuan1
         height=32,
         width=32,
         steps=2,
+        device="cpu",
         guidance=4.0,
         out=tmp_path,
         progress=False,
@@ -373,7 +390,7 @@ def test_a_registered_default_preset_with_its_own_loader_is_used(tiny_wan, tmp_p
         steps=2,
     )
     models.register_model(spec, default=True)
-    clip = generators.generate("waves breaking on a beach", out=tmp_path)
+    clip = generators.generate("waves breaking on a beach", out=tmp_path, device="cpu")
     assert _LOADER_CALLS[1:] == ["tiny-plugin"]
     side = json.loads(clip.sidecar.read_text())
     assert side["model"] == "tiny-plugin" and side["frames"] == 9 and side["steps"] == 2
@@ -414,6 +431,7 @@ def test_two_expert_wan_folder_runs_both_experts(tiny_wan, tmp_path):
         height=32,
         width=32,
         steps=4,
+        device="cpu",
         out=tmp_path / "out",
     )
     side = json.loads(clip.sidecar.read_text())
@@ -426,7 +444,8 @@ def test_default_tiny_preset_sweeps_offline(tmp_path):
     if generators.default_model() != tinydit.PRESET:
         pytest.skip("tiny DiT weights are not shipped in this checkout")
     out = tmp_path / "out"
-    args = ["--prompt", "a fox running", "--horizon", "2x", "--steps", "3", "-q", "--out", str(out)]
+    args = ["--prompt", "a fox running", "--horizon", "2x", "--steps", "3", "-q", "--device", "cpu"]
+    args += ["--out", str(out)]
     code, text = _cli([*args, "--method", "dense,lvsa"])
     assert code == 0 and "2 generated" in text, text
     side = json.loads((out / "lvsa" / "a-fox-running_s0.json").read_text())

@@ -204,3 +204,36 @@ def test_flashinfer_matches_masked_sdpa() -> None:
         out = flashinfer_attention(q, k, v, plan, valid).float()
         rel = (out - ref).norm() / ref.norm()
         assert rel.item() <= 1e-2
+
+
+@pytest.mark.parametrize("tile", [5, 10])
+def test_paged_layout_with_tiles_covers_same_pairs(tile) -> None:
+    """Finer FlashInfer blocks (tiles dividing a frame) describe the same attention."""
+    g = Geometry(9, 20, 13, False, heads=1, head_dim=8)
+    plan = get_plan(frame_pattern(9, 2, window=1, anchor_interval=3), g)
+    coarse = plan.paged_layout(20, 13)
+    fine = plan.paged_layout(tile, 13)
+    assert fine["num_pages"] == 9 * 20 // tile + -(-13 // tile)
+    assert torch.equal(fine["qo_indptr"], coarse["qo_indptr"])
+    per = 20 // tile
+    lens = (fine["kv_indptr"][1:] - fine["kv_indptr"][:-1]).tolist()
+    coarse_lens = (coarse["kv_indptr"][1:] - coarse["kv_indptr"][:-1]).tolist()
+    text_pages_fine, text_pages_coarse = -(-13 // tile), 1
+    for lf, lc in zip(lens, coarse_lens):
+        assert lf - text_pages_fine == (lc - text_pages_coarse) * per
+    with pytest.raises(ValueError):
+        plan.paged_layout(7, 13)
+
+
+def test_config_validation() -> None:
+    from lvsa import LVSAConfig
+
+    with pytest.raises(ValueError):
+        LVSAConfig(window=-1)
+    with pytest.raises(ValueError):
+        LVSAConfig(backend="cuda")
+    with pytest.raises(ValueError):
+        LVSAConfig(scale=0)
+    cfg = LVSAConfig(reference_frames=33)
+    with pytest.raises(AttributeError):
+        cfg.window = 2  # frozen

@@ -173,6 +173,46 @@ def test_wan_pipeline_rotates_anchors_across_steps() -> None:
 
 
 @torch.no_grad()
+def test_wan22_pipeline_step_count_continues_across_experts() -> None:
+    """WanPipeline with transformer_2 (Wan 2.2 MoE): the high-noise expert runs the
+    first steps, the low-noise expert the rest; one session counts them all."""
+    vae = diffusers.AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
+    pipe = diffusers.WanPipeline(
+        tokenizer=None,
+        text_encoder=None,
+        vae=vae,
+        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=7.0),
+        transformer=tiny_wan(0),
+        transformer_2=tiny_wan(1),
+        boundary_ratio=0.5,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    session = lvsa.apply(pipe, SPARSE)
+    calls: list[str] = []
+    for name in ("transformer", "transformer_2"):
+        getattr(pipe, name).register_forward_pre_hook(lambda m, a, n=name: calls.append(n))
+    g = torch.Generator().manual_seed(0)
+    pipe(
+        prompt_embeds=torch.randn(1, 7, 32, generator=g),
+        negative_prompt_embeds=torch.randn(1, 7, 32, generator=g),
+        height=16,
+        width=16,
+        num_frames=17,
+        num_inference_steps=4,
+        guidance_scale=2.0,
+        output_type="pt",
+    )
+    assert "transformer" in calls and "transformer_2" in calls
+    assert session.steps_seen == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+@torch.no_grad()
 def test_wan22_two_experts_share_one_step_count() -> None:
     pipe = types.SimpleNamespace(transformer=tiny_wan(0), transformer_2=tiny_wan(1))
     session = lvsa.apply(pipe, SPARSE)
