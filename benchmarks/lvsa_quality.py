@@ -14,7 +14,7 @@ and judges each horizon with ``vqeval compare <out>/<h>/dense <out>/<h>/<method>
     benchmarks/results/lvsa_quality.md     summary tables
     benchmarks/results/lvsa_quality_strip_<condition>.png   frame strips per horizon/method
 
-Usage (about 10 minutes on a 2-core CPU with the defaults)::
+Usage (about 14 minutes on a 2-core CPU with the defaults, UltraViCo taking half)::
 
     python benchmarks/lvsa_quality.py --out out/lvsa_quality
     python benchmarks/lvsa_quality.py --horizons 1,4 --seeds 0 --steps 8   # quick look
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "--conditions", default=",".join(map(str, DEFAULT_CONDITIONS)), help="class ids"
     )
     ap.add_argument("--seeds", default="0,1,2", help="noise seeds")
-    ap.add_argument("--steps", type=int, default=12, help="Euler steps")
+    ap.add_argument("--steps", type=int, default=10, help="Euler steps")
     ap.add_argument("--window", type=int, default=3, help="LVSA half window W (frames)")
     ap.add_argument("--sinks", type=int, default=1, help="LVSA sink frames")
     ap.add_argument("--riflex-k", type=int, default=2, help="RIFLEx intrinsic component")

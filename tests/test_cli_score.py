@@ -109,7 +109,7 @@ def test_json_to_stdout_is_machine_readable(folder: Path) -> None:
 @pytest.mark.parametrize(
     "args",
     [["score"], ["score", ".", "--dimensions", "nope"], ["score", ".", "--max-fps", "-1"],
-     ["score", ".", "-j", "0"]],
+     ["score", ".", "-j", "-1"]],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     code, _, err = run(args)

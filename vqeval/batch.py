@@ -24,6 +24,14 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)
 
 
+def available_cpus() -> int:
+    """CPU cores this process may run on (>= 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _score_uncached(path: str, config: ScoreConfig) -> VideoResult:
     return score_video(path, config)
 
@@ -32,7 +40,7 @@ def score_batch(
     paths: Sequence[str | os.PathLike[str]],
     config: ScoreConfig | None = None,
     *,
-    workers: int = 1,
+    workers: int = 0,
     cache: bool | ResultCache = True,
     pattern: str | None = None,
     progress: bool | None = None,
@@ -44,7 +52,8 @@ def score_batch(
         paths: files and folders (folders are walked recursively, sorted; a
             folder of numbered images is one video).
         config: analysis configuration; ``None`` = defaults.
-        workers: worker processes (1 = in this process).
+        workers: worker processes; 1 = in this process, 0 = one per available
+            CPU core (at most one per video to score).
         cache: ``True`` = the default on-disk cache, ``False`` = none, or a
             :class:`ResultCache`.
         pattern: glob on file names (e.g. ``"*.mp4"``).
@@ -95,6 +104,8 @@ def score_batch(
     if on_result is not None:
         for i in sorted(results):
             on_result(results[i])
+    if workers <= 0:
+        workers = available_cpus()
     try:
         if workers <= 1 or len(todo) <= 1:
             for i, v, key in todo:

@@ -31,18 +31,29 @@ __all__ = [
 ]
 
 
-def resolve_backend(name: str, device: torch.device, dtype: torch.dtype) -> str:
-    """Concrete backend for ``name`` (``"auto"`` picks by device and dtype).
+#: Head dimensions FlashInfer's prefill kernels are built for.
+FLASHINFER_HEAD_DIMS = (64, 128, 256)
+#: Smallest head dimension compiled FlexAttention handles well.
+FLEX_MIN_HEAD_DIM = 16
 
-    ``auto``: FlashInfer on CUDA for bf16/fp16 when importable, else compiled
-    FlexAttention on CUDA, the NPU kernel on Ascend, the portable path elsewhere.
+
+def resolve_backend(
+    name: str, device: torch.device, dtype: torch.dtype, head_dim: int | None = None
+) -> str:
+    """Concrete backend for ``name`` (``"auto"`` picks by device, dtype and head size).
+
+    ``auto``: FlashInfer on CUDA for bf16/fp16 and head_dim 64/128/256 when
+    importable, else compiled FlexAttention on CUDA (head_dim >= 16), the NPU
+    kernel on Ascend, the portable path elsewhere (tiny test models included).
     """
     if name != "auto":
         return name
     if device.type == "cuda":
-        if dtype in (torch.float16, torch.bfloat16) and flashinfer_available():
+        fi_ok = head_dim is None or head_dim in FLASHINFER_HEAD_DIMS
+        if dtype in (torch.float16, torch.bfloat16) and fi_ok and flashinfer_available():
             return "flashinfer"
-        return "flex" if flex_available() else "portable"
+        flex_ok = head_dim is None or head_dim >= FLEX_MIN_HEAD_DIM
+        return "flex" if flex_ok and flex_available() else "portable"
     if device.type == "npu" and npu_available():
         return "npu"
     return "portable"
@@ -77,7 +88,7 @@ def lvsa_attention(
     """
     if (dense_fallback and plan.dense) or backend == "dense":
         return dense_attention(q, k, v, plan.geometry, text_valid, scale)
-    name = resolve_backend(backend, q.device, q.dtype)
+    name = resolve_backend(backend, q.device, q.dtype, q.shape[-1])
     if name == "flashinfer":
         return flashinfer_attention(q, k, v, plan, text_valid, scale, tile=tile)
     if name == "flex":

@@ -82,10 +82,10 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "-j",
             "--workers",
-            default=1,
+            default=0,
             show_default=True,
-            type=click.IntRange(1),
-            help="Worker processes.",
+            type=click.IntRange(0),
+            help="Worker processes (0 = one per CPU core).",
         ),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
         click.option(
