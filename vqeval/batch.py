@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -11,9 +12,8 @@ from tqdm import tqdm
 
 from vqeval.cache import ResultCache
 from vqeval.config import ScoreConfig
-from vqeval.dimensions import resolve
 from vqeval.discover import find_videos
-from vqeval.pipeline import _one_line, score_video
+from vqeval.pipeline import _one_line, score_video, validate_config
 from vqeval.results import STATUS_ERROR, VideoResult
 
 
@@ -32,6 +32,13 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fresh worker processes: forking a process that already runs threads
+    (progress bars, OpenMP, torch) can deadlock the children."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
 def _score_uncached(path: str, config: ScoreConfig) -> VideoResult:
     return score_video(path, config)
 
@@ -40,7 +47,7 @@ def score_batch(
     paths: Sequence[str | os.PathLike[str]],
     config: ScoreConfig | None = None,
     *,
-    workers: int = 0,
+    workers: int = 1,
     cache: bool | ResultCache = True,
     pattern: str | None = None,
     progress: bool | None = None,
@@ -65,7 +72,7 @@ def score_batch(
         that does not exist), in discovery order. Failures never raise.
     """
     config = config or ScoreConfig()
-    resolve(config.dimensions)  # usage errors before any work
+    validate_config(config)  # usage errors before any work
     videos, missing = find_videos([os.fspath(p) for p in paths], pattern=pattern)
     store = cache if isinstance(cache, ResultCache) else (ResultCache() if cache else None)
 
@@ -112,7 +119,9 @@ def score_batch(
                 done(i, key, score_video(v, config))
         else:
             with ProcessPoolExecutor(
-                max_workers=min(workers, len(todo)), initializer=_worker_init
+                max_workers=min(workers, len(todo)),
+                mp_context=_pool_context(),
+                initializer=_worker_init,
             ) as pool:
                 futs = {pool.submit(_score_uncached, v, config): (i, v, key) for i, v, key in todo}
                 for fut in as_completed(futs):

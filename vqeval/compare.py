@@ -113,7 +113,7 @@ def load_side(
     path: str | os.PathLike[str],
     config: ScoreConfig | None = None,
     *,
-    workers: int = 0,
+    workers: int = 1,
     cache: Any = True,
     pattern: str | None = None,
     progress: bool | None = False,

@@ -60,6 +60,21 @@ def _thumbnails(frames: np.ndarray, n: int = THUMBNAILS) -> list[str]:
     return out
 
 
+def validate_config(config: ScoreConfig) -> None:
+    """Check a configuration before any video is decoded (usage errors, exit 2).
+
+    Raises:
+        ConfigError: unknown dimension, unknown flow or feature backbone, or a
+            learned backbone whose local weights are missing.
+    """
+    from metrics.features import get_backbone
+    from vqeval.dimensions.motion import validate_flow
+
+    resolve(config.dimensions)
+    validate_flow(config)
+    get_backbone(config.backbone, config.weights_dir)
+
+
 def score_video(
     path: str | os.PathLike[str],
     config: ScoreConfig | None = None,
@@ -79,11 +94,12 @@ def score_video(
         ``error`` (unless ``raise_errors``).
 
     Raises:
-        ConfigError: for an unknown dimension name, whatever ``raise_errors`` is
-            (a usage error, not a property of the video).
+        ConfigError: for an invalid configuration (see :func:`validate_config`),
+            whatever ``raise_errors`` is: a usage error, not a property of the video.
     """
     config = config or ScoreConfig()
-    dims = resolve(config.dimensions)  # usage errors surface before any decoding
+    validate_config(config)  # usage errors surface before any decoding
+    dims = resolve(config.dimensions)
     t0 = time.perf_counter()
     spath = os.fspath(path)
     info = None

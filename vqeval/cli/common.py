@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
 import click
 
 from vqeval.config import ScoreConfig
-from vqeval.results import ConfigError, VQevalError
+from vqeval.results import ConfigError
 
 #: Exit codes (documented in the README and ``vqeval --help``).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -20,8 +22,59 @@ def fail_usage(message: str) -> None:
     raise SystemExit(EXIT_USAGE)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """Analysis and batch options shared by ``score``, ``compare`` and ``gate``
+    (see :func:`analysis_options` for their meaning and units)."""
+
+    dimensions: str | None
+    backbone: str
+    flow: str
+    weights_dir: str | None
+    analysis_size: int
+    max_fps: float
+    max_frames: int | None
+    pattern: str | None
+    workers: int
+    no_cache: bool
+    cache_dir: str | None
+    progress: bool | None
+
+    def config(self) -> ScoreConfig:
+        """The validated :class:`ScoreConfig` (exits 2 on bad input)."""
+        return build_config(
+            self.dimensions,
+            self.backbone,
+            self.flow,
+            self.weights_dir,
+            self.analysis_size,
+            self.max_fps,
+            self.max_frames,
+        )
+
+    def batch_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`vqeval.batch.score_batch` (one cache)."""
+        from vqeval.cache import ResultCache
+
+        cache = False if self.no_cache else ResultCache(self.cache_dir)
+        return {
+            "workers": self.workers,
+            "cache": cache,
+            "pattern": self.pattern,
+            "progress": self.progress,
+        }
+
+
 def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options that build a :class:`ScoreConfig` (shared by score and compare)."""
+    """Add the analysis and batch options; the command receives them as one
+    ``run: RunOptions`` argument."""
+    names = [f.name for f in fields(RunOptions)]
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        run = RunOptions(**{n: kwargs.pop(n) for n in names})
+        return fn(run=run, **kwargs)
+
     opts = [
         click.option(
             "--dimensions",
@@ -42,7 +95,7 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--flow",
             default="dis",
             show_default=True,
-            help="Optical flow: dis, farneback, raft (local weights).",
+            help="Optical flow: dis, dis-ultrafast, farneback, raft (local weights).",
         ),
         click.option(
             "--weights",
@@ -101,8 +154,8 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
     ]
     for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
+        wrapper = opt(wrapper)
+    return wrapper
 
 
 def build_config(
@@ -115,7 +168,7 @@ def build_config(
     max_frames: int | None,
 ) -> ScoreConfig:
     """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input)."""
-    from vqeval.dimensions import resolve
+    from vqeval.pipeline import validate_config
 
     dims = None
     if dimensions is not None:
@@ -132,23 +185,7 @@ def build_config(
         max_frames=max_frames,
     )
     try:
-        resolve(cfg.dimensions)
+        validate_config(cfg)
     except ConfigError as e:
         fail_usage(str(e))
     return cfg
-
-
-def make_cache(no_cache: bool, cache_dir: str | None) -> Any:
-    """``False`` or a :class:`~vqeval.cache.ResultCache` for the options."""
-    from vqeval.cache import ResultCache
-
-    return False if no_cache else ResultCache(cache_dir)
-
-
-def guard(fn: Callable[[], int]) -> int:
-    """Run ``fn`` turning :class:`VQevalError` into one line and exit code 2."""
-    try:
-        return fn()
-    except VQevalError as e:
-        fail_usage(str(e))
-    return EXIT_USAGE

@@ -10,10 +10,9 @@ import click
 from vqeval.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    RunOptions,
     analysis_options,
-    build_config,
     fail_usage,
-    make_cache,
 )
 from vqeval.compare import COMPOSITE, MATCH_MODES
 from vqeval.results import VQevalError
@@ -69,18 +68,7 @@ from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TI
 @click.option("-q", "--quiet", is_flag=True, help="No table; only errors and report paths.")
 def command(
     inputs: tuple[str, ...],
-    dimensions: str | None,
-    backbone: str,
-    flow: str,
-    weights_dir: str | None,
-    analysis_size: int,
-    max_fps: float,
-    max_frames: int | None,
-    pattern: str | None,
-    workers: int,
-    no_cache: bool,
-    cache_dir: str | None,
-    progress: bool | None,
+    run: RunOptions,
     match: str,
     tie_tol: float,
     alpha: float,
@@ -112,13 +100,14 @@ def command(
     if len(inputs) < 2:
         fail_usage("compare needs at least two inputs: a baseline and a method")
     wanted = None
+    dimensions = run.dimensions
     if dimensions is not None:
         wanted = [d.strip() for d in dimensions.split(",") if d.strip()]
         if not wanted:
             fail_usage("--dimensions is empty")
         compute = sorted({d for d in wanted if d != COMPOSITE})
         dimensions = ",".join(compute) if compute else None
-    cfg = build_config(dimensions, backbone, flow, weights_dir, analysis_size, max_fps, max_frames)
+    cfg = dataclasses.replace(run, dimensions=dimensions).config()
     if cfg.dimensions is not None:
         # compute the default set too: the composite then matches `vqeval score`
         # and the cache is shared with it; --dimensions only filters the report
@@ -128,11 +117,8 @@ def command(
         dims = tuple(sorted(set(default_names()) | extra)) if extra else None
         cfg = dataclasses.replace(cfg, dimensions=dims)
     try:
-        cache = make_cache(no_cache, cache_dir)
-        sides = [
-            load_side(p, cfg, workers=workers, cache=cache, pattern=pattern, progress=progress)
-            for p in inputs
-        ]
+        batch = run.batch_kwargs()
+        sides = [load_side(p, cfg, **batch) for p in inputs]
         cmp = compare_sides(
             sides,
             match=match,

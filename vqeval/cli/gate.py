@@ -9,10 +9,9 @@ import click
 from vqeval.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    RunOptions,
     analysis_options,
-    build_config,
     fail_usage,
-    make_cache,
 )
 from vqeval.results import VQevalError
 
@@ -50,18 +49,7 @@ def command(
     path: str,
     gate_path: str,
     baseline: str | None,
-    dimensions: str | None,
-    backbone: str,
-    flow: str,
-    weights_dir: str | None,
-    analysis_size: int,
-    max_fps: float,
-    max_frames: int | None,
-    pattern: str | None,
-    workers: int,
-    no_cache: bool,
-    cache_dir: str | None,
-    progress: bool | None,
+    run: RunOptions,
     junit_path: str | None,
     md_path: str | None,
     json_path: str | None,
@@ -84,16 +72,14 @@ def command(
     from vqeval.dimensions import registry
     from vqeval.gate import evaluate_gate, format_report, load_gate_config
 
-    cfg = build_config(dimensions, backbone, flow, weights_dir, analysis_size, max_fps, max_frames)
+    cfg = run.config()
     try:
         if not os.path.exists(path):
             fail_usage(f"{path}: no such folder or results file")
         # validate the gate file before any scoring work
         load_gate_config(gate_path, known_dimensions=set(registry()) | _dims_in(path))
-        cache = make_cache(no_cache, cache_dir)
-        side = load_side(
-            path, cfg, workers=workers, cache=cache, pattern=pattern, progress=progress
-        )
+        batch = run.batch_kwargs()
+        side = load_side(path, cfg, **batch)
         known = set(registry()) | {d for r in side.results for d in r.dimensions}
         gate = load_gate_config(gate_path, known_dimensions=known)
         base_path = baseline or gate.baseline
@@ -102,7 +88,7 @@ def command(
         if base_path is not None and needs_base:
             if not os.path.exists(base_path):
                 fail_usage(f"{base_path}: baseline results not found")
-            base = load_side(base_path, cfg, workers=workers, cache=cache, progress=progress)
+            base = load_side(base_path, cfg, **{**batch, "pattern": None})
         elif needs_base:
             fail_usage(
                 f"{gate_path}: max_regression rules need a baseline "

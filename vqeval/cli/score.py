@@ -9,10 +9,9 @@ import click
 from vqeval.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    RunOptions,
     analysis_options,
-    build_config,
     fail_usage,
-    make_cache,
 )
 
 
@@ -40,18 +39,7 @@ from vqeval.cli.common import (
 @click.option("-q", "--quiet", is_flag=True, help="No table; only errors and report paths.")
 def command(
     paths: tuple[str, ...],
-    dimensions: str | None,
-    backbone: str,
-    flow: str,
-    weights_dir: str | None,
-    analysis_size: int,
-    max_fps: float,
-    max_frames: int | None,
-    pattern: str | None,
-    workers: int,
-    no_cache: bool,
-    cache_dir: str | None,
-    progress: bool | None,
+    run: RunOptions,
     json_path: str | None,
     csv_path: str | None,
     html_path: str | None,
@@ -70,23 +58,16 @@ def command(
     from vqeval.batch import score_batch
     from vqeval.report import csvio, jsonio, table
 
-    cfg = build_config(dimensions, backbone, flow, weights_dir, analysis_size, max_fps, max_frames)
+    cfg = run.config()
     if sum(p == "-" for p in (json_path, csv_path)) > 1:
         fail_usage("only one of --json/--csv may write to stdout")
     t0 = time.perf_counter()
-    results = score_batch(
-        list(paths),
-        cfg,
-        workers=workers,
-        cache=make_cache(no_cache, cache_dir),
-        pattern=pattern,
-        progress=progress,
-    )
+    results = score_batch(list(paths), cfg, **run.batch_kwargs())
     elapsed = time.perf_counter() - t0
     if not results:
         click.echo(
             f"error: no videos found in {', '.join(paths)}"
-            + (f" matching {pattern!r}" if pattern else ""),
+            + (f" matching {run.pattern!r}" if run.pattern else ""),
             err=True,
         )
         raise SystemExit(EXIT_FAILED)
