@@ -440,6 +440,28 @@ def available_backbones() -> tuple[str, ...]:
     return ("pixel", *BACKBONES)
 
 
+def weights_root(weights_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The local weights folder: ``weights_dir``, else ``$VQEVAL_WEIGHTS``, else ``None``."""
+    root = weights_dir if weights_dir is not None else os.environ.get("VQEVAL_WEIGHTS")
+    return Path(root).expanduser() if root else None
+
+
+def find_weights(
+    stems: tuple[str, ...], weights_dir: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """First existing ``<stem><suffix>`` in the weights folder (stems in order,
+    ``.safetensors`` before torch files), or ``None``."""
+    root = weights_root(weights_dir)
+    if root is None:
+        return None
+    for stem in stems:
+        for suf in _SUFFIXES:
+            p = root / f"{stem}{suf}"
+            if p.is_file():
+                return p
+    return None
+
+
 def weights_path(name: str, weights_dir: str | os.PathLike[str] | None = None) -> Path:
     """Local weight file of learned backbone ``name``.
 
@@ -453,14 +475,10 @@ def weights_path(name: str, weights_dir: str | os.PathLike[str] | None = None) -
     if name not in BACKBONES:
         raise ConfigError(f"unknown backbone {name!r}; known: {', '.join(available_backbones())}")
     stems, how, _ = BACKBONES[name]
-    root = weights_dir if weights_dir is not None else os.environ.get("VQEVAL_WEIGHTS")
-    if root:
-        for stem in stems:
-            for suf in _SUFFIXES:
-                p = Path(root).expanduser() / f"{stem}{suf}"
-                if p.is_file():
-                    return p
-    where = Path(root).expanduser() if root else Path("$VQEVAL_WEIGHTS")
+    found = find_weights(stems, weights_dir)
+    if found is not None:
+        return found
+    where = weights_root(weights_dir) or Path("$VQEVAL_WEIGHTS")
     raise ConfigError(
         f"backbone {name!r} needs local weights: expected {where / (stems[0] + '.safetensors')} "
         f"(or .pt/.pth); {how}; point --weights (CLI) or VQEVAL_WEIGHTS at that folder, "

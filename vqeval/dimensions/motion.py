@@ -8,7 +8,6 @@ backend ``config.flow``) and add the per-frame motion curve to
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 #: Local weight file stems looked for when ``config.flow == "raft"``.
 RAFT_STEMS = ("raft_large", "raft_small")
-_RAFT_SUFFIXES = (".safetensors", ".pth", ".pt")
 _raft_cache: dict[str, Any] = {}
 
 #: Motion level (mean flow, %diag/s) at which ``motion_level`` scores 100.
@@ -32,14 +30,12 @@ MOTION_LEVEL_FULL = 5.0
 
 
 def _raft_weights(weights_dir: str | None) -> Path:
-    root = weights_dir if weights_dir is not None else os.environ.get("VQEVAL_WEIGHTS")
-    if root:
-        for stem in RAFT_STEMS:
-            for suf in _RAFT_SUFFIXES:
-                p = Path(root).expanduser() / f"{stem}{suf}"
-                if p.is_file():
-                    return p
-    where = Path(root).expanduser() if root else Path("$VQEVAL_WEIGHTS")
+    from metrics.features import find_weights, weights_root
+
+    found = find_weights(RAFT_STEMS, weights_dir)
+    if found is not None:
+        return found
+    where = weights_root(weights_dir) or Path("$VQEVAL_WEIGHTS")
     raise ConfigError(
         f"flow 'raft' needs local weights: expected {where / 'raft_large.safetensors'} "
         "(or raft_small, .pth) holding torchvision's RAFT state dict, saved on a machine with "

@@ -20,7 +20,6 @@ consistency and dynamic-degree dimensions (2 s clips scored and averaged);
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +42,6 @@ CLIP_S = 2.0
 #: Weight files of the learned aesthetic path (in the weights folder).
 AESTHETIC_HEAD_STEMS = ("laion_aesthetic_l14_linear", "laion_aesthetic_l14")
 CLIP_L14_STEMS = ("clip_vitl14",)
-_SUFFIXES = (".safetensors", ".pt", ".pth")
 #: Weight of each VBench dimension in the composite (freeze = 3, decay = 2).
 VBENCH_WEIGHT = 0.5
 
@@ -64,18 +62,6 @@ def _protocol(analysis: Analysis, values: Any, fn: Any) -> tuple[float, dict[str
         v = mv.long_protocol(values, analysis.fps, fn, CLIP_S)
         return v, {"protocol": "vbench-long", "clip_s": CLIP_S, "clips": n_clips}
     return float(fn(values)), {"protocol": "vbench"}
-
-
-def _find(stems: tuple[str, ...], weights_dir: str | None) -> Path | None:
-    root = weights_dir if weights_dir is not None else os.environ.get("VQEVAL_WEIGHTS")
-    if not root:
-        return None
-    for stem in stems:
-        for suf in _SUFFIXES:
-            p = Path(root).expanduser() / f"{stem}{suf}"
-            if p.is_file():
-                return p
-    return None
 
 
 def _has_weights(name: str, analysis: Analysis) -> bool:
@@ -234,10 +220,12 @@ def _aesthetic_model(weights_dir: str | None) -> tuple[Any, np.ndarray, float] |
         ConfigError: the head is there but its CLIP ViT-L/14 tower is not, or
             a file does not hold the expected tensors.
     """
-    head = _find(AESTHETIC_HEAD_STEMS, weights_dir)
+    from metrics.features import find_weights
+
+    head = find_weights(AESTHETIC_HEAD_STEMS, weights_dir)
     if head is None:
         return None
-    tower = _find(CLIP_L14_STEMS, weights_dir)
+    tower = find_weights(CLIP_L14_STEMS, weights_dir)
     if tower is None:
         raise ConfigError(
             f"aesthetic head {head} needs the CLIP ViT-L/14 image tower beside it: expected "
