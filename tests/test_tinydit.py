@@ -173,9 +173,36 @@ def test_lvsa_at_training_horizon_equals_dense(pipe: TinyDiTPipeline) -> None:
 
 
 @needs_weights
-def test_tiny_is_the_default_generator_preset() -> None:
-    models = pytest.importorskip("generators.models")
+def test_tiny_registers_itself_as_the_default_generator_preset() -> None:
+    import generators.tinydit as tinydit
+    from generators import models
+
+    previous = models.get_model(models.default_model())
+    try:
+        tinydit._register()
+        assert models.default_model() == "tiny"
+    finally:
+        models.register_model(previous, default=True)
     spec = models.get_model("tiny")
-    assert models.default_model() == "tiny"
     assert spec.reference_frames == 16 and spec.patch == (1, 4, 4)
     assert spec.height == spec.width == 24
+
+
+@needs_weights
+def test_generators_sweep_writes_a_tiny_clip(tmp_path) -> None:
+    import generators
+
+    report = generators.sweep(
+        ["a cat, camera moving up"],
+        methods="dense",
+        out=tmp_path,
+        progress=False,
+        model="tiny",
+        steps=2,
+        device="cpu",
+    )
+    assert report.failed == 0 and report.generated == 1
+    mp4s = list((tmp_path / "dense").glob("*.mp4"))
+    assert len(mp4s) == 1 and mp4s[0].stat().st_size > 0
+    sidecar = json.loads(mp4s[0].with_suffix(".json").read_text())
+    assert sidecar["model"] == "tiny" and sidecar["frames"] == 16

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import time
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -33,14 +34,14 @@ def available_cpus() -> int:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fresh worker processes: forking a process that already runs threads
-    (progress bars, OpenMP, torch) can deadlock the children."""
+    """How to start workers. ``fork`` is fast (no re-imports) but can deadlock
+    children of a process that runs threads (OpenMP, torch, progress monitors):
+    use it only from a single-threaded process without torch, else start fresh
+    processes (``forkserver``/``spawn``)."""
     methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1 and "torch" not in sys.modules:
+        return multiprocessing.get_context("fork")
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
-def _score_uncached(path: str, config: ScoreConfig) -> VideoResult:
-    return score_video(path, config)
 
 
 def score_batch(
@@ -91,6 +92,19 @@ def score_batch(
                 continue
         todo.append((i, v, key))
 
+    if workers <= 0:
+        workers = available_cpus()
+    # Start worker processes before any thread of ours exists (the progress
+    # bar's monitor): forking a threaded process can deadlock the children.
+    pool, futs = None, {}
+    if workers > 1 and len(todo) > 1:
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(todo)),
+            mp_context=_pool_context(),
+            initializer=_worker_init,
+        )
+        futs = {pool.submit(score_video, v, config): (i, v, key) for i, v, key in todo}
+
     bar = tqdm(
         total=len(videos),
         initial=len(results),
@@ -111,34 +125,22 @@ def score_batch(
     if on_result is not None:
         for i in sorted(results):
             on_result(results[i])
-    if workers <= 0:
-        workers = available_cpus()
     try:
-        if workers <= 1 or len(todo) <= 1:
+        if pool is None:
             for i, v, key in todo:
                 done(i, key, score_video(v, config))
         else:
-            with ProcessPoolExecutor(
-                max_workers=min(workers, len(todo)),
-                mp_context=_pool_context(),
-                initializer=_worker_init,
-            ) as pool:
-                futs = {pool.submit(_score_uncached, v, config): (i, v, key) for i, v, key in todo}
-                for fut in as_completed(futs):
-                    i, v, key = futs[fut]
-                    t0 = time.perf_counter()
-                    try:
-                        r = fut.result()
-                    except Exception as exc:  # a worker died (e.g. killed for memory)
-                        r = VideoResult(
-                            path=v,
-                            status=STATUS_ERROR,
-                            error=_one_line(exc),
-                            elapsed_s=time.perf_counter() - t0,
-                        )
-                    done(i, key, r)
+            for fut in as_completed(futs):
+                i, v, key = futs[fut]
+                try:
+                    r = fut.result()
+                except Exception as exc:  # a worker died (e.g. killed for memory)
+                    r = VideoResult(path=v, status=STATUS_ERROR, error=_one_line(exc))
+                done(i, key, r)
     finally:
         bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
     out = [results[i] for i in range(len(videos))]
     out += [VideoResult(path=p, status=STATUS_ERROR, error=msg) for p, msg in missing]
