@@ -40,7 +40,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d
 
 __all__ = [
     "LOOP_STRENGTH_THRESHOLD",
@@ -51,6 +50,13 @@ __all__ = [
     "return_completeness",
     "self_similarity",
 ]
+
+
+def _min3(x: np.ndarray) -> np.ndarray:
+    """Running minimum over 3 neighbours, edges repeated (a 1-D erosion)."""
+    p = np.concatenate([x[:1], x, x[-1:]])
+    return np.minimum(np.minimum(p[:-2], p[1:-1]), p[2:])
+
 
 #: Loop / ping-pong strength (0-1) at or above which a loop is reported.
 LOOP_STRENGTH_THRESHOLD = 0.8
@@ -165,7 +171,7 @@ def return_completeness(ssm: np.ndarray, change_distance: float) -> tuple[np.nda
     valid = np.zeros(d.shape, dtype=bool)
     for i in range(t - 1):
         row = d[i, i:]
-        robust = minimum_filter1d(row, size=3, mode="nearest") if len(row) >= 3 else row
+        robust = _min3(row) if len(row) >= 3 else row
         dep = np.maximum.accumulate(robust)
         ok = dep >= change_distance
         ok[0] = False

@@ -44,6 +44,16 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def _size(path: str) -> int:
+    """Bytes of a file or image folder (0 when unreadable): a proxy for work."""
+    try:
+        if os.path.isdir(path):
+            return sum(e.stat().st_size for e in os.scandir(path) if e.is_file())
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def score_batch(
     paths: Sequence[str | os.PathLike[str]],
     config: ScoreConfig | None = None,
@@ -103,7 +113,9 @@ def score_batch(
             mp_context=_pool_context(),
             initializer=_worker_init,
         )
-        futs = {pool.submit(score_video, v, config): (i, v, key) for i, v, key in todo}
+        # largest files first: the last worker to finish waits less
+        order = sorted(todo, key=lambda item: _size(item[1]), reverse=True)
+        futs = {pool.submit(score_video, v, config): (i, v, key) for i, v, key in order}
 
     bar = tqdm(
         total=len(videos),

@@ -31,7 +31,7 @@ class ScoreConfig:
 
     dimensions: tuple[str, ...] | None = None
     analysis_size: int = 160
-    max_fps: float | None = 12.0
+    max_fps: float | None = 8.0
     max_frames: int | None = None
     stills: int = 8
     still_size: int = 512

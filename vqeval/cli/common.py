@@ -114,7 +114,7 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--max-fps",
-            default=12.0,
+            default=8.0,
             show_default=True,
             type=click.FloatRange(0.0),
             help="Analysis frame-rate cap, frames/s (0 = no cap).",
