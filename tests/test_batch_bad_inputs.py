@@ -53,9 +53,20 @@ def test_every_bad_input_is_one_error_row_and_the_rest_is_scored(batch, tmp_path
     d, made = batch
     js = tmp_path / "r.json"
     paths = [str(p) for p in made.values()] + [str(d / "symlink_dir_loop_parent")]
-    r = CliRunner().invoke(main, ["score", *paths, "--json", str(js), "--no-cache",
-                                  "--no-progress", "-d", "freeze,repetition"],
-                           catch_exceptions=False)
+    r = CliRunner().invoke(
+        main,
+        [
+            "score",
+            *paths,
+            "--json",
+            str(js),
+            "--no-cache",
+            "--no-progress",
+            "-d",
+            "freeze,repetition",
+        ],
+        catch_exceptions=False,
+    )
     assert r.exit_code == 1, r.output
     rows = {x["path"]: x for x in json.loads(js.read_text())["results"]}
     by_kind = {k: rows.get(str(p)) for k, p in made.items()}

@@ -38,14 +38,29 @@ def run(args: list[str]) -> tuple[int, str, str]:
 
 def test_score_writes_json_csv_and_reports_paths(folder: Path, tmp_path: Path) -> None:
     js, cs = tmp_path / "r.json", tmp_path / "r.csv"
-    code, out, err = run(["score", str(folder), *FAST, "--json", str(js), "--csv", str(cs),
-                          "--cache-dir", str(tmp_path / "c")])
+    code, out, err = run(
+        [
+            "score",
+            str(folder),
+            *FAST,
+            "--json",
+            str(js),
+            "--csv",
+            str(cs),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ]
+    )
     assert code == 1  # the corrupt file is an error row
     assert f"wrote {js}" in err and f"wrote {cs}" in err
     results = jsonio.read_results(js)
     by = {Path(r.path).name: r for r in results}
-    assert set(by) == {"healthy_pan_rocket.mp4", "frozen_camera.mp4", "loop_coffee.mp4",
-                       "corrupt.mp4"}
+    assert set(by) == {
+        "healthy_pan_rocket.mp4",
+        "frozen_camera.mp4",
+        "loop_coffee.mp4",
+        "corrupt.mp4",
+    }
     assert by["corrupt.mp4"].status == "error" and "\n" not in by["corrupt.mp4"].error
     ok = [r for r in results if r.ok]
     assert all(set(r.dimensions) == {"repetition", "freeze"} for r in ok)
@@ -65,8 +80,12 @@ def test_cache_makes_rerun_hit_and_no_cache_skips_it(folder: Path, tmp_path: Pat
     again = vqeval.score_batch([folder / "frozen_camera.mp4"], cfg, cache=cache, progress=False)
     assert not first[0].cached and again[0].cached
     assert again[0].composite == first[0].composite
-    other = vqeval.score_batch([folder / "frozen_camera.mp4"], ScoreConfig(dimensions=("repetition",)),
-                               cache=cache, progress=False)
+    other = vqeval.score_batch(
+        [folder / "frozen_camera.mp4"],
+        ScoreConfig(dimensions=("repetition",)),
+        cache=cache,
+        progress=False,
+    )
     assert not other[0].cached  # another configuration is another key
     none = vqeval.score_batch([folder / "frozen_camera.mp4"], cfg, cache=False, progress=False)
     assert not none[0].cached
@@ -91,16 +110,18 @@ def test_workers_give_the_same_scores_in_the_same_order(folder: Path) -> None:
 
 
 def test_missing_path_is_an_error_row_and_the_rest_is_scored(folder: Path) -> None:
-    code, out, err = run(["score", str(folder / "frozen_camera.mp4"), "/no/such/file.mp4",
-                          *FAST, "--no-cache"])
+    code, out, err = run(
+        ["score", str(folder / "frozen_camera.mp4"), "/no/such/file.mp4", *FAST, "--no-cache"]
+    )
     assert code == 1
     assert "/no/such/file.mp4" in out and "error" in out
     assert "scored 1/2 videos" in err
 
 
 def test_json_to_stdout_is_machine_readable(folder: Path) -> None:
-    code, out, _ = run(["score", str(folder / "frozen_camera.mp4"), *FAST, "--no-cache",
-                        "--json", "-"])
+    code, out, _ = run(
+        ["score", str(folder / "frozen_camera.mp4"), *FAST, "--no-cache", "--json", "-"]
+    )
     assert code == 0
     doc = json.loads(out)
     assert doc["results"][0]["status"] == "ok"
@@ -108,8 +129,12 @@ def test_json_to_stdout_is_machine_readable(folder: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["score"], ["score", ".", "--dimensions", "nope"], ["score", ".", "--max-fps", "-1"],
-     ["score", ".", "-j", "-1"]],
+    [
+        ["score"],
+        ["score", ".", "--dimensions", "nope"],
+        ["score", ".", "--max-fps", "-1"],
+        ["score", ".", "-j", "-1"],
+    ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     code, _, err = run(args)

@@ -17,10 +17,10 @@ from vqeval.results import (
 def _result() -> VideoResult:
     return VideoResult(
         path="a b/ü.mp4",
-        info=VideoInfo(fps=24.0, frame_count=48, width=64, height=32, codec="h264",
-                       duration_s=2.0),
-        dimensions={"repetition": DimensionScore("repetition", 87.5, {"loop_detected": False},
-                                                 "pixel")},
+        info=VideoInfo(fps=24.0, frame_count=48, width=64, height=32, codec="h264", duration_s=2.0),
+        dimensions={
+            "repetition": DimensionScore("repetition", 87.5, {"loop_detected": False}, "pixel")
+        },
         composite=80.0,
         verdict="good",
         flags=("loop",),

@@ -33,12 +33,14 @@ def _clip(text: str, width: int) -> str:
 
 def render(results: list[VideoResult], width: int | None = None) -> str:
     """The table as text: one row per video, composite (0-100), verdict, flags,
-    loop period (s) and as many dimension scores (0-100) as fit ``width``."""
+    loop period (s) and as many dimension scores (0-100) as fit ``width``,
+    heaviest composite weight first."""
     width = width or shutil.get_terminal_size((120, 24)).columns
-    dims: list[str] = []
-    for name in registry():
-        if any(name in r.dimensions for r in results):
-            dims.append(name)
+    # heaviest composite weights first: the columns that fit are the ones that matter
+    reg = registry()
+    present = [n for n in reg if any(n in r.dimensions for r in results)]
+    present += sorted({n for r in results for n in r.dimensions} - set(present))
+    dims = sorted(present, key=lambda n: -(reg[n].weight if n in reg else 0.0))
     path_w = max(12, min(40, max((len(r.path) for r in results), default=12)))
     fixed = ["video".ljust(path_w), "  dur s", "  comp", "verdict".ljust(8), "loop s"]
     flags_w = max(5, max((len(",".join(r.flags)) for r in results), default=5))
