@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import time
 from pathlib import Path
@@ -104,14 +105,17 @@ def score_video(
     spath = os.fspath(path)
     info = None
     try:
-        clip = read_clip(
+        read = functools.partial(
+            read_clip,
             Path(spath),
             size=config.analysis_size,
-            max_fps=config.max_fps,
             max_frames=config.max_frames,
             stills=config.stills,
             still_size=config.still_size,
         )
+        clip = read(max_fps=config.max_fps)
+        if len(clip.frames) < MIN_FRAMES and clip.info.frame_count >= MIN_FRAMES:
+            clip = read(max_fps=None)  # a clip shorter than one capped frame interval
         info = clip.info
         if len(clip.frames) < MIN_FRAMES:
             raise VideoReadError(
