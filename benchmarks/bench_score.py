@@ -34,6 +34,17 @@ OUT = REPO / "benchmarks" / "results"
 VQEVAL = [sys.executable, "-m", "vqeval"]
 
 
+def cpu_name() -> str:
+    """CPU model from /proc/cpuinfo (Linux), else the machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def decode_only(files: list[Path]) -> float:
     """Seconds to decode every frame of ``files`` (no pixel conversion)."""
     t0 = time.perf_counter()
@@ -143,7 +154,7 @@ def main() -> None:
         res.append(decode_resample(files))
         score.append(score_cold(a.videos))
     rec: dict = {
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "device": f"{cpu_name()}, {os.cpu_count()} cores, no GPU",
         "python": platform.python_version(),
         "videos": len(files),
         "frames": n_frames,
