@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_name
+
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -312,16 +315,6 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 #: Analysis settings re-run for the robustness table (the default is 8 fps, 160 px).
 ROBUSTNESS: tuple[dict[str, Any], ...] = (
     {"max_fps": 6.0},
@@ -463,7 +456,7 @@ def run(
         "robustness": rob,
         "environment": {
             "vqeval": vqeval.__version__,
-            "device": f"CPU ({_cpu_name()}, {os.cpu_count()} cores, {platform.system()})",
+            "device": f"CPU ({cpu_name()}, {os.cpu_count()} cores, {platform.system()})",
             "python": platform.python_version(),
             "backbone": config.backbone,
             "flow": config.flow,
