@@ -7,6 +7,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+#: Defaults shared by :class:`ScoreConfig`, ``vqeval.video.read_clip`` and the CLI.
+DEFAULT_ANALYSIS_SIZE = 160  # px, long side
+DEFAULT_MAX_FPS = 8.0  # frames/s
+DEFAULT_STILLS = 8
+DEFAULT_STILL_SIZE = 512  # px, long side
+
 
 @dataclass(frozen=True)
 class ScoreConfig:
@@ -30,11 +36,11 @@ class ScoreConfig:
     """
 
     dimensions: tuple[str, ...] | None = None
-    analysis_size: int = 160
-    max_fps: float | None = 8.0
+    analysis_size: int = DEFAULT_ANALYSIS_SIZE
+    max_fps: float | None = DEFAULT_MAX_FPS
     max_frames: int | None = None
-    stills: int = 8
-    still_size: int = 512
+    stills: int = DEFAULT_STILLS
+    still_size: int = DEFAULT_STILL_SIZE
     backbone: str = "pixel"
     flow: str = "dis"
     weights_dir: str | None = None

@@ -46,6 +46,12 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from vqeval.config import (
+    DEFAULT_ANALYSIS_SIZE,
+    DEFAULT_MAX_FPS,
+    DEFAULT_STILL_SIZE,
+    DEFAULT_STILLS,
+)
 from vqeval.results import VideoInfo, VideoReadError
 
 #: File extensions (lower case) treated as video files by discovery.
@@ -772,11 +778,11 @@ def _collect(
 def read_clip(
     path: str | os.PathLike[str],
     *,
-    size: int = 160,
-    max_fps: float | None = 12.0,
+    size: int = DEFAULT_ANALYSIS_SIZE,
+    max_fps: float | None = DEFAULT_MAX_FPS,
     max_frames: int | None = None,
-    stills: int = 8,
-    still_size: int = 512,
+    stills: int = DEFAULT_STILLS,
+    still_size: int = DEFAULT_STILL_SIZE,
     fps_override: float | None = None,
 ) -> Clip:
     """Decode a video (or numbered-image folder) into analysis frames.

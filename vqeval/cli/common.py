@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from vqeval.config import ScoreConfig
+from vqeval.config import DEFAULT_ANALYSIS_SIZE, DEFAULT_MAX_FPS, ScoreConfig
 from vqeval.results import ConfigError
 
 #: Exit codes (documented in the README and ``vqeval --help``).
@@ -107,14 +107,14 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--analysis-size",
-            default=160,
+            default=DEFAULT_ANALYSIS_SIZE,
             show_default=True,
             type=click.IntRange(32, 1024),
             help="Long side of analysis frames, px.",
         ),
         click.option(
             "--max-fps",
-            default=8.0,
+            default=DEFAULT_MAX_FPS,
             show_default=True,
             type=click.FloatRange(0.0),
             help="Analysis frame-rate cap, frames/s (0 = no cap).",
