@@ -18,7 +18,20 @@ from vqeval import __version__
 SUBCOMMANDS: tuple[str, ...] = ("score", "compare", "gate", "dimensions")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Imports a subcommand's module only when that subcommand runs (keeps
+    `vqeval score` from loading the compare/gate statistics at start-up)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        return importlib.import_module(f"vqeval.cli.{cmd_name}").command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vqeval")
 def main() -> None:
     """VQeval: score long AI-generated videos for loops, freezes, motion decay
@@ -27,13 +40,3 @@ def main() -> None:
     \b
     Exit codes: 0 ok, 1 some videos failed / gate failed, 2 usage error.
     """
-
-
-for _name in SUBCOMMANDS:
-    try:
-        _mod = importlib.import_module(f"vqeval.cli.{_name}")
-    except ModuleNotFoundError as _e:  # subcommand not written yet
-        if _e.name != f"vqeval.cli.{_name}":
-            raise
-        continue
-    main.add_command(_mod.command)
