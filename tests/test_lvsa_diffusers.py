@@ -30,6 +30,21 @@ def tiny_wan(seed: int = 0):
     ).eval()
 
 
+def tiny_wan_pipeline(**parts):
+    """An offline ``WanPipeline`` around the tiny transformer(s) in ``parts``."""
+    vae = diffusers.AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
+    scheduler = diffusers.FlowMatchEulerDiscreteScheduler(shift=7.0)
+    return diffusers.WanPipeline(
+        tokenizer=None, text_encoder=None, vae=vae, scheduler=scheduler, **parts
+    )
+
+
 def tiny_hunyuan(seed: int = 0):
     torch.manual_seed(seed)
     return diffusers.HunyuanVideo15Transformer3DModel(
@@ -130,20 +145,7 @@ def test_step_tracking_from_timesteps() -> None:
 
 @torch.no_grad()
 def test_wan_pipeline_rotates_anchors_across_steps() -> None:
-    vae = diffusers.AutoencoderKLWan(
-        base_dim=3,
-        z_dim=16,
-        dim_mult=[1, 1, 1, 1],
-        num_res_blocks=1,
-        temperal_downsample=[False, True, True],
-    )
-    pipe = diffusers.WanPipeline(
-        tokenizer=None,
-        text_encoder=None,
-        vae=vae,
-        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=7.0),
-        transformer=tiny_wan(),
-    )
+    pipe = tiny_wan_pipeline(transformer=tiny_wan())
     pipe.set_progress_bar_config(disable=True)
     session = lvsa.apply(pipe, SPARSE)
     offsets = []
@@ -176,22 +178,7 @@ def test_wan_pipeline_rotates_anchors_across_steps() -> None:
 def test_wan22_pipeline_step_count_continues_across_experts() -> None:
     """WanPipeline with transformer_2 (Wan 2.2 MoE): the high-noise expert runs the
     first steps, the low-noise expert the rest; one session counts them all."""
-    vae = diffusers.AutoencoderKLWan(
-        base_dim=3,
-        z_dim=16,
-        dim_mult=[1, 1, 1, 1],
-        num_res_blocks=1,
-        temperal_downsample=[False, True, True],
-    )
-    pipe = diffusers.WanPipeline(
-        tokenizer=None,
-        text_encoder=None,
-        vae=vae,
-        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=7.0),
-        transformer=tiny_wan(0),
-        transformer_2=tiny_wan(1),
-        boundary_ratio=0.5,
-    )
+    pipe = tiny_wan_pipeline(transformer=tiny_wan(0), transformer_2=tiny_wan(1), boundary_ratio=0.5)
     pipe.set_progress_bar_config(disable=True)
     session = lvsa.apply(pipe, SPARSE)
     calls: list[str] = []
