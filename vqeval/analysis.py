@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+import cv2
 import numpy as np
 
 from vqeval.config import ScoreConfig
@@ -43,10 +44,12 @@ class Analysis:
 
     @cached_property
     def gray(self) -> np.ndarray:
-        """(T, H, W) float32 luma in [0, 1]."""
-        f = self.frames.astype(np.float32)
-        y = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
-        return y / 255.0
+        """(T, H, W) uint8 luma 0-255 (BT.601 weights), computed once."""
+        f = self.frames
+        g = np.empty(f.shape[:3], np.uint8)
+        for i, fr in enumerate(f):
+            cv2.cvtColor(fr, cv2.COLOR_RGB2GRAY, dst=g[i])
+        return g
 
     @cached_property
     def flow(self) -> Any:

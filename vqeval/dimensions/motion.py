@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
 from metrics import motion as mm
@@ -112,18 +111,6 @@ def _frame_times(analysis: Analysis) -> np.ndarray | None:
     return t
 
 
-def gray_u8(analysis: Analysis) -> np.ndarray:
-    """(T, H, W) uint8 luma (BT.601 weights, as ``analysis.gray``), shared via ``memo``."""
-    g = analysis.memo.get("gray_u8")
-    if g is None:
-        f = analysis.frames
-        g = np.empty(f.shape[:3], np.uint8)
-        for i, fr in enumerate(f):
-            cv2.cvtColor(fr, cv2.COLOR_RGB2GRAY, dst=g[i])
-        analysis.memo["gray_u8"] = g
-    return g
-
-
 def flow_series(analysis: Analysis) -> mm.FlowSeries:
     """The flow series of ``analysis`` with backend ``config.flow``.
 
@@ -138,13 +125,13 @@ def flow_series(analysis: Analysis) -> mm.FlowSeries:
         model = load_raft(analysis.config.weights_dir)
         fields = _padded_flow(analysis.frames, model)
         return mm.flow_series_from_fields(
-            fields, gray_u8(analysis), analysis.fps, method="raft", times_s=times
+            fields, analysis.gray, analysis.fps, method="raft", times_s=times
         )
     if method not in mm.FLOW_METHODS:
         raise ConfigError(
             f"unknown flow backend {method!r}; known: {', '.join((*mm.FLOW_METHODS, 'raft'))}"
         )
-    return mm.compute_flow(gray_u8(analysis), analysis.fps, method=method, times_s=times)
+    return mm.compute_flow(analysis.gray, analysis.fps, method=method, times_s=times)
 
 
 def _flow(analysis: Analysis) -> mm.FlowSeries:

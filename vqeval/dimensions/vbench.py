@@ -132,9 +132,7 @@ def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
 
 def compute_motion_smoothness(analysis: Analysis) -> DimensionScore:
     """Odd frames re-synthesised by flow-warped averaging of their neighbours."""
-    from vqeval.dimensions.motion import gray_u8
-
-    g = gray_u8(analysis)
+    g = analysis.gray
     # the interpolation error is dominated by the larger motions, where DIS
     # ultrafast is as accurate as DIS fast at half the cost
     flow = "farneback" if analysis.config.flow == "farneback" else "dis-ultrafast"
