@@ -13,7 +13,7 @@ import numpy as np
 
 from vqeval.analysis import Analysis
 from vqeval.config import ScoreConfig
-from vqeval.dimensions import resolve
+from vqeval.dimensions import Dimension, resolve
 from vqeval.results import (
     STATUS_ERROR,
     DimensionScore,
@@ -61,8 +61,9 @@ def _thumbnails(frames: np.ndarray, n: int = THUMBNAILS) -> list[str]:
     return out
 
 
-def validate_config(config: ScoreConfig) -> None:
-    """Check a configuration before any video is decoded (usage errors, exit 2).
+def validate_config(config: ScoreConfig) -> list[Dimension]:
+    """Check a configuration before any video is decoded (usage errors, exit 2);
+    returns the dimensions it selects.
 
     Raises:
         ConfigError: unknown dimension, unknown flow or feature backbone, or a
@@ -71,9 +72,10 @@ def validate_config(config: ScoreConfig) -> None:
     from metrics.features import get_backbone
     from vqeval.dimensions.motion import validate_flow
 
-    resolve(config.dimensions)
+    dims = resolve(config.dimensions)
     validate_flow(config)
     get_backbone(config.backbone, config.weights_dir)
+    return dims
 
 
 def score_video(
@@ -99,8 +101,7 @@ def score_video(
             whatever ``raise_errors`` is: a usage error, not a property of the video.
     """
     config = config or ScoreConfig()
-    validate_config(config)  # usage errors surface before any decoding
-    dims = resolve(config.dimensions)
+    dims = validate_config(config)  # usage errors surface before any decoding
     t0 = time.perf_counter()
     spath = os.fspath(path)
     info = None
