@@ -2,7 +2,13 @@
 
 * Wan 2.1 1.3B config (30 blocks, 12 x 128) at 1x, 2x, 4x, 6x the training horizon,
   480p: stock diffusers processors (SDPA, cuDNN preferred) vs ``lvsa.apply`` (auto
-  backend: FlashInfer fa3 on Hopper; dense cuDNN path when the pattern is dense).
+  backend: FlashInfer fa3 on Hopper; dense cuDNN path when the pattern is dense); at
+  ``--wan-extra-horizons`` also this project's processor forced dense and LVSA without
+  the fused norm + RoPE kernel (see ``WAN_VARIANTS``).
+* ``wan_compiled``: eager stock baselines, then diffusers' regional compilation and the
+  compiled dense / LVSA pair at ``--wan-compile-horizons``.
+* ``wan_profile``: CUDA kernel time of one eager forward by kernel class, and the top
+  kernels, at ``--profile-horizon``.
 * HunyuanVideo 1.5 config (54 blocks, 16 x 128) at 1x, 1.5x, 2x, 480p, with peak memory:
   stock (builds a [B, 1, S, S] mask), "dense, no S x S mask" (LVSA processor forced dense:
   padding text keys dropped by length) and LVSA.
@@ -114,7 +120,8 @@ def run_variant(rows, model_name, horizon, frames, tokens, variant, fn, reps, de
     return row
 
 
-def bench_wan(rows, args, compiled: bool = False):
+def build_wan():
+    """Wan 2.1 1.3B transformer (30 blocks, 12 x 128), random bf16 weights, on CUDA."""
     from diffusers import WanTransformer3DModel
 
     with torch.device("cuda"), default_dtype(torch.bfloat16):
@@ -133,34 +140,140 @@ def bench_wan(rows, args, compiled: bool = False):
             eps=1e-6,
             rope_max_seq_len=1024,
         )
-    model = model.to(torch.bfloat16).eval()
+    return model.to(torch.bfloat16).eval()
+
+
+#: LVSA settings of the Wan variants: None = stock processors.
+WAN_VARIANTS = {
+    "dense_stock": None,
+    # this project's processor with the attention forced dense (cuDNN SDPA): the dense
+    # forward with the same non-attention code as LVSA
+    "dense_lvsa_processor": lvsa.LVSAConfig(reference_frames=10**6),
+    "lvsa_unfused": lvsa.LVSAConfig(reference_frames=21, fused_norm_rope=False),
+    "lvsa": lvsa.LVSAConfig(reference_frames=21),
+}
+
+
+def wan_inputs(model, horizon: float, gen: torch.Generator):
+    t = latent_frames(21, horizon)
+    x = torch.randn(1, 16, t, 60, 104, device="cuda", dtype=torch.bfloat16, generator=gen)
+    text = torch.randn(1, 512, 4096, device="cuda", dtype=torch.bfloat16, generator=gen)
+    ts = torch.tensor([700.0], device="cuda")
+
+    def fwd():
+        return model(x, ts, text, return_dict=False)[0]
+
+    return t, fwd
+
+
+def set_variant(model, variant: str):
+    lvsa.remove(model)
+    cfg = WAN_VARIANTS[variant]
+    return None if cfg is None else lvsa.apply(model, cfg)
+
+
+def bench_wan(rows, args, compiled: bool = False):
+    """Eager variants per horizon; or (``compiled``) the eager stock baseline at every
+    horizon first, then regional compilation and the compiled dense / LVSA pair."""
+    model = build_wan()
     g = torch.Generator(device="cuda").manual_seed(0)
-    text = torch.randn(1, 512, 4096, device="cuda", dtype=torch.bfloat16, generator=g)
     horizons = args.wan_compile_horizons if compiled else args.wan_horizons
-    suffix = "_compiled" if compiled else ""
-    for h in horizons:
-        t = latent_frames(21, h)
-        x = torch.randn(1, 16, t, 60, 104, device="cuda", dtype=torch.bfloat16, generator=g)
-        ts = torch.tensor([700.0], device="cuda")
-
-        def fwd(x=x, ts=ts):
-            return model(x, ts, text, return_dict=False)[0]
-
-        lvsa.remove(model)
-        if compiled:
-            # eager baseline on the same machine, then regional compilation of the blocks
+    inputs = {h: wan_inputs(model, h, g) for h in horizons}
+    if compiled:
+        for h, (t, fwd) in inputs.items():
+            set_variant(model, "dense_stock")
             run_variant(rows, "wan1.3b", h, t, t * 1560, "dense_stock", fwd, args.reps)
-            torch._dynamo.config.cache_size_limit = 64
-            model.compile_repeated_blocks(fullgraph=False, dynamic=False)
-        run_variant(rows, "wan1.3b", h, t, t * 1560, "dense_stock" + suffix, fwd, args.reps)
-        sess = lvsa.apply(model, lvsa.LVSAConfig(reference_frames=21))
-        run_variant(rows, "wan1.3b", h, t, t * 1560, "lvsa" + suffix, fwd, args.reps)
-        rows[-1]["density"] = sess.last_density
-        rows[-1]["plans_seen"] = len(set(sess.steps_seen))
-        lvsa.remove(model)
-        del x
+        # the LVSA attention is one opaque op, so the blocks compile to one graph each
+        model.compile_repeated_blocks(fullgraph=True, dynamic=False)
+    for h, (t, fwd) in inputs.items():
+        names = ["dense_stock", "lvsa"]
+        if not compiled and h in args.wan_extra_horizons:
+            names = list(WAN_VARIANTS)
+        for name in names:
+            sess = set_variant(model, name)
+            label = name + ("_compiled" if compiled else "")
+            run_variant(rows, "wan1.3b", h, t, t * 1560, label, fwd, args.reps)
+            if sess is not None:
+                rows[-1]["density"] = sess.last_density
+    lvsa.remove(model)
+    del model, inputs
     gc.collect()
     torch.cuda.empty_cache()
+
+
+KERNEL_CLASSES = (
+    ("attention", ("flash", "fmha", "cudnn", "prefill", "attention", "sdpa", "softmax")),
+    ("gemm", ("gemm", "nvjet", "cutlass", "xmma", "cublas", "matmul")),
+    ("fused norm+rope (Triton)", ("_norm_rope_kernel",)),
+)
+
+
+def kernel_class(name: str) -> str:
+    low = name.lower()
+    for label, keys in KERNEL_CLASSES:
+        if any(k in low for k in keys):
+            return label
+    return "other (elementwise, norms, copies)"
+
+
+def profile_wan(args) -> dict:
+    """CUDA kernel time of one eager forward per variant, by kernel class and top kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model = build_wan()
+    g = torch.Generator(device="cuda").manual_seed(0)
+    _, fwd = wan_inputs(model, args.profile_horizon, g)
+    result = {"horizon": args.profile_horizon, "variants": {}}
+    for name in args.profile_variants:
+        set_variant(model, name)
+        with torch.no_grad(), cudnn_first():
+            fwd()
+            torch.cuda.synchronize()
+            with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                fwd()
+                torch.cuda.synchronize()
+        per = {}
+        classes: dict[str, float] = {}
+        for ev in prof.key_averages():
+            ms = getattr(ev, "device_time_total", getattr(ev, "cuda_time_total", 0)) / 1e3
+            if ms <= 0 or ev.key.startswith("ProfilerStep"):
+                continue
+            per[ev.key] = per.get(ev.key, 0.0) + ms
+        for k, ms in per.items():
+            c = kernel_class(k)
+            classes[c] = classes.get(c, 0.0) + ms
+        top = sorted(per.items(), key=lambda kv: -kv[1])[:12]
+        result["variants"][name] = {
+            "classes_ms": classes,
+            "total_ms": sum(per.values()),
+            "top": [{"kernel": k[:110], "ms": ms} for k, ms in top],
+        }
+        print(json.dumps({name: classes}), flush=True)
+    lvsa.remove(model)
+    del model
+    gc.collect()
+    torch.cuda.empty_cache()
+    return result
+
+
+def profile_markdown(p: dict) -> str:
+    lines = [
+        f"## Kernel-time profile, Wan 1.3B at {p['horizon']}x (one eager forward, CUDA time)",
+        "",
+        "| variant | " + " | ".join(c for c, _ in KERNEL_CLASSES) + " | other | total |",
+        "| --- |" + " --- |" * (len(KERNEL_CLASSES) + 2),
+    ]
+    for name, v in p["variants"].items():
+        cls = v["classes_ms"]
+        other = cls.get("other (elementwise, norms, copies)", 0.0)
+        cells = [f"{cls.get(c, 0.0):.0f} ms" for c, _ in KERNEL_CLASSES]
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {other:.0f} ms | {v['total_ms']:.0f} ms |"
+        )
+    for name, v in p["variants"].items():
+        lines += ["", f"Top kernels, {name}:", "", "| kernel | ms |", "| --- | --- |"]
+        lines += [f"| `{t['kernel']}` | {t['ms']:.1f} |" for t in v["top"]]
+    return "\n".join(lines) + "\n"
 
 
 def bench_hunyuan(rows, args):
@@ -232,15 +345,16 @@ def to_markdown(info, rows, title: str = "# Transformer forward benchmark (dense
     ]
     base, base_c = {}, {}
     for r in rows:
+        # the first eager stock row of a (model, horizon) is the baseline of the run
         if r["variant"] == "dense_stock" and "ms" in r:
-            base[(r["model"], r["horizon"])] = r["ms"]
+            base.setdefault((r["model"], r["horizon"]), r["ms"])
         if r["variant"] == "dense_stock_compiled" and "ms" in r:
-            base_c[(r["model"], r["horizon"])] = r["ms"]
+            base_c.setdefault((r["model"], r["horizon"]), r["ms"])
     for r in rows:
         d = "" if r.get("density") is None else f"{r['density']:.3f}"
         if "error" in r:
             lines.append(
-                f"| {r['model']} | {r['horizon']}x | {r['latent_frames']} | {r['tokens']} | "
+                f"| {r['model']} | {r['horizon']:g}x | {r['latent_frames']} | {r['tokens']} | "
                 f"{r['variant']} | {d} | {r['error'][:90]} | | | |"
             )
             continue
@@ -250,10 +364,21 @@ def to_markdown(info, rows, title: str = "# Transformer forward benchmark (dense
         same = base_c.get(key) if r["variant"].endswith("_compiled") else b
         sp2 = f"{same / r['ms']:.2f}x" if same else ""
         lines.append(
-            f"| {r['model']} | {r['horizon']}x | {r['latent_frames']} | {r['tokens']} | "
+            f"| {r['model']} | {r['horizon']:g}x | {r['latent_frames']} | {r['tokens']} | "
             f"{r['variant']} | {d} | {r['ms']:.0f} | {sp} | {sp2} | {r['peak_gib']:.1f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def run_markdown(run: dict, title: str) -> str:
+    """One run: its note (if any), the timing table and its kernel profiles."""
+    md = to_markdown(run["device"], run["rows"], title)
+    if run.get("note"):
+        head, _, rest = md.partition("\n\n")
+        md = f"{head}\n\n{run['note']}\n\n{rest}"
+    return md + "".join(
+        "\n" + profile_markdown(p).replace("## ", "### ") for p in run.get("profiles", [])
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,9 +388,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hy-horizons", nargs="*", type=float, default=[1, 1.5, 2])
     ap.add_argument("--hy-stock-max", type=float, default=2.0)
     ap.add_argument("--reps", type=int, default=2)
-    ap.add_argument("--wan-compile-horizons", nargs="*", type=float, default=[6])
+    ap.add_argument("--wan-compile-horizons", nargs="*", type=float, default=[2, 6])
     ap.add_argument(
-        "--sections", nargs="*", default=["wan", "hunyuan"], help="wan, hunyuan, wan_compiled"
+        "--wan-extra-horizons",
+        nargs="*",
+        type=float,
+        default=[2, 6],
+        help="horizons that also run dense_lvsa_processor and lvsa_unfused",
+    )
+    ap.add_argument("--profile-horizon", type=float, default=2)
+    ap.add_argument("--profile-variants", nargs="*", default=["dense_stock", "lvsa"])
+    ap.add_argument(
+        "--sections",
+        nargs="*",
+        default=["wan", "hunyuan"],
+        help="wan, hunyuan, wan_compiled, wan_profile",
     )
     ap.add_argument("--merge", nargs="*", default=[], help="merge result JSONs into --out")
     ap.add_argument("--tag", default="transformer")
@@ -273,9 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.merge:
-        runs = [json.loads(Path(p).read_text()) for p in args.merge]
+        runs = []
+        for p in args.merge:  # a run file, or a merged file whose runs are taken in order
+            got = json.loads(Path(p).read_text())
+            runs += got.get("runs", [got])
         md = "# Transformer forward benchmark (dense vs LVSA)\n\n" + "\n".join(
-            to_markdown(r["device"], r["rows"], f"## Run {i + 1}") for i, r in enumerate(runs)
+            run_markdown(r, f"## Run {i + 1}") for i, r in enumerate(runs)
         )
         (out / f"{args.tag}.json").write_text(json.dumps({"runs": runs}, indent=1))
         (out / f"{args.tag}.md").write_text(md)
@@ -286,10 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     info = device_info()
     print(json.dumps(info), flush=True)
     rows: list[dict] = []
+    profiles: list[dict] = []
     sections = {
         "wan": lambda: bench_wan(rows, args),
         "hunyuan": lambda: bench_hunyuan(rows, args),
         "wan_compiled": lambda: bench_wan(rows, args, compiled=True),
+        "wan_profile": lambda: profiles.append(profile_wan(args)),
     }
     for name in args.sections:
         try:
@@ -299,8 +441,9 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         torch.cuda.empty_cache()
         (out / f"{args.tag}.json").write_text(json.dumps({"device": info, "rows": rows}, indent=1))
-    md = to_markdown(info, rows)
-    (out / f"{args.tag}.json").write_text(json.dumps({"device": info, "rows": rows}, indent=1))
+    md = to_markdown(info, rows) + "".join("\n" + profile_markdown(p) for p in profiles)
+    result = {"device": info, "rows": rows, "profiles": profiles}
+    (out / f"{args.tag}.json").write_text(json.dumps(result, indent=1))
     (out / f"{args.tag}.md").write_text(md)
     print(md)
     return 0

@@ -123,6 +123,12 @@ def _list_models() -> None:
     help="Offload to CPU: model (per component) or sequential (per layer).",
 )
 @click.option(
+    "--compile",
+    "compile_",
+    is_flag=True,
+    help="torch.compile the transformer blocks (faster steps after the first clip's compile).",
+)
+@click.option(
     "--lvsa-option",
     "lvsa_options",
     multiple=True,
@@ -158,6 +164,7 @@ def main(
     dtype: str,
     device: str,
     cpu_offload: str | None,
+    compile_: bool,
     lvsa_options: tuple[str, ...],
     out: Path,
     dry_run: bool,
@@ -195,6 +202,7 @@ def main(
             dtype=dtype,
             device=device,
             cpu_offload=cpu_offload,
+            compile=compile_,
             lvsa_options=dict(parse_option(o) for o in lvsa_options),
         )
         seed_list = parse_seeds(seeds)

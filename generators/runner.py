@@ -73,6 +73,10 @@ class GenerationConfig:
         dtype: ``"auto"``, ``"bfloat16"``, ``"float16"`` or ``"float32"``.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         cpu_offload: ``None``, ``"model"`` or ``"sequential"``.
+        compile: compile the transformer blocks with ``torch.compile`` (diffusers'
+            regional compilation: one graph per block type, reused by every block; the
+            first clip pays the compile time). With LVSA the attention is one opaque op
+            in that graph. Not part of a clip's identity (resume ignores it).
         lvsa_options: extra ``lvsa.LVSAConfig`` keyword arguments (e.g. window, sink).
     """
 
@@ -89,6 +93,7 @@ class GenerationConfig:
     dtype: str | None = "auto"
     device: str | None = "auto"
     cpu_offload: str | None = None
+    compile: bool = False
     lvsa_options: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -110,6 +115,7 @@ class Plan:
     device: torch.device
     cpu_offload: str | None
     lvsa_options: dict[str, Any]
+    compile: bool = False
 
     @property
     def horizon(self) -> float:
@@ -182,6 +188,7 @@ def resolve_config(config: GenerationConfig) -> Plan:
         device=device,
         cpu_offload=config.cpu_offload,
         lvsa_options=dict(config.lvsa_options),
+        compile=bool(config.compile),
     )
 
 
@@ -444,6 +451,24 @@ def _generate_one(
     return sidecar
 
 
+def compile_blocks(pipe: Any) -> int:
+    """Regionally compile every transformer of ``pipe`` (``compile_repeated_blocks``).
+
+    Returns the number of transformers compiled. Raises :class:`GeneratorError` when the
+    installed diffusers has no regional compilation.
+    """
+    from lvsa.integrations import transformers_of
+
+    models = transformers_of(pipe)
+    for model in models:
+        if not hasattr(model, "compile_repeated_blocks"):
+            raise GeneratorError(
+                "--compile needs diffusers >= 0.35 (ModelMixin.compile_repeated_blocks)"
+            )
+        model.compile_repeated_blocks(fullgraph=False)
+    return len(models)
+
+
 def _tqdm(**kwargs: Any) -> Any:
     from tqdm.auto import tqdm
 
@@ -558,6 +583,8 @@ def sweep(
             progress=progress,
         )
         report.loaded_pipeline = True
+    if plan.compile:
+        compile_blocks(pipe)
     clip_bar = _tqdm(total=n_pending, desc="clips", unit="clip", disable=not progress)
     try:
         for method in method_names:

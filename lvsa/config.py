@@ -29,6 +29,9 @@ class LVSAConfig:
         tile: kernel block size in tokens, or ``None`` for the default (one latent frame
             for FlashInfer, 128 tokens for FlexAttention). For FlashInfer it must divide
             the tokens per latent frame; for FlexAttention it must be a multiple of 64.
+        fused_norm_rope: on CUDA with Triton, run the query/key RMS norm and RoPE of Wan's
+            self-attention as one fused kernel (same result up to bf16 rounding); False
+            keeps the stock processor's torch ops.
     """
 
     window: int = 3
@@ -38,6 +41,7 @@ class LVSAConfig:
     scale: float = 1.0
     backend: str = "auto"
     tile: int | None = None
+    fused_norm_rope: bool = True
 
     def __post_init__(self) -> None:
         if self.window < 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import av
@@ -227,6 +228,33 @@ def test_lvsa_is_sparse_beyond_the_reference_horizon(tiny_wan, tmp_path):
     assert side["frames"] == 33 and side["latent_frames"] == 9 and side["horizon"] == 4.0
     assert side["attention_density"] < 1.0
     assert _frames(clip.video)[0] == 33
+
+
+@pytest.mark.skipif(
+    os.environ.get("LVSA_TEST_COMPILE") != "1",
+    reason="torch.compile on CPU needs a C++ toolchain and ~20 s; set LVSA_TEST_COMPILE=1",
+)
+def test_compiled_lvsa_clip_matches_eager_without_graph_breaks(tiny_wan, tmp_path, monkeypatch):
+    from torch._dynamo.utils import counters
+
+    spec = dataclasses.replace(spec_from_folder(tiny_wan), train_frames=9, reference_frames=3)
+    kw = dict(method="lvsa", model=spec, horizon="4x", height=32, width=32, steps=2, device="cpu")
+    prompt = "cars driving along a coastal highway"
+    eager = generators.generate(prompt, out=tmp_path / "eager", **kw)
+    compiled_models = []
+    real = runner.compile_blocks
+    monkeypatch.setattr(runner, "compile_blocks", lambda p: compiled_models.append(real(p)))
+    torch._dynamo.reset()
+    counters.clear()
+    clip = generators.generate(prompt, out=tmp_path / "compiled", compile=True, **kw)
+    assert compiled_models == [1]
+    assert counters["stats"]["unique_graphs"] >= 1
+    assert sum(counters["graph_break"].values()) == 0
+    a, b = _decode(eager.video).astype(float), _decode(clip.video).astype(float)
+    assert a.shape == b.shape and np.abs(a - b).mean() < 1.0
+    side = json.loads(clip.sidecar.read_text())
+    assert side["attention_density"] < 1.0
+    torch._dynamo.reset()
 
 
 @pytest.mark.parametrize("method", ["riflex", "ultravico", "lvsa+riflex"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 
 import pytest
@@ -236,3 +237,31 @@ def test_hunyuan15_dense_equals_stock_and_sparse_is_finite() -> None:
 def test_unsupported_model_raises() -> None:
     with pytest.raises(TypeError):
         lvsa.apply(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.skipif(
+    os.environ.get("LVSA_TEST_COMPILE") != "1",
+    reason="torch.compile on CPU needs a C++ toolchain and ~10 s; set LVSA_TEST_COMPILE=1",
+)
+@torch.no_grad()
+def test_wan_compiled_blocks_one_graph_no_recompiles_across_steps() -> None:
+    """Regional compilation with LVSA: the attention is one opaque op, so all blocks share
+    one graph with no graph breaks, and rotating anchors over steps recompile nothing."""
+    from torch._dynamo.utils import counters
+
+    m = tiny_wan()
+    x, _, e = wan_inputs(frames=9)
+    lvsa.apply(m, SPARSE)
+    steps = (999.0, 800.0, 600.0, 400.0)
+    eager = [m(x, torch.tensor([ts]), e).sample for ts in steps]
+    torch._dynamo.reset()
+    counters.clear()
+    m.compile_repeated_blocks(fullgraph=True, dynamic=False)
+    lvsa.session_of(m).reset()
+    compiled = [m(x, torch.tensor([ts]), e).sample for ts in steps]
+    for a, b in zip(eager, compiled):
+        assert (a - b).abs().max().item() <= 1e-4
+    assert counters["stats"]["unique_graphs"] == 1
+    assert sum(counters["graph_break"].values()) == 0
+    assert lvsa.session_of(m).steps_seen[-4:] == [0, 1, 2, 3]
+    torch._dynamo.reset()

@@ -129,4 +129,4 @@ def flashinfer_attention(
         kb = _paged(k[b], plan, valid, page, pages)
         vb = _paged(v[b], plan, valid, page, pages)
         outs.append(w.run(q[b].contiguous(), (kb, vb)))
-    return torch.stack(outs, dim=0)
+    return outs[0].unsqueeze(0) if len(outs) == 1 else torch.stack(outs, dim=0)

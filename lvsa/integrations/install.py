@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from .op import register
 from .processors import HunyuanVideo15SelfAttnProcessor, WanSelfAttnProcessor
 from .session import AttentionSession
 
@@ -60,6 +61,7 @@ def install(obj: Any, session: AttentionSession) -> AttentionSession:
     """Attach ``session`` to every transformer of ``obj`` (replacing an earlier one of
     the same name) and return it."""
     uninstall(obj, session.name)
+    register(session)
     for model in transformers_of(obj):
         kind = _kind(model)
         patch = _patch_size(model, kind)

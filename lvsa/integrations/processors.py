@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import torch
 
+from ..kernels import norm_rope
 from ..plan import Geometry
+from .op import session_attend
 from .session import AttentionSession
 
 __all__ = ["HunyuanVideo15SelfAttnProcessor", "WanSelfAttnProcessor"]
-
-
-def _rope_interleaved(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate interleaved channel pairs (2i, 2i+1) of ``x`` (B, S, H, D) by the tables."""
-    pairs = x.unflatten(-1, (-1, 2))
-    even, odd = pairs[..., 0], pairs[..., 1]
-    c, s = cos[..., 0::2], sin[..., 1::2]
-    rotated = torch.stack((even * c - odd * s, even * s + odd * c), dim=-1)
-    return rotated.flatten(-2).type_as(x)
 
 
 class WanSelfAttnProcessor:
@@ -56,13 +49,12 @@ class WanSelfAttnProcessor:
             q, k, v = attn.to_qkv(hidden_states).chunk(3, dim=-1)
         else:
             q, k, v = attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states)
-        q, k = attn.norm_q(q), attn.norm_k(k)
-        q, k, v = (t.unflatten(2, (attn.heads, -1)) for t in (q, k, v))
-        if rotary_emb is not None:
-            q = _rope_interleaved(q, *rotary_emb)
-            k = _rope_interleaved(k, *rotary_emb)
+        fused = getattr(self.session.options, "fused_norm_rope", True)
+        q = norm_rope(q, attn.norm_q, attn.heads, rotary_emb, fused)
+        k = norm_rope(k, attn.norm_k, attn.heads, rotary_emb, fused)
+        v = v.unflatten(2, (attn.heads, -1))
         geom = Geometry(call.frames, call.tokens_per_frame, heads=attn.heads, head_dim=q.shape[-1])
-        out = self.session.attend(q, k, v, geom, None, self.session)
+        out = session_attend(self.session, q, k, v, geom)
         out = out.flatten(2, 3).type_as(q)
         out = attn.to_out[0](out)
         return attn.to_out[1](out)
@@ -125,7 +117,7 @@ class HunyuanVideo15SelfAttnProcessor:
             heads=attn.heads,
             head_dim=q.shape[-1],
         )
-        out = self.session.attend(q, k, v, geom, valid, self.session)
+        out = session_attend(self.session, q, k, v, geom, valid)
         if valid is not None and min(valid) < text:
             out[:, n:][~attention_mask[:, -text:].bool()] = 0
         out = out.flatten(2, 3).to(q.dtype)
