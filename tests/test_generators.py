@@ -203,3 +203,19 @@ def test_spec_fields_are_plain_data():
     assert d["train_latent_frames"] == 21 and d["vae_stride"] == [4, 8, 8]
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.name = "x"  # type: ignore[misc]
+
+
+def test_cli_compile_flag_reaches_the_sweep(tmp_path, monkeypatch):
+    from generators import runner
+
+    seen = []
+
+    def fake_sweep(prompts, *, config, **kwargs):
+        seen.append(config)
+        return runner.SweepReport()
+
+    monkeypatch.setattr(runner, "sweep", fake_sweep)
+    for flag, want in (([], False), (["--compile"], True)):
+        code, text = _run(["--prompt", "a fox", "--out", str(tmp_path), "-q", *flag])
+        assert code == 0, text
+        assert seen[-1].compile is want
