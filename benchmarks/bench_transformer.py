@@ -201,6 +201,8 @@ def bench_wan(rows, args, compiled: bool = False):
     torch.cuda.empty_cache()
 
 
+#: Kernel class of everything not matched by :data:`KERNEL_CLASSES`.
+OTHER = "other (elementwise, norms, copies)"
 KERNEL_CLASSES = (
     ("attention", ("flash", "fmha", "cudnn", "prefill", "attention", "sdpa", "softmax")),
     ("gemm", ("gemm", "nvjet", "cutlass", "xmma", "cublas", "matmul")),
@@ -213,7 +215,7 @@ def kernel_class(name: str) -> str:
     for label, keys in KERNEL_CLASSES:
         if any(k in low for k in keys):
             return label
-    return "other (elementwise, norms, copies)"
+    return OTHER
 
 
 def profile_wan(args) -> dict:
@@ -265,7 +267,7 @@ def profile_markdown(p: dict) -> str:
     ]
     for name, v in p["variants"].items():
         cls = v["classes_ms"]
-        other = cls.get("other (elementwise, norms, copies)", 0.0)
+        other = cls.get(OTHER, 0.0)
         cells = [f"{cls.get(c, 0.0):.0f} ms" for c, _ in KERNEL_CLASSES]
         lines.append(
             f"| {name} | " + " | ".join(cells) + f" | {other:.0f} ms | {v['total_ms']:.0f} ms |"
@@ -441,8 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         torch.cuda.empty_cache()
         (out / f"{args.tag}.json").write_text(json.dumps({"device": info, "rows": rows}, indent=1))
-    md = to_markdown(info, rows) + "".join("\n" + profile_markdown(p) for p in profiles)
     result = {"device": info, "rows": rows, "profiles": profiles}
+    md = run_markdown(result, "# Transformer forward benchmark (dense vs LVSA)")
     (out / f"{args.tag}.json").write_text(json.dumps(result, indent=1))
     (out / f"{args.tag}.md").write_text(md)
     print(md)

@@ -210,10 +210,11 @@ def test_vqeval_compare_pairs_the_sweep(tiny_wan, tmp_path):
     assert doc["methods"][0]["unmatched_baseline"] == doc["methods"][0]["unmatched_method"] == []
 
 
-def test_lvsa_is_sparse_beyond_the_reference_horizon(tiny_wan, tmp_path):
-    # Pretend the tiny model was trained on 9 frames (3 latent): 4x = 33 frames, 9 latent.
+def _lvsa_4x_clip(tiny_wan: Path, out: Path, **options):
+    """One LVSA clip at 4x, pretending the tiny model was trained on 9 frames (3 latent):
+    4x = 33 frames, 9 latent."""
     spec = dataclasses.replace(spec_from_folder(tiny_wan), train_frames=9, reference_frames=3)
-    clip = generators.generate(
+    return generators.generate(
         "cars driving along a coastal highway",
         method="lvsa",
         model=spec,
@@ -222,8 +223,13 @@ def test_lvsa_is_sparse_beyond_the_reference_horizon(tiny_wan, tmp_path):
         width=32,
         steps=2,
         device="cpu",
-        out=tmp_path,
+        out=out,
+        **options,
     )
+
+
+def test_lvsa_is_sparse_beyond_the_reference_horizon(tiny_wan, tmp_path):
+    clip = _lvsa_4x_clip(tiny_wan, tmp_path)
     side = json.loads(clip.sidecar.read_text())
     assert side["frames"] == 33 and side["latent_frames"] == 9 and side["horizon"] == 4.0
     assert side["attention_density"] < 1.0
@@ -237,16 +243,13 @@ def test_lvsa_is_sparse_beyond_the_reference_horizon(tiny_wan, tmp_path):
 def test_compiled_lvsa_clip_matches_eager_without_graph_breaks(tiny_wan, tmp_path, monkeypatch):
     from torch._dynamo.utils import counters
 
-    spec = dataclasses.replace(spec_from_folder(tiny_wan), train_frames=9, reference_frames=3)
-    kw = dict(method="lvsa", model=spec, horizon="4x", height=32, width=32, steps=2, device="cpu")
-    prompt = "cars driving along a coastal highway"
-    eager = generators.generate(prompt, out=tmp_path / "eager", **kw)
+    eager = _lvsa_4x_clip(tiny_wan, tmp_path / "eager")
     compiled_models = []
     real = runner.compile_blocks
     monkeypatch.setattr(runner, "compile_blocks", lambda p: compiled_models.append(real(p)))
     torch._dynamo.reset()
     counters.clear()
-    clip = generators.generate(prompt, out=tmp_path / "compiled", compile=True, **kw)
+    clip = _lvsa_4x_clip(tiny_wan, tmp_path / "compiled", compile=True)
     assert compiled_models == [1]
     assert counters["stats"]["unique_graphs"] >= 1
     assert sum(counters["graph_break"].values()) == 0
