@@ -117,10 +117,38 @@ def temporal_flickering(frames: np.ndarray) -> float:
     f = np.asarray(frames)
     if len(f) < 2:
         return 1.0
-    total = 0.0
-    for i in range(len(f) - 1):
-        total += float(cv2.absdiff(f[i], f[i + 1]).mean())
-    return float(1.0 - total / (len(f) - 1) / 255.0)
+    diffs = [float(cv2.absdiff(f[i], f[i + 1]).mean()) for i in range(len(f) - 1)]
+    return temporal_flickering_from_diffs(np.asarray(diffs))
+
+
+def temporal_flickering_from_diffs(diffs: np.ndarray) -> float:
+    """:func:`temporal_flickering` from per-pair mean absolute differences.
+
+    Args:
+        diffs: (T-1,) mean ``|F_t - F_{t+1}|`` per consecutive pair, grey levels.
+
+    Returns:
+        0-1 (1.0 for no pairs).
+    """
+    d = np.asarray(diffs, dtype=np.float64)
+    return 1.0 if len(d) == 0 else float(1.0 - d.mean() / 255.0)
+
+
+def brightness_shift(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+    """Per-channel median of ``nxt - prev`` (grey levels), on every third pixel.
+
+    Args:
+        prev, nxt: (H, W, C) or (H, W) uint8 frames.
+
+    Returns:
+        (C,) float: the global brightness change of each channel; motion of
+        less than half the picture leaves it near 0.
+    """
+    a, b = np.asarray(prev), np.asarray(nxt)
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    d = b[::3, ::3].astype(np.int16) - a[::3, ::3].astype(np.int16)
+    return np.median(d.reshape(-1, d.shape[-1]), axis=0).astype(np.float64)
 
 
 #: Brightness alternation (grey levels, 0-255) above which a frame pair
@@ -183,18 +211,23 @@ def brightness_flicker(
     if f.ndim == 3:
         f = f[..., None]
     n = len(f)
-    if n < 3:
-        z = np.zeros((max(n - 1, 0), f.shape[-1] if f.ndim == 4 else 1))
-        return FlickerStats(z, np.zeros(0), 0.0, 0.0, False)
-    f = f[:, ::3, ::3]  # a global median needs no full resolution
-    c = f.shape[-1]
-    shift = np.empty((n - 1, c))
-    step = 64  # pairs per chunk (bounds memory)
-    for s in range(0, n - 1, step):
-        e = min(s + step, n - 1)
-        d = f[s + 1 : e + 1].astype(np.int16) - f[s:e].astype(np.int16)
-        d = np.ascontiguousarray(d.reshape(e - s, -1, c).transpose(0, 2, 1))
-        shift[s:e] = np.median(d, axis=2)
+    c = f.shape[-1] if f.ndim == 4 else 1
+    shift = np.array([brightness_shift(f[i], f[i + 1]) for i in range(n - 1)]).reshape(-1, c)
+    return flicker_from_shifts(shift, levels=levels, fraction=fraction)
+
+
+def flicker_from_shifts(
+    shift: np.ndarray, *, levels: float = FLICKER_LEVELS, fraction: float = FLICKER_FRACTION
+) -> FlickerStats:
+    """:func:`brightness_flicker` from per-pair shifts (:func:`brightness_shift`).
+
+    Args:
+        shift: (T-1, C) per-pair, per-channel median difference, grey levels.
+        levels, fraction: see :func:`brightness_flicker`.
+    """
+    shift = np.asarray(shift, dtype=np.float64)
+    if len(shift) < 2:
+        return FlickerStats(shift, np.zeros(0), 0.0, 0.0, False)
     s0, s1 = shift[:-1], shift[1:]
     alt = np.where(s0 * s1 < 0, np.minimum(np.abs(s0), np.abs(s1)), 0.0).max(axis=1)
     frac = float((alt > levels).mean())
@@ -252,27 +285,55 @@ def motion_smoothness(
     Returns:
         0-1, higher = smoother (1.0 when T < 3).
     """
-    from metrics.motion import _flow_fn, _to_u8
+    from metrics.motion import _to_u8
 
     g = _to_u8(gray)
     if len(g) < 3:
         return 1.0
-    fn = _flow_fn(flow) if method == "warp" else None
-    if method not in ("warp", "average"):
-        raise ValueError(f"method must be 'warp' or 'average', got {method!r}")
-    errs = []
-    h, w = g.shape[1:]
-    grid = tuple(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
-    odd = np.arange(1, len(g) - 1, 2)
+    predictor = SmoothnessPredictor(method=method, flow=flow)
+    errs = [
+        predictor.error(g[t - 1], g[t], g[t + 1]) for t in smoothness_frames(len(g), max_frames)
+    ]
+    return smoothness_from_errors(errs)
+
+
+def smoothness_frames(n: int, max_frames: int | None = SMOOTHNESS_MAX_FRAMES) -> np.ndarray:
+    """Indices of the odd frames :func:`motion_smoothness` evaluates in ``n`` frames."""
+    odd = np.arange(1, n - 1, 2)
     if max_frames is not None and len(odd) > max_frames:
         odd = odd[np.unique(np.linspace(0, len(odd) - 1, max_frames).round().astype(int))]
-    for t in odd:
-        a = g[t - 1].astype(np.float32)
-        b = g[t + 1].astype(np.float32)
-        if fn is not None:
-            fl = fn(g[t - 1], g[t + 1])
-            pred = 0.5 * (_warp(a, fl, -0.5, grid) + _warp(b, fl, 0.5, grid))
+    return odd
+
+
+def smoothness_from_errors(errors: list[float] | np.ndarray) -> float:
+    """VBench's ``(255 - mean abs error) / 255`` (1.0 without errors)."""
+    e = np.asarray(errors, dtype=np.float64)
+    return 1.0 if len(e) == 0 else float((255.0 - e.mean()) / 255.0)
+
+
+class SmoothnessPredictor:
+    """Re-synthesises a frame from its neighbours (see :func:`motion_smoothness`)."""
+
+    def __init__(self, *, method: str = "warp", flow: str = "dis") -> None:
+        from metrics.motion import _flow_fn
+
+        if method not in ("warp", "average"):
+            raise ValueError(f"method must be 'warp' or 'average', got {method!r}")
+        self._fn = _flow_fn(flow) if method == "warp" else None
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None
+
+    def error(self, prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray) -> float:
+        """Mean absolute error (grey levels) of ``cur`` predicted from ``prev``, ``nxt``."""
+        a = prev.astype(np.float32)
+        b = nxt.astype(np.float32)
+        if self._fn is not None:
+            h, w = cur.shape[:2]
+            if self._grid is None or self._grid[0].shape != (h, w):
+                xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+                self._grid = tuple(np.meshgrid(xs, ys))  # type: ignore[assignment]
+            assert self._grid is not None
+            fl = self._fn(prev, nxt)
+            pred = 0.5 * (_warp(a, fl, -0.5, self._grid) + _warp(b, fl, 0.5, self._grid))
         else:
             pred = 0.5 * (a + b)
-        errs.append(float(cv2.absdiff(pred, g[t].astype(np.float32)).mean()))
-    return float((255.0 - np.mean(errs)) / 255.0)
+        return float(cv2.absdiff(pred, cur.astype(np.float32)).mean())

@@ -32,12 +32,11 @@ __all__ = [
     "FLOW_METHODS",
     "MOTION_STILL",
     "DecayStats",
+    "FlowAccumulator",
     "FlowSeries",
-    "FreezeStats",
     "compute_flow",
     "flow_field",
     "flow_series_from_fields",
-    "freeze_stats",
     "motion_curve",
     "motion_decay",
     "stillness",
@@ -67,12 +66,10 @@ SOFT_FACTOR = math.sqrt(2.0)
 #: Median-filter window (s) applied to per-pair stillness: isolated duplicate
 #: frames (frame-rate conversion) or one-pair flow glitches do not count.
 SMOOTH_S = 0.5
-#: A frozen tail must last at least this long (s) and this fraction of the
-#: duration to raise the ``frozen`` flag.
+#: Dead motion must last at least this long (s) and this fraction of the
+#: duration for :func:`motion_decay` to call it decayed.
 TAIL_MIN_S = 1.0
 TAIL_MIN_FRACTION = 0.2
-#: Fraction of the (non-opening) time frozen above which the video is frozen.
-FREEZE_FLAG_RATIO = 0.5
 
 
 @dataclass(frozen=True)
@@ -222,33 +219,75 @@ def _top_mean(mag: np.ndarray, fraction: float) -> float:
     return float(np.partition(flat, flat.size - k)[flat.size - k :].mean())
 
 
-def _series(
-    fields: Any,
-    gray_u8: np.ndarray,
-    times: np.ndarray,
-    method: str,
-    top_fraction: float,
-) -> FlowSeries:
-    t_n, h, w = gray_u8.shape
-    diag = math.hypot(h, w)
-    dt = np.diff(times)
-    mean_mag = np.zeros(t_n - 1)
-    top_mag = np.zeros(t_n - 1)
-    diff = np.zeros(t_n - 1)
-    coarse = np.zeros(t_n - 1)
-    small = (max(1, w // 4), max(1, h // 4))
-    prev_c = cv2.resize(gray_u8[0].astype(np.float32), small, interpolation=cv2.INTER_AREA)
-    for i, f in enumerate(fields):
-        fx, fy = cv2.split(np.ascontiguousarray(f, dtype=np.float32))
-        mag = cv2.magnitude(fx, fy)
-        scale = 100.0 / diag / dt[i]
-        mean_mag[i] = float(mag.mean()) * scale
-        top_mag[i] = _top_mean(mag, top_fraction) * scale
-        diff[i] = float(cv2.absdiff(gray_u8[i], gray_u8[i + 1]).mean())
-        nxt_c = cv2.resize(gray_u8[i + 1].astype(np.float32), small, interpolation=cv2.INTER_AREA)
-        coarse[i] = float(cv2.absdiff(prev_c, nxt_c).mean())
-        prev_c = nxt_c
-    return FlowSeries(mean_mag, top_mag, diff, coarse, dt, times, h, w, method)
+class FlowAccumulator:
+    """Streaming :class:`FlowSeries`: push luma frames (or flow fields) in order.
+
+    Holds the previous frame only. ``push(gray, t)`` computes the flow to
+    the previous frame with ``method``; ``push_field(field, gray, t)`` takes
+    a field computed elsewhere (a learned model).
+
+    Args:
+        method: flow backend (see :func:`flow_field`), or a name to record
+            when fields are pushed with :meth:`push_field`.
+        top_fraction: fraction of pixels in the "top" statistic (0.05 = 5 %).
+    """
+
+    def __init__(self, method: str = "dis", *, top_fraction: float = 0.05) -> None:
+        self.method = method
+        self.top_fraction = top_fraction
+        self._fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+        self._prev: np.ndarray | None = None
+        self._prev_c: np.ndarray | None = None
+        self._times: list[float] = []
+        self._rows: list[tuple[float, float, float, float]] = []
+        self._hw = (0, 0)
+
+    def push(self, gray: np.ndarray, t_s: float) -> None:
+        """Add the next (H, W) luma frame shown at ``t_s`` seconds."""
+        g = _to_u8(gray)
+        field = None
+        if self._prev is not None:
+            if self._fn is None:
+                self._fn = _flow_fn(self.method)
+            field = self._fn(self._prev, g)
+        self._add(field, g, t_s)
+
+    def push_field(self, field: np.ndarray | None, gray: np.ndarray, t_s: float) -> None:
+        """Add a frame with the flow field from the previous one (``None`` for the first)."""
+        self._add(field, _to_u8(gray), t_s)
+
+    def _add(self, field: np.ndarray | None, g: np.ndarray, t_s: float) -> None:
+        h, w = g.shape
+        small = (max(1, w // 4), max(1, h // 4))
+        cur_c = cv2.resize(g.astype(np.float32), small, interpolation=cv2.INTER_AREA)
+        if self._prev is not None:
+            if field is None:
+                raise ValueError("a flow field is needed for every frame after the first")
+            dt = t_s - self._times[-1]
+            if not dt > 0:
+                raise ValueError("frame times must be strictly increasing")
+            fx, fy = cv2.split(np.ascontiguousarray(field, dtype=np.float32))
+            mag = cv2.magnitude(fx, fy)
+            scale = 100.0 / math.hypot(h, w) / dt
+            assert self._prev_c is not None
+            self._rows.append(
+                (
+                    float(mag.mean()) * scale,
+                    _top_mean(mag, self.top_fraction) * scale,
+                    float(cv2.absdiff(self._prev, g).mean()),
+                    float(cv2.absdiff(self._prev_c, cur_c).mean()),
+                )
+            )
+        self._prev, self._prev_c, self._hw = g, cur_c, (h, w)
+        self._times.append(float(t_s))
+
+    def result(self) -> FlowSeries:
+        """The :class:`FlowSeries` of the frames pushed so far."""
+        r = np.asarray(self._rows, dtype=np.float64).reshape(-1, 4)
+        times = np.asarray(self._times, dtype=np.float64)
+        return FlowSeries(
+            r[:, 0], r[:, 1], r[:, 2], r[:, 3], np.diff(times), times, *self._hw, self.method
+        )
 
 
 def compute_flow(
@@ -276,9 +315,10 @@ def compute_flow(
     if g.ndim != 3:
         raise ValueError(f"gray must be (T, H, W), got shape {g.shape}")
     times = _times(len(g), fps, times_s)
-    fn = _flow_fn(method)
-    fields = (fn(g[i], g[i + 1]) for i in range(len(g) - 1))
-    return _series(fields, g, times, method, top_fraction)
+    acc = FlowAccumulator(method, top_fraction=top_fraction)
+    for i, frame in enumerate(g):
+        acc.push(frame, float(times[i]))
+    return acc.result()
 
 
 def flow_series_from_fields(
@@ -302,7 +342,11 @@ def flow_series_from_fields(
     f = np.asarray(fields)
     if f.shape != (max(len(g) - 1, 0), *g.shape[1:], 2):
         raise ValueError(f"fields shape {f.shape} does not match gray {g.shape}")
-    return _series(f, g, _times(len(g), fps, times_s), method, top_fraction)
+    times = _times(len(g), fps, times_s)
+    acc = FlowAccumulator(method, top_fraction=top_fraction)
+    for i, frame in enumerate(g):
+        acc.push_field(f[i - 1] if i else None, frame, float(times[i]))
+    return acc.result()
 
 
 def torch_flow_fields(frames: np.ndarray, model: Any, batch: int = 8) -> np.ndarray:
@@ -396,91 +440,6 @@ def stillness(
     s[fs.frame_diff < duplicate_diff] = 1.0
     k = round(smooth_s / float(np.median(fs.dt_s)))
     return _median_filter(s, k | 1)
-
-
-@dataclass(frozen=True)
-class FreezeStats:
-    """Frozen time of a video.
-
-    Attributes:
-        freeze_ratio: fraction of the duration frozen, 0-1 (0 = never
-            frozen), NOT counting a static opening that is followed by motion.
-        near_duplicate_ratio: fraction of the duration whose consecutive
-            frames are near-duplicates (mean abs diff < DUPLICATE_DIFF), 0-1.
-        frozen_tail_start_s: time (s) from which the video stays frozen to
-            its end, ``None`` when the end moves (0.0 = frozen throughout).
-        frozen_tail_s: length of that frozen tail, s (0 when none).
-        static_opening_s: length (s) of a still opening followed by motion
-            (0 when the video moves from the start or never moves).
-        duration_s: time spanned by the analysed pairs, s.
-        frozen: the ``frozen`` flag: the tail frozen for at least
-            ``max(TAIL_MIN_S, TAIL_MIN_FRACTION * duration)``, or more than
-            ``FREEZE_FLAG_RATIO`` of the time frozen.
-        still: (T-1,) smoothed stillness per pair, 0-1.
-    """
-
-    freeze_ratio: float
-    near_duplicate_ratio: float
-    frozen_tail_start_s: float | None
-    frozen_tail_s: float
-    static_opening_s: float
-    duration_s: float
-    frozen: bool
-    still: np.ndarray
-
-
-def freeze_stats(fs: FlowSeries, **kwargs: float) -> FreezeStats:
-    """Freeze statistics from a :class:`FlowSeries` (see :class:`FreezeStats`).
-
-    ``kwargs`` are passed to :func:`stillness`. A run of pairs is "still" when
-    their smoothed stillness is >= 0.5; ``freeze_ratio`` uses the soft
-    stillness values (time weighted), so it varies smoothly near the
-    threshold.
-    """
-    dt = fs.dt_s
-    n = len(dt)
-    dup_floor = kwargs.get("duplicate_diff", DUPLICATE_DIFF)
-    if n == 0:
-        return FreezeStats(0.0, 0.0, None, 0.0, 0.0, 0.0, False, np.zeros(0))
-    s = stillness(fs, **kwargs)
-    hard = s >= 0.5
-    total = float(dt.sum())
-    t_end = np.cumsum(dt)  # end time of each pair, relative to the first frame
-    # trailing still run
-    moving = np.flatnonzero(~hard)
-    if len(moving) == 0:
-        tail_start_idx: int | None = 0
-    elif moving[-1] < n - 1:
-        tail_start_idx = int(moving[-1]) + 1
-    else:
-        tail_start_idx = None
-    # leading still run followed by motion
-    opening_idx = 0
-    if len(moving) > 0:
-        opening_idx = int(moving[0])
-    static_opening = float(dt[:opening_idx].sum())
-    weights = dt.copy()
-    weights[:opening_idx] = 0.0
-    freeze_ratio = float((s * weights).sum() / total)
-    near_dup = float(dt[fs.frame_diff < dup_floor].sum() / total)
-    if tail_start_idx is None:
-        tail_start, tail_len = None, 0.0
-    else:
-        tail_start = float(fs.times_s[tail_start_idx] - fs.times_s[0])
-        tail_len = float(total - (t_end[tail_start_idx - 1] if tail_start_idx > 0 else 0.0))
-    frozen = (
-        tail_len >= max(TAIL_MIN_S, TAIL_MIN_FRACTION * total) or freeze_ratio > FREEZE_FLAG_RATIO
-    )
-    return FreezeStats(
-        freeze_ratio=freeze_ratio,
-        near_duplicate_ratio=near_dup,
-        frozen_tail_start_s=tail_start,
-        frozen_tail_s=tail_len,
-        static_opening_s=static_opening,
-        duration_s=total,
-        frozen=bool(frozen),
-        still=s,
-    )
 
 
 # ------------------------------------------------------------------ decay

@@ -37,7 +37,7 @@ odd frame (a flash, a cut transition) does not count as a departure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -48,6 +48,7 @@ __all__ = [
     "detect_repetition",
     "downsample_matrix",
     "return_completeness",
+    "scale_frames",
     "self_similarity",
 ]
 
@@ -374,6 +375,29 @@ def detect_repetition(
         mean_similarity=round(mean_sim, 4),
         repeat_ranges=tuple(ranges),
         best_lag_frames=period,
+    )
+
+
+def scale_frames(result: RepetitionResult, group: int) -> RepetitionResult:
+    """``result`` of a trajectory whose rows each average ``group`` frames,
+    with its frame counts and indices in frames (seconds are unchanged)."""
+    ranges = tuple(
+        replace(
+            r,
+            start=r.start * group,
+            end=(r.end + 1) * group - 1,
+            source_start=r.source_start * group,
+            source_end=(r.source_end + 1) * group - 1,
+        )
+        for r in result.repeat_ranges
+    )
+    period = result.loop_period_frames
+    best = result.best_lag_frames
+    return replace(
+        result,
+        loop_period_frames=None if period is None else round(period * group, 3),
+        best_lag_frames=None if best is None else best * group,
+        repeat_ranges=ranges,
     )
 
 

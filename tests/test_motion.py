@@ -99,64 +99,14 @@ def test_motion_curve_one_value_per_frame() -> None:
     assert np.all(c > 0)
 
 
-# ----------------------------------------------------------------- freeze
+# ----------------------------------------------------------------- decay
+# (whether the content freezes is tests/test_content.py's subject)
 
 
-def test_identical_frames_are_frozen() -> None:
-    g = np.repeat(_render(_pan(1, 0.0)), 24, axis=0)
-    fs = mm.compute_flow(g, FPS)
-    st = mm.freeze_stats(fs)
-    assert st.freeze_ratio == pytest.approx(1.0)
-    assert st.near_duplicate_ratio == pytest.approx(1.0)
-    assert st.frozen
-    assert st.frozen_tail_start_s == 0.0
-    assert st.static_opening_s == 0.0
-    d = mm.motion_decay(fs, st.still)
+def test_identical_frames_do_not_decay() -> None:
+    fs = mm.compute_flow(np.repeat(_render(_pan(1, 0.0)), 24, axis=0), FPS)
+    d = mm.motion_decay(fs)
     assert d.decay_ratio is None and not d.decayed  # frozen, not decaying
-
-
-def test_sensor_noise_does_not_hide_a_freeze() -> None:
-    still = np.zeros((36, 2)) + 40.0
-    st = mm.freeze_stats(mm.compute_flow(_render(still, noise=2.0), FPS))
-    assert st.frozen and st.freeze_ratio > 0.9
-
-
-def test_slow_healthy_pan_is_not_frozen() -> None:
-    # 1 %diag/s: a feature needs 100 s to cross the frame diagonal
-    k = 1.0 * DIAG / 100.0 / FPS  # ~0.15 px per frame
-    st = mm.freeze_stats(mm.compute_flow(_render(_pan(48, k), noise=1.0), FPS))
-    assert not st.frozen
-    assert st.freeze_ratio < 0.1
-
-
-def test_motion_then_frozen_tail() -> None:
-    n_move, n_still = 48, 36  # 4 s of motion, then 3 s frozen
-    pos = _pan(n_move + n_still, 2.0)
-    pos[n_move:] = pos[n_move - 1]
-    fs = mm.compute_flow(_render(pos, noise=0.5), FPS)
-    st = mm.freeze_stats(fs)
-    truth = (n_move - 1) / FPS  # last moving frame
-    assert st.frozen
-    assert st.frozen_tail_start_s == pytest.approx(truth, abs=0.5)
-    assert st.freeze_ratio == pytest.approx(n_still / (n_move + n_still - 1), abs=0.1)
-    d = mm.motion_decay(fs, st.still)
-    assert d.decayed
-    assert d.motion_death_s == pytest.approx(truth, abs=0.5)
-    assert d.decay_ratio is not None and d.decay_ratio < 0.25
-
-
-def test_static_opening_then_motion_is_not_frozen() -> None:
-    n_still, n_move = 24, 60  # 2 s still, then 5 s of motion
-    pos = _pan(n_still + n_move, 2.0)
-    pos[:n_still] = pos[0]
-    pos[n_still:] = _pan(n_move, 2.0)
-    fs = mm.compute_flow(_render(pos, noise=0.5), FPS)
-    st = mm.freeze_stats(fs)
-    assert not st.frozen
-    assert st.static_opening_s == pytest.approx(n_still / FPS, abs=0.5)
-    assert st.freeze_ratio < 0.05
-    assert st.frozen_tail_start_s is None
-    assert not mm.motion_decay(fs, st.still).decayed
 
 
 def test_steady_motion_has_no_decay() -> None:
@@ -179,24 +129,37 @@ def test_gradual_decay_is_flagged() -> None:
 
 
 def test_dimensions_on_frozen_and_moving_video() -> None:
-    frozen = Analysis(_clip(np.repeat(_render(_pan(1, 0.0)), 30, axis=0)), ScoreConfig())
-    from vqeval.dimensions.motion import compute_freeze, compute_motion_decay, compute_motion_level
+    from vqeval.dimensions.motion import compute_motion_decay, compute_motion_level
 
-    f = compute_freeze(frozen)
-    assert f.score == pytest.approx(0.0, abs=1e-6)
-    assert f.raw["flags"] == ["frozen"] and f.backbone == "dis"
-    assert f.raw["freeze_ratio"] == pytest.approx(1.0)
+    frozen = Analysis(_clip(np.repeat(_render(_pan(1, 0.0)), 30, axis=0)), ScoreConfig())
     dec = compute_motion_decay(frozen)
-    assert dec.raw["flags"] == [] and dec.score == 100.0
+    assert dec.raw["flags"] == [] and dec.score == 100.0  # never moved: frozen, not decayed
     assert len(frozen.series["motion"]) == 30 and len(frozen.series["times_s"]) == 30
 
     moving = Analysis(_clip(_render(_pan(30, 3.0))), ScoreConfig())
-    f = compute_freeze(moving)
-    assert f.score == pytest.approx(100.0, abs=1.0) and f.raw["flags"] == []
     lvl = compute_motion_level(moving)
     expected = 3.0 / DIAG * 100 * FPS
     assert lvl.raw["motion_mean_pct_diag_s"] == pytest.approx(expected, rel=0.1)
     assert moving.flow is moving.flow  # computed once
+    assert compute_motion_decay(moving).raw["flags"] == []
+
+
+def test_motion_that_dies_is_a_decay_and_slowing_is_not() -> None:
+    from vqeval.dimensions.motion import compute_motion_decay
+
+    n_move, n_still = 48, 36  # 4 s of motion, then 3 s frozen
+    pos = _pan(n_move + n_still, 2.0)
+    pos[n_move:] = pos[n_move - 1]
+    dead = compute_motion_decay(Analysis(_clip(_render(pos, noise=0.5)), ScoreConfig()))
+    assert dead.raw["flags"] == ["motion_decay"]
+    assert dead.raw["motion_death_s"] == pytest.approx((n_move - 1) / FPS, abs=0.75)
+    assert dead.raw["flag_details"][0]["start_s"] == dead.raw["motion_death_s"]
+    # the same speed falling to a tenth but never stopping: slower, still alive
+    speed = np.concatenate([np.full(36, 3.0), np.linspace(3.0, 0.3, 36), np.full(24, 0.3)])
+    slow = np.stack([40 + np.cumsum(speed), np.full(len(speed), 50.0)], axis=1)
+    slowing = compute_motion_decay(Analysis(_clip(_render(slow, noise=0.5)), ScoreConfig()))
+    assert slowing.raw["flags"] == []
+    assert slowing.score < 60  # the score still follows the late/early ratio
 
 
 def test_registry_weights_and_defaults() -> None:
@@ -274,26 +237,3 @@ def test_tiny_frames_are_upscaled_for_the_flow() -> None:
     from metrics.consistency import motion_smoothness
 
     assert 0.0 <= motion_smoothness(g) <= 1.0
-
-
-@pytest.mark.realvideos
-def test_freeze_ranks_real_frozen_clips_below_the_rest(realvideos) -> None:
-    import json
-
-    from vqeval.dimensions.motion import compute_freeze
-    from vqeval.video import read_clip
-
-    labels = json.loads((realvideos / "labels.json").read_text())
-    scores: dict[str, list[float]] = {"frozen": [], "other": []}
-    # measured at 12 frames/s, where the freeze dimension alone separates them;
-    # at the default 8 frames/s the slow almond timelapse (76) falls just below
-    # frozen_riflex_pi (80), and only the composite separates all (docs/metrics.md)
-    cfg = ScoreConfig(max_fps=12.0)
-    for name, meta in labels.items():
-        d = compute_freeze(Analysis(read_clip(realvideos / name, max_fps=12.0), cfg))
-        frozen = meta["label"] == "frozen"
-        scores["frozen" if frozen else "other"].append(d.score)
-        if not frozen:
-            assert d.raw["flags"] == [], name  # no healthy or looping clip reads frozen
-    assert scores["frozen"] and scores["other"]
-    assert max(scores["frozen"]) < min(scores["other"])  # AUROC 1

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import cv2
 import numpy as np
 import pytest
 
-from metrics.features import PixelBackbone, pixel_features
+from metrics.features import pixel_features
 from metrics.progression import greedy_states, measure_progression
 from metrics.repetition import (
     detect_repetition,
@@ -16,7 +14,11 @@ from metrics.repetition import (
     return_completeness,
     self_similarity,
 )
+from vqeval.analysis import Analysis
+from vqeval.config import ScoreConfig
+from vqeval.dimensions.content import compute_freeze
 from vqeval.dimensions.repetition import compute_progression, compute_repetition
+from vqeval.video import Clip, VideoInfo
 
 FPS = 12.0
 H, W = 96, 128
@@ -64,11 +66,14 @@ def canvas() -> np.ndarray:
     return _canvas(7)
 
 
-def _analysis(frames: np.ndarray, fps: float = FPS) -> SimpleNamespace:
-    e = pixel_features(frames)
-    return SimpleNamespace(
-        backbone=PixelBackbone(), embeddings=e, fps=fps, ssm=self_similarity(e), series={}
-    )
+def _analysis(frames: np.ndarray, fps: float = FPS) -> Analysis:
+    """A real :class:`Analysis` of in-memory RGB frames at ``fps``."""
+    t = len(frames)
+    info = VideoInfo(fps=fps, frame_count=t, width=frames.shape[2], height=frames.shape[1],
+                     codec="raw", duration_s=t / fps)  # fmt: skip
+    clip = Clip(frames=frames, times_s=np.arange(t) / fps, fps=fps, info=info,
+                stills=frames[:1], source_indices=np.arange(t))  # fmt: skip
+    return Analysis(clip, ScoreConfig())
 
 
 # ------------------------------------------------------------------------- known answers
@@ -213,7 +218,10 @@ def test_dimensions_raw_flags_and_series(canvas) -> None:
 
     still = _analysis(np.repeat(frames[:1], 40, axis=0))
     assert compute_repetition(still).raw["flags"] == []
-    assert compute_progression(still).raw["flags"] == ["frozen"]
+    # little new content is not a failure by itself: progression raises no
+    # flag; the freeze dimension calls the held picture frozen
+    assert compute_progression(still).raw["flags"] == []
+    assert compute_freeze(still).raw["flags"] == ["frozen"]
 
 
 def test_period_in_seconds_uses_timestamps_when_frames_dropped_unevenly(canvas) -> None:

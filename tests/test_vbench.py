@@ -248,10 +248,8 @@ def test_long_video_uses_vbench_long_protocol() -> None:
         assert s[n].raw["protocol"] == "vbench-long"
         assert s[n].raw["clips"] == 5 and s[n].raw["clip_s"] == 2.0
     # 2 s clips forget slow drift: VBench-Long is more lenient than whole-video scoring
-    from vqeval.dimensions.vbench import _embeddings
-
     a = Analysis(_clip(frames), ScoreConfig())
-    whole = mc.vbench_consistency(_embeddings(a, "pixel"))
+    whole = mc.vbench_consistency(a.embeddings_of("pixel"))
     assert s["subject_consistency"].raw["value"] >= whole
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import functools
 import os
 import time
 from pathlib import Path
-
-import cv2
-import numpy as np
+from typing import Any
 
 from vqeval.analysis import Analysis
 from vqeval.config import ScoreConfig
 from vqeval.dimensions import Dimension, resolve
+from vqeval.framepass import FramePass
 from vqeval.results import (
     STATUS_ERROR,
     DimensionScore,
@@ -24,9 +22,6 @@ from vqeval.results import (
 from vqeval.scoring import summarize
 from vqeval.video import read_clip
 
-#: Thumbnails kept per video for reports (evenly spaced), long side in pixels.
-THUMBNAILS = 4
-THUMBNAIL_SIZE = 120
 #: Fewest analysis frames a video must have to be scored.
 MIN_FRAMES = 2
 
@@ -39,26 +34,12 @@ def _one_line(exc: BaseException) -> str:
     return msg[:300]
 
 
-def _thumbnails(frames: np.ndarray, n: int = THUMBNAILS) -> list[str]:
-    """JPEG data URIs of ``n`` evenly spaced frames (RGB uint8)."""
-    if len(frames) == 0:
-        return []
-    idx = np.unique(np.linspace(0, len(frames) - 1, num=min(n, len(frames))).round().astype(int))
-    out = []
-    for i in idx:
-        f = frames[i]
-        h, w = f.shape[:2]
-        s = THUMBNAIL_SIZE / max(h, w)
-        if s < 1:
-            f = cv2.resize(
-                f, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
-            )
-        ok, buf = cv2.imencode(
-            ".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80]
-        )
-        if ok:
-            out.append("data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode())
-    return out
+def needs_of(dims: list[Dimension], config: ScoreConfig) -> set[str]:
+    """Frame features the dimensions ``dims`` need (plus thumbnails for reports)."""
+    needs = {"thumbnails"}
+    for d in dims:
+        needs.update(d.needs_for(config))
+    return needs
 
 
 def validate_config(config: ScoreConfig) -> list[Dimension]:
@@ -105,7 +86,14 @@ def score_video(
     t0 = time.perf_counter()
     spath = os.fspath(path)
     info = None
+    needs = needs_of(dims, config)
     try:
+        passes: list[FramePass] = []
+
+        def sink(_info: object, fps: float, expected: int) -> Any:
+            passes.append(FramePass(config, fps, expected_frames=expected, needs=needs))
+            return passes[-1].push
+
         read = functools.partial(
             read_clip,
             Path(spath),
@@ -113,24 +101,26 @@ def score_video(
             max_frames=config.max_frames,
             stills=config.stills,
             still_size=config.still_size,
+            sink=sink,
         )
         clip = read(max_fps=config.max_fps)
-        if len(clip.frames) < MIN_FRAMES and clip.info.frame_count >= MIN_FRAMES:
+        if clip.n_frames < MIN_FRAMES and clip.info.frame_count >= MIN_FRAMES:
             clip = read(max_fps=None)  # a clip shorter than one capped frame interval
         info = clip.info
-        if len(clip.frames) < MIN_FRAMES:
+        if clip.n_frames < MIN_FRAMES:
             raise VideoReadError(
-                f"only {len(clip.frames)} frame(s) to analyse; scoring needs at least "
+                f"only {clip.n_frames} frame(s) to analyse; scoring needs at least "
                 f"{MIN_FRAMES} (a still image is not a video)"
             )
-        analysis = Analysis(clip, config)
+        features = passes[-1].finish()
+        analysis = Analysis(clip, config, features)
         scores: dict[str, DimensionScore] = {}
         for dim in dims:
             scores[dim.name] = dim.compute(analysis)
         summary = summarize(scores)
         series = dict(analysis.series)
         series.setdefault("times_s", [round(float(t), 3) for t in clip.times_s])
-        series["thumbnails"] = _thumbnails(clip.frames)
+        series["thumbnails"] = list(features.thumbnails)
         return VideoResult(
             path=spath,
             info=info,
@@ -139,11 +129,12 @@ def score_video(
             verdict=summary.verdict,
             flags=tuple(summary.flags),
             loop_period_s=summary.loop_period_s,
+            flag_details=summary.flag_details,
             analysis={
                 "fps": round(float(clip.fps), 4),
-                "frames": len(clip.frames),
-                "width": int(clip.frames.shape[2]) if clip.frames.ndim == 4 else 0,
-                "height": int(clip.frames.shape[1]) if clip.frames.ndim == 4 else 0,
+                "frames": clip.n_frames,
+                "width": int(features.width),
+                "height": int(features.height),
                 "backbone": config.backbone,
                 "flow": config.flow,
                 "warnings": list(getattr(clip, "warnings", ()) or ()),

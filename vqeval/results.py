@@ -65,6 +65,50 @@ class DimensionScore:
 
 
 @dataclass(frozen=True)
+class FlagDetail:
+    """When a failure flag starts and why it was raised.
+
+    Attributes:
+        flag: the flag (``frozen``, ``loop``, ``collapse`` ...).
+        start_s: time (s from the first frame) where the failure starts,
+            ``None`` when it has no single start.
+        reason: short cause in words, e.g. ``"content still: change 0.9 % of
+            local contrast (floor 2 %)"``.
+        dimension: the dimension that raised it.
+    """
+
+    flag: str
+    start_s: float | None
+    reason: str
+    dimension: str = ""
+
+    @property
+    def text(self) -> str:
+        """One line for people: ``"frozen from 12.4 s: content still ..."``."""
+        when = "" if self.start_s is None else f" from {self.start_s:.1f} s"
+        return f"{self.flag}{when}: {self.reason}" if self.reason else f"{self.flag}{when}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flag": self.flag,
+            "start_s": None if self.start_s is None else round(float(self.start_s), 3),
+            "reason": self.reason,
+            "dimension": self.dimension,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FlagDetail:
+        start = d.get("start_s")
+        return cls(
+            flag=str(d.get("flag", "")),
+            start_s=None if start is None else float(start),
+            reason=str(d.get("reason", "")),
+            dimension=str(d.get("dimension", "")),
+        )
+
+
+@dataclass(frozen=True)
 class VideoResult:
     """Everything VQeval knows about one scored (or failed) video.
 
@@ -79,6 +123,7 @@ class VideoResult:
         flags: failure flags, a subset of ``loop``, ``frozen``,
             ``motion_decay``, ``flicker``.
         loop_period_s: detected loop period in seconds, ``None`` if no loop.
+        flag_details: one :class:`FlagDetail` per flag (when it starts, why).
         analysis: the analysis geometry actually used (fps, size, frames).
         elapsed_s: wall time spent on this video in seconds.
         cached: True when the record came from the result cache.
@@ -97,6 +142,7 @@ class VideoResult:
     verdict: str | None = None
     flags: tuple[str, ...] = ()
     loop_period_s: float | None = None
+    flag_details: tuple[FlagDetail, ...] = ()
     analysis: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
     cached: bool = False
@@ -131,6 +177,7 @@ class VideoResult:
             "verdict": self.verdict,
             "flags": list(self.flags),
             "loop_period_s": self.loop_period_s,
+            "flag_details": [f.to_dict() for f in self.flag_details],
             "analysis": dict(self.analysis),
             "elapsed_s": self.elapsed_s,
             "cached": self.cached,
@@ -152,6 +199,7 @@ class VideoResult:
                 f"result record has schema {d.get('schema')!r}, this VQeval reads "
                 f"schema {SCHEMA_VERSION}: re-run `vqeval score` to regenerate it"
             )
+        check_record(d)  # wrong field types: ResultsFormatError, never a crash later
         info = VideoInfo(**d["info"]) if d.get("info") else None
         scores = d.get("scores") or {}
         raw = d.get("raw") or {}
@@ -169,11 +217,84 @@ class VideoResult:
             verdict=d.get("verdict"),
             flags=tuple(d.get("flags") or ()),
             loop_period_s=d.get("loop_period_s"),
+            flag_details=tuple(
+                FlagDetail.from_dict(f) for f in d.get("flag_details") or () if isinstance(f, dict)
+            ),
             analysis=d.get("analysis") or {},
             elapsed_s=float(d.get("elapsed_s") or 0.0),
             cached=bool(d.get("cached", False)),
             series=d.get("series") or {},
         )
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+#: Field -> type test of a result record (``None`` allowed where it says so).
+_RECORD_FIELDS: dict[str, tuple[str, Any]] = {
+    "path": ("a string", lambda v: isinstance(v, str)),
+    "status": ("'ok' or 'error'", lambda v: v in (STATUS_OK, STATUS_ERROR)),
+    "error": ("a string or null", lambda v: v is None or isinstance(v, str)),
+    "info": ("an object or null", lambda v: v is None or isinstance(v, dict)),
+    "scores": ("an object of numbers", lambda v: isinstance(v, dict)
+               and all(x is None or _is_num(x) for x in v.values())),
+    "raw": ("an object of objects", lambda v: isinstance(v, dict)
+            and all(isinstance(x, dict) for x in v.values())),
+    "backbones": ("an object of strings", lambda v: isinstance(v, dict)
+                  and all(x is None or isinstance(x, str) for x in v.values())),
+    "composite": ("a number or null", lambda v: v is None or _is_num(v)),
+    "verdict": ("a string or null", lambda v: v is None or isinstance(v, str)),
+    "flags": ("a list of strings", lambda v: isinstance(v, list)
+              and all(isinstance(x, str) for x in v)),
+    "loop_period_s": ("a number or null", lambda v: v is None or _is_num(v)),
+    "flag_details": ("a list of objects", lambda v: isinstance(v, list)
+                     and all(isinstance(x, dict) and (x.get("start_s") is None
+                             or _is_num(x.get("start_s"))) for x in v)),
+    "analysis": ("an object", lambda v: isinstance(v, dict)),
+    "elapsed_s": ("a number", lambda v: v is None or _is_num(v)),
+    "cached": ("true or false", lambda v: isinstance(v, bool)),
+    "series": ("an object of lists", lambda v: isinstance(v, dict)
+               and all(isinstance(x, list) for x in v.values())),
+}  # fmt: skip
+_INFO_FIELDS: dict[str, tuple[str, Any]] = {
+    "fps": ("a number", _is_num),
+    "frame_count": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "width": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "height": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "codec": ("a string", lambda v: isinstance(v, str)),
+    "duration_s": ("a number", _is_num),
+    "rotation": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "variable_fps": ("true or false", lambda v: isinstance(v, bool)),
+    "container": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def check_record(d: dict[str, Any]) -> None:
+    """Check the field types of a result record (a cache entry, or a results
+    JSON from another tool or an old version): one place, so readers of a
+    record never meet a string where a number belongs.
+
+    Raises:
+        ResultsFormatError: naming the first wrong field and what it must be.
+    """
+    for key, (what, ok) in _RECORD_FIELDS.items():
+        if key in d and not ok(d[key]):
+            raise ResultsFormatError(f"result record field '{key}' must be {what}")
+    if not isinstance(d.get("path"), str):
+        raise ResultsFormatError("result record field 'path' must be a string")
+    info = d.get("info")
+    if info:
+        unknown = sorted(set(info) - set(_INFO_FIELDS))
+        missing = sorted(k for k in ("fps", "frame_count", "width", "height", "codec",
+                                     "duration_s") if k not in info)  # fmt: skip
+        if unknown or missing:
+            raise ResultsFormatError(
+                f"result record field 'info' has unknown {unknown} / lacks {missing} keys"
+            )
+        for key, (what, ok) in _INFO_FIELDS.items():
+            if key in info and not ok(info[key]):
+                raise ResultsFormatError(f"result record field 'info.{key}' must be {what}")
 
 
 class VQevalError(Exception):

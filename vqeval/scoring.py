@@ -10,7 +10,8 @@ video is perfectly "consistent" and "smooth"):
 =============== ====== ===============================================
 flag            cap    meaning
 =============== ====== ===============================================
-``frozen``       30    near-identical frames for a large part
+``frozen``       30    the content stops changing for a large part
+``collapse``     30    the picture dissolves into a featureless blur
 ``loop``         40    content returns to earlier content and repeats
 ``motion_decay`` 50    motion dies out over the video
 ``flicker``      60    frame-to-frame brightness / colour jumps
@@ -26,12 +27,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vqeval.results import DimensionScore
+from vqeval.results import DimensionScore, FlagDetail
 
 __all__ = ["FLAG_CAPS", "VERDICT_FAIR", "VERDICT_GOOD", "Summary", "summarize", "verdict_for"]
 
 #: Failure flag -> the highest composite (0-100) a video with that flag gets.
-FLAG_CAPS: dict[str, float] = {"frozen": 30.0, "loop": 40.0, "motion_decay": 50.0, "flicker": 60.0}
+FLAG_CAPS: dict[str, float] = {
+    "frozen": 30.0,
+    "collapse": 30.0,
+    "loop": 40.0,
+    "motion_decay": 50.0,
+    "flicker": 60.0,
+}
 #: Cap for a flag not listed in :data:`FLAG_CAPS`.
 DEFAULT_FLAG_CAP = 50.0
 #: Lowest composite that reads "good" (without flags).
@@ -51,12 +58,16 @@ class Summary:
         flags: failure flags raised by any dimension, known flags first in
             the order of :data:`FLAG_CAPS`, then others alphabetically.
         loop_period_s: loop period in seconds when a loop was flagged.
+        flag_details: one :class:`~vqeval.results.FlagDetail` per flag, in
+            the order of ``flags``: from the first dimension (registry order)
+            that explains it in ``raw["flag_details"]``, else a bare one.
     """
 
     composite: float | None
     verdict: str | None
     flags: tuple[str, ...]
     loop_period_s: float | None
+    flag_details: tuple[FlagDetail, ...] = ()
 
 
 def verdict_for(composite: float | None, flags: tuple[str, ...] = ()) -> str | None:
@@ -94,9 +105,15 @@ def summarize(
     w = _weights() if weights is None else dict(weights)
     total = wsum = 0.0
     flags: set[str] = set()
+    details: dict[str, FlagDetail] = {}
     for name, ds in scores.items():
-        for f in (ds.raw or {}).get("flags") or ():
+        raw = ds.raw or {}
+        for f in raw.get("flags") or ():
             flags.add(str(f))
+        for d in raw.get("flag_details") or ():
+            if isinstance(d, dict) and str(d.get("flag")) in map(str, raw.get("flags") or ()):
+                fd = FlagDetail.from_dict({**d, "dimension": d.get("dimension") or name})
+                details.setdefault(fd.flag, fd)
         weight = float(w.get(name, 0.0))
         if ds.score is None or weight <= 0:
             continue
@@ -120,4 +137,5 @@ def summarize(
             if v is not None and "loop" in ((ds.raw or {}).get("flags") or ()):
                 loop_period_s = float(v)
                 break
-    return Summary(composite, verdict_for(composite, ordered), ordered, loop_period_s)
+    fds = tuple(details.get(f) or FlagDetail(f, None, "") for f in ordered)
+    return Summary(composite, verdict_for(composite, ordered), ordered, loop_period_s, fds)

@@ -27,6 +27,9 @@ Decisions (see the docstrings for details):
       or vertical flips in the matrix are ignored.
     * Pixel aspect ratio (anamorphic video) and image EXIF orientation are
       ignored.
+    * Frames more elongated than ``MAX_ASPECT_RATIO`` (4:1, e.g. 1000x1)
+      raise ``VideoReadError``; image folders get a warning that their frame
+      rate was assumed unless ``fps_override`` is given.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif", "
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 #: Frame rate (frames/s) assumed for folders of numbered images.
 DEFAULT_IMAGE_FOLDER_FPS = 24.0
+#: Most elongated frame accepted (long side / short side). Wider frames give
+#: analysis frames only a few pixels high, on which OpenCV's DIS optical
+#: flow fails (short side < 32 px at 160 px long side); 4:1 holds for
+#: every analysis size and covers real formats (32:9 ultrawide is 3.6:1).
+MAX_ASPECT_RATIO = 4.0
 #: Fewest decoded source frames that make a partially corrupt video usable.
 MIN_FRAMES_ON_ERROR = 2
 
@@ -72,6 +80,10 @@ _IMAGE_CODECS = {
     ".tiff": "tiff",
     ".webp": "webp",
 }
+#: Streaming consumer factory of :func:`read_clip`: ``sink(info, fps,
+#: expected_frames)`` returns ``push(frame_rgb, t_s)``.
+FrameSink = Callable[[VideoInfo, float, int], Callable[[np.ndarray, float], None]]
+
 _DIGITS = re.compile(r"(\d+)")
 _MAX_MESSAGE = 300
 # Relative spread of frame intervals above which timestamps count as variable.
@@ -86,6 +98,8 @@ class Clip:
     Attributes:
         frames: (T, H, W, 3) uint8 RGB analysis frames, T >= 1; long side
             ``size`` (or the source size when smaller), display orientation.
+            Empty ((0, H, W, 3)) when the frames were streamed to a sink
+            (see :func:`read_clip`); ``times_s`` still has one entry each.
         times_s: (T,) float64 presentation times in seconds, relative to the
             first decoded frame (``times_s[0] == 0``), strictly increasing.
         fps: analysis frame rate in frames/s: the source rate, capped at
@@ -109,6 +123,11 @@ class Clip:
     stills: np.ndarray
     source_indices: np.ndarray
     warnings: tuple[str, ...] = ()
+
+    @property
+    def n_frames(self) -> int:
+        """Number of analysis frames (also when they were streamed, not kept)."""
+        return len(self.times_s)
 
     @property
     def duration_s(self) -> float:
@@ -325,8 +344,30 @@ def _probe(path: str, fps_override: float | None) -> tuple[VideoInfo, tuple[str,
     """:func:`probe` plus one-line notes on damage found while scanning."""
     st = _check_path(path)
     if stat.S_ISDIR(st.st_mode):
-        return _probe_image_folder(path, fps_override), ()
-    return _probe_file(path, st, fps_override)
+        info = _probe_image_folder(path, fps_override)
+        notes: tuple[str, ...] = ()
+        if fps_override is None:
+            notes = (
+                f"image folder: frame rate assumed {DEFAULT_IMAGE_FOLDER_FPS:g} fps "
+                "(image files carry no timing)",
+            )
+    else:
+        info, notes = _probe_file(path, st, fps_override)
+    _check_shape(info)
+    return info, notes
+
+
+def _check_shape(info: VideoInfo) -> None:
+    """Refuse frames more elongated than ``MAX_ASPECT_RATIO`` (a 1000x1 strip
+    is not a video the analysis can judge: at the analysis size it is a line
+    of pixels, and optical flow fails on very wide frames)."""
+    long, short = max(info.width, info.height), min(info.width, info.height)
+    if short < 1 or long / short > MAX_ASPECT_RATIO:
+        raise _fail(
+            f"frame size {info.width}x{info.height} px is too elongated: aspect ratio "
+            f"{long / max(short, 1):.0f}:1, VQeval analyses frames up to "
+            f"{MAX_ASPECT_RATIO:g}:1"
+        )
 
 
 def _probe_image_folder(path: str, fps_override: float | None) -> VideoInfo:
@@ -753,16 +794,22 @@ def _collect(
     wanted_stills: set[int],
     frame_size: tuple[int, int],
     still_size: tuple[int, int],
+    push: Callable[[np.ndarray, float], None] | None = None,
 ) -> _Collected:
     """Convert the frames the rate cap keeps and the wanted stills; stop early
-    once ``max_frames`` frames and every wanted still are in."""
+    once ``max_frames`` frames and every wanted still are in. With ``push``,
+    kept frames go to it instead of being stored."""
     got = _Collected()
     last_still = max(wanted_stills, default=-1)
     for sf in source:
-        room = max_frames is None or len(got.frames) < max_frames
+        room = max_frames is None or len(got.times) < max_frames
         try:
             if room and cap.keep(sf.time_s):
-                got.frames.append(sf.to_rgb(*frame_size))
+                rgb = sf.to_rgb(*frame_size)
+                if push is None:
+                    got.frames.append(rgb)
+                else:
+                    push(rgb, sf.time_s)
                 got.times.append(sf.time_s)
                 got.indices.append(sf.index)
             if sf.index in wanted_stills:
@@ -784,6 +831,7 @@ def read_clip(
     stills: int = DEFAULT_STILLS,
     still_size: int = DEFAULT_STILL_SIZE,
     fps_override: float | None = None,
+    sink: FrameSink | None = None,
 ) -> Clip:
     """Decode a video (or numbered-image folder) into analysis frames.
 
@@ -805,6 +853,12 @@ def read_clip(
         fps_override: frame rate in frames/s to assume; for image folders it
             replaces the default 24, for videos it replaces the container
             timestamps by ``index / fps_override``.
+        sink: streaming mode. Called once as ``sink(info, fps, expected)``
+            (source metadata, analysis rate in frames/s, expected number of
+            analysis frames) before decoding, it returns ``push(frame, t_s)``,
+            which then receives every analysis frame ((H, W, 3) uint8 RGB) and
+            its time instead of the clip storing it: ``Clip.frames`` is empty
+            and memory does not grow with the video's length.
 
     Returns:
         :class:`Clip`.
@@ -825,12 +879,14 @@ def read_clip(
     aw, ah = fit_size(info.width, info.height, size)
     sw, sh = fit_size(info.width, info.height, still_size)
 
+    expected = max(1, round(span * fps / info.fps)) if info.fps > 0 else max(1, span)
+    push = None if sink is None else sink(info, float(fps), expected)
     state = _DecodeState()
     with contextlib.closing(_source(path, info, state, fps_override)) as source:
         got = _collect(
-            source, state, _RateCap(max_fps), max_frames, wanted_stills, (aw, ah), (sw, sh)
+            source, state, _RateCap(max_fps), max_frames, wanted_stills, (aw, ah), (sw, sh), push
         )
-    if not got.frames:
+    if not got.times:
         reason = state.error or state.bad_packet_error or "empty stream"
         raise _fail(f"no decodable video frames ({reason})")
     warnings = notes + _decode_warnings(state, info)
@@ -838,7 +894,7 @@ def read_clip(
         duration = info.duration_s if info.variable_fps else state.decoded / info.fps
         info = dataclasses.replace(info, frame_count=state.decoded, duration_s=duration)
     return Clip(
-        frames=np.stack(got.frames),
+        frames=np.stack(got.frames) if got.frames else np.zeros((0, ah, aw, 3), np.uint8),
         times_s=np.asarray(got.times, dtype=np.float64),
         fps=float(fps),
         info=info,
@@ -909,9 +965,11 @@ def iter_frames(
 __all__ = [
     "DEFAULT_IMAGE_FOLDER_FPS",
     "IMAGE_EXTENSIONS",
+    "MAX_ASPECT_RATIO",
     "MIN_FRAMES_ON_ERROR",
     "VIDEO_EXTENSIONS",
     "Clip",
+    "FrameSink",
     "fit_size",
     "is_image_folder",
     "iter_frames",

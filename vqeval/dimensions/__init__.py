@@ -22,9 +22,10 @@ from vqeval.results import ConfigError, DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
+    from vqeval.config import ScoreConfig
 
 #: Family modules under ``vqeval.dimensions`` imported by :func:`registry`.
-FAMILIES: tuple[str, ...] = ("repetition", "motion", "vbench")
+FAMILIES: tuple[str, ...] = ("repetition", "content", "motion", "vbench")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class Dimension:
         default: computed when the user does not pick dimensions.
         compute: ``Analysis -> DimensionScore``.
         family: metric family ("repetition", "motion", "vbench", ...).
+        needs: frame features ``compute`` reads (names of
+            :data:`vqeval.framepass.ALL_FEATURES`, or ``embeddings:<backbone>``),
+            or a function of the :class:`~vqeval.config.ScoreConfig` returning
+            them; the frame pass computes only what the selected dimensions need.
     """
 
     name: str
@@ -48,6 +53,11 @@ class Dimension:
     default: bool
     compute: Callable[[Analysis], DimensionScore]
     family: str = ""
+    needs: tuple[str, ...] | Callable[[ScoreConfig], tuple[str, ...]] = ()
+
+    def needs_for(self, config: ScoreConfig) -> tuple[str, ...]:
+        """The frame features this dimension needs under ``config``."""
+        return tuple(self.needs(config) if callable(self.needs) else self.needs)
 
 
 _REGISTRY: dict[str, Dimension] = {}

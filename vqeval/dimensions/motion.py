@@ -1,9 +1,12 @@
-"""Motion dimensions: ``freeze``, ``motion_decay`` and ``motion_level``.
+"""Motion dimensions: ``motion_decay`` and ``motion_level``.
 
-All three read the shared optical-flow series ``analysis.flow`` (one flow
-field per consecutive analysis-frame pair, computed once per video with the
+Both read the shared optical-flow series ``analysis.flow`` (one flow field
+per consecutive analysis-frame pair, computed once per video with the
 backend ``config.flow``) and add the per-frame motion curve to
 ``analysis.series["motion"]`` (%diag/s, see :mod:`metrics.motion`).
+Whether the content stops changing is the ``freeze`` dimension's question
+(:mod:`vqeval.dimensions.content`); ``motion_decay`` uses its answer to tell
+motion that dies from motion that merely slows.
 """
 
 from __future__ import annotations
@@ -93,67 +96,14 @@ def validate_flow(config: Any) -> None:
         )
 
 
-def _padded_flow(frames: np.ndarray, model: Any) -> np.ndarray:
-    """RAFT needs sides divisible by 8: pad by edge replication, crop back."""
-    h, w = frames.shape[1:3]
-    ph, pw = (-h) % 8, (-w) % 8
-    f = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge") if ph or pw else frames
-    return mm.torch_flow_fields(f, model)[:, :h, :w]
-
-
-def _frame_times(analysis: Analysis) -> np.ndarray | None:
-    t = getattr(analysis.clip, "times_s", None)
-    if t is None:
-        return None
-    t = np.asarray(t, dtype=np.float64)
-    if t.shape != (len(analysis.frames),) or (len(t) > 1 and np.any(np.diff(t) <= 0)):
-        return None  # irregular stamps: fall back to the analysis fps
-    return t
-
-
-def flow_series(analysis: Analysis) -> mm.FlowSeries:
-    """The flow series of ``analysis`` with backend ``config.flow``.
-
-    Used by ``Analysis.flow`` (cached there); call that instead.
-
-    Raises:
-        ConfigError: unknown flow backend, or ``"raft"`` without its weights.
-    """
-    method = analysis.config.flow
-    times = _frame_times(analysis)
-    if method == "raft":
-        model = load_raft(analysis.config.weights_dir)
-        fields = _padded_flow(analysis.frames, model)
-        return mm.flow_series_from_fields(
-            fields, analysis.gray, analysis.fps, method="raft", times_s=times
-        )
-    if method not in mm.FLOW_METHODS:
-        raise ConfigError(
-            f"unknown flow backend {method!r}; known: {', '.join((*mm.FLOW_METHODS, 'raft'))}"
-        )
-    return mm.compute_flow(analysis.gray, analysis.fps, method=method, times_s=times)
-
-
 def _flow(analysis: Analysis) -> mm.FlowSeries:
-    fs = getattr(analysis, "flow", None)
-    if fs is None:  # Analysis without the shared property (older context)
-        fs = analysis.memo.get("flow")
-        if fs is None:
-            fs = analysis.memo["flow"] = flow_series(analysis)
-    return fs
+    return analysis.flow
 
 
 def _add_series(analysis: Analysis, fs: mm.FlowSeries) -> None:
     if "motion" not in analysis.series:
         analysis.series["motion"] = [round(float(v), 3) for v in mm.motion_curve(fs)]
         analysis.series.setdefault("times_s", [round(float(t), 3) for t in fs.times_s])
-
-
-def _freeze(analysis: Analysis) -> mm.FreezeStats:
-    st = analysis.memo.get("freeze_stats")
-    if st is None:
-        st = analysis.memo["freeze_stats"] = mm.freeze_stats(_flow(analysis))
-    return st
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -167,55 +117,65 @@ def _level(fs: mm.FlowSeries) -> dict[str, Any]:
     }
 
 
-def compute_freeze(analysis: Analysis) -> DimensionScore:
-    """``freeze``: 100 = no frozen time; 0 = frozen throughout."""
-    fs = _flow(analysis)
-    _add_series(analysis, fs)
-    if len(fs.dt_s) == 0:
-        return DimensionScore("freeze", None, {"reason": "fewer than 2 frames"}, fs.method)
-    st = _freeze(analysis)
-    raw = {
-        "freeze_ratio": _r(st.freeze_ratio),
-        "near_duplicate_ratio": _r(st.near_duplicate_ratio),
-        "frozen_tail_start_s": _r(st.frozen_tail_start_s, 3),
-        "frozen_tail_s": _r(st.frozen_tail_s, 3),
-        "static_opening_s": _r(st.static_opening_s, 3),
-        "duration_s": _r(st.duration_s, 3),
-        **_level(fs),
-        "flags": ["frozen"] if st.frozen else [],
-    }
-    return DimensionScore("freeze", round(100.0 * (1.0 - st.freeze_ratio), 2), raw, fs.method)
-
-
 def compute_motion_decay(analysis: Analysis) -> DimensionScore:
-    """``motion_decay``: 100 = motion sustained to the end."""
+    """``motion_decay``: 100 = motion sustained to the end.
+
+    The score follows the late/early ratio of the flow magnitude; the flag
+    needs motion that was established and then died: the content is still
+    (``freeze``'s frozen tail) for at least max(1 s, 20 % of the duration).
+    Motion that slows but goes on (a herd walking into the distance) is not
+    a decay.
+    """
+    from metrics.stillness import Thresholds
+    from vqeval.dimensions.content import freeze_stats
+
     fs = _flow(analysis)
     _add_series(analysis, fs)
     if len(fs.dt_s) == 0:
         return DimensionScore("motion_decay", None, {"reason": "fewer than 2 frames"}, fs.method)
-    st = _freeze(analysis)
-    d = mm.motion_decay(fs, st.still)
-    if d.decay_ratio is None or d.early_motion <= mm.ESTABLISHED_MOTION:
+    st = freeze_stats(analysis)
+    d = mm.motion_decay(fs, _still_pairs(fs, st))
+    established = d.decay_ratio is not None and d.early_motion > mm.ESTABLISHED_MOTION
+    th = Thresholds()
+    need = max(th.tail_min_s, th.tail_fraction * analysis.duration_s)
+    died = st.frozen_tail_start_s is not None and st.frozen_tail_s >= need
+    if not established:
         score = 100.0  # never really moved: a freeze, reported by `freeze`
     else:
-        score = 100.0 * min(1.0, d.decay_ratio / DECAY_FULL_RATIO)
-        if (
-            d.motion_death_s is not None
-            and d.early_motion > mm.ESTABLISHED_MOTION
-            and st.duration_s > 0
-        ):
-            dead = max(0.0, st.duration_s - d.motion_death_s) / st.duration_s
-            score = min(score, 100.0 * (1.0 - dead))
+        score = 100.0 * min(1.0, (d.decay_ratio or 0.0) / DECAY_FULL_RATIO)
+        if died and analysis.duration_s > 0:
+            score = min(score, 100.0 * (1.0 - st.frozen_tail_s / analysis.duration_s))
+    decayed = established and died and st.frozen_tail_start_s > 0
     raw = {
         "decay_ratio": _r(d.decay_ratio),
         "slope": _r(d.slope),
-        "motion_death_s": _r(d.motion_death_s, 3),
+        "motion_death_s": _r(st.frozen_tail_start_s, 3) if decayed else None,
         "early_motion_pct_diag_s": _r(d.early_motion),
         "late_motion_pct_diag_s": _r(d.late_motion),
         **_level(fs),
-        "flags": ["motion_decay"] if d.decayed else [],
+        "flags": ["motion_decay"] if decayed else [],
+        "flag_details": [],
     }
+    if decayed:
+        raw["flag_details"] = [
+            {
+                "flag": "motion_decay",
+                "start_s": _r(st.frozen_tail_start_s, 3),
+                "reason": (
+                    f"motion dies: {d.early_motion:.2f} %diag/s early, content still "
+                    f"for the last {st.frozen_tail_s:.1f} s"
+                ),
+            }
+        ]
     return DimensionScore("motion_decay", round(score, 2), raw, fs.method)
+
+
+def _still_pairs(fs: mm.FlowSeries, st: Any) -> np.ndarray:
+    """Per flow pair, 1 when it lies in the content-still tail, else 0."""
+    s = np.zeros(len(fs.dt_s))
+    if st.frozen_tail_start_s is not None:
+        s[(fs.pair_times_s - fs.times_s[0]) >= st.frozen_tail_start_s] = 1.0
+    return s
 
 
 def compute_motion_level(analysis: Analysis) -> DimensionScore:
@@ -236,35 +196,19 @@ DECAY_FULL_RATIO = 0.5
 
 register(
     Dimension(
-        name="freeze",
-        title="Freeze",
-        description=(
-            "Share of the video whose frames stop changing (optical flow of the fastest 5% of "
-            "the picture below 0.6% of the frame diagonal per second, or near-duplicate "
-            "frames). Raw freeze_ratio 0-1 excludes a still opening followed by motion. "
-            "100 = never frozen, 0 = frozen throughout. Flag 'frozen': frozen tail of at least "
-            "max(1 s, 20% of the duration) or more than half the time frozen."
-        ),
-        weight=3.0,
-        default=True,
-        compute=compute_freeze,
-        family="motion",
-    )
-)
-register(
-    Dimension(
         name="motion_decay",
         title="Motion decay",
         description=(
             "Whether motion lasts to the end: late/early ratio of the median flow magnitude "
             "(thirds of the moving part), slope, and the time where motion dies. 100 = late "
             "motion keeps at least half the early motion and never dies. Flag 'motion_decay': "
-            "motion dies for max(1 s, 20%) at the end or drops below a quarter."
+            "established motion, then the content is still for max(1 s, 20%) at the end."
         ),
         weight=2.0,
         default=True,
         compute=compute_motion_decay,
         family="motion",
+        needs=("flow", "content"),
     )
 )
 register(
@@ -280,5 +224,6 @@ register(
         default=True,
         compute=compute_motion_level,
         family="motion",
+        needs=("flow",),
     )
 )

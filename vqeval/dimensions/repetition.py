@@ -1,8 +1,9 @@
 """Repetition family: ``repetition`` (loops, ping-pong, revisits) and
 ``progression`` (how much new content appears).
 
-Both read ``analysis.embeddings`` (the configured backbone, ``pixel`` by
-default) and share ``analysis.ssm``; ``repetition`` adds the downsampled
+Both read ``analysis.trajectory`` (the configured backbone's frame
+embeddings, ``pixel`` by default; long clips pooled to at most
+``SSM_MAX_FRAMES`` rows) and share ``analysis.ssm``; ``repetition`` adds the downsampled
 self-similarity matrix to ``analysis.series["ssm"]``.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from metrics.progression import measure_progression
-from metrics.repetition import detect_repetition, downsample_matrix
+from metrics.repetition import detect_repetition, downsample_matrix, scale_frames
 from vqeval.dimensions import Dimension, register
 from vqeval.results import DimensionScore
 
@@ -29,16 +30,16 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
     ``flags`` (``["loop"]`` when a loop is detected).
     """
     bb = analysis.backbone
-    times = getattr(analysis.clip, "times_s", None) if hasattr(analysis, "clip") else None
-    if times is not None and len(times) != len(analysis.embeddings):
-        times = None
+    tr = analysis.trajectory
     r = detect_repetition(
-        analysis.embeddings,
-        analysis.fps,
+        tr.embeddings,
+        tr.fps,
         change_distance=bb.change_distance,
         ssm=analysis.ssm,
-        times_s=times,
+        times_s=tr.times_s,
     )
+    if tr.group > 1:  # rows of a pooled trajectory -> analysis frames
+        r = scale_frames(r, tr.group)
     analysis.series["ssm"] = downsample_matrix(analysis.ssm, 64, 3)
     raw = {
         "loop_detected": r.loop_detected,
@@ -61,13 +62,15 @@ def compute_progression(analysis: Analysis) -> DimensionScore:
     raw: ``novel_fraction`` (0-1), ``novelty_median`` (cosine distance),
     ``states`` (count), ``states_per_min`` (1/min), ``path_length`` and
     ``spread`` (cosine distance), ``still_fraction`` (0-1),
-    ``longest_still_s`` (s), ``flags`` (``["frozen"]`` when still frames make
-    up >= 25 % and >= 2 s of the video).
+    ``longest_still_s`` (s), ``flags`` (always empty: little new content is
+    not a failure by itself; whether the content stops changing is the
+    ``freeze`` dimension's call).
     """
     bb = analysis.backbone
+    tr = analysis.trajectory
     p = measure_progression(
-        analysis.embeddings,
-        analysis.fps,
+        tr.embeddings,
+        tr.fps,
         novelty_distance=bb.novelty_distance,
         change_distance=bb.change_distance,
         ssm=analysis.ssm,
@@ -81,7 +84,7 @@ def compute_progression(analysis: Analysis) -> DimensionScore:
         "spread": p.spread,
         "still_fraction": p.still_fraction,
         "longest_still_s": p.longest_still_s,
-        "flags": ["frozen"] if p.frozen else [],
+        "flags": [],
     }
     return DimensionScore("progression", p.score, raw, bb.name)
 
@@ -98,6 +101,7 @@ REPETITION = register(
         default=True,
         compute=compute_repetition,
         family="repetition",
+        needs=("embeddings",),
     )
 )
 
@@ -107,12 +111,13 @@ PROGRESSION = register(
         title="Progression",
         description=(
             "Share of the video showing content not seen a second or more before "
-            "(novelty of frame embeddings). 0-100, 100 = new content all along; "
-            "raises 'frozen' when >= 25 % of the video is still."
+            "(novelty of frame embeddings). 0-100, 100 = new content all along. "
+            "Raises no flag: slow content is not a failure ('freeze' decides that)."
         ),
         weight=2.0,
         default=True,
         compute=compute_progression,
         family="repetition",
+        needs=("embeddings",),
     )
 )

@@ -48,43 +48,35 @@ VBENCH_WEIGHT = 0.5
 _model_cache: dict[str, Any] = {}
 
 
-def _duration(analysis: Analysis) -> float:
-    t = getattr(analysis.clip, "times_s", None)
-    if t is not None and len(t) > 1:
-        return float(t[-1] - t[0]) + 1.0 / analysis.fps
-    return len(analysis.frames) / analysis.fps
-
-
 def _protocol(analysis: Analysis, values: Any, fn: Any) -> tuple[float, dict[str, Any]]:
     """``fn`` over the whole sequence, or VBench-Long over 2 s clips."""
-    if _duration(analysis) > LONG_VIDEO_S:
+    if analysis.duration_s > LONG_VIDEO_S:
         n_clips = len(mv.split_clips(len(values), analysis.fps, CLIP_S))
         v = mv.long_protocol(values, analysis.fps, fn, CLIP_S)
         return v, {"protocol": "vbench-long", "clip_s": CLIP_S, "clips": n_clips}
     return float(fn(values)), {"protocol": "vbench"}
 
 
-def _has_weights(name: str, analysis: Analysis) -> bool:
+def _has_weights(name: str, config: Any) -> bool:
     from metrics.features import weights_path
 
     try:
-        weights_path(name, analysis.config.weights_dir)
+        weights_path(name, config.weights_dir)
     except ConfigError:
         return False
     return True
 
 
-def _embeddings(analysis: Analysis, name: str) -> np.ndarray:
-    """Frame embeddings of backbone ``name`` (shared with ``analysis.embeddings``)."""
-    if name == analysis.config.backbone and hasattr(type(analysis), "embeddings"):
-        return analysis.embeddings
-    key = f"embeddings:{name}"
-    if key not in analysis.memo:
-        from metrics.features import get_backbone
+def _subject_backbone(config: Any) -> str:
+    return "dino" if _has_weights("dino", config) else config.backbone
 
-        bb = get_backbone(name, analysis.config.weights_dir)
-        analysis.memo[key] = bb.embed(analysis.frames)
-    return analysis.memo[key]
+
+def _subject_needs(config: Any) -> tuple[str, ...]:
+    return (f"embeddings:{_subject_backbone(config)}",)
+
+
+def _background_needs(config: Any) -> tuple[str, ...]:
+    return ("embeddings:clip",) if _has_weights("clip", config) else ("background",)
 
 
 def _consistency(analysis: Analysis, name: str, feats: np.ndarray, backbone: str) -> DimensionScore:
@@ -96,31 +88,29 @@ def _consistency(analysis: Analysis, name: str, feats: np.ndarray, backbone: str
 
 def compute_subject_consistency(analysis: Analysis) -> DimensionScore:
     """VBench subject consistency on DINO features (local weights) or the configured backbone."""
-    name = "dino" if _has_weights("dino", analysis) else analysis.config.backbone
-    return _consistency(analysis, "subject_consistency", _embeddings(analysis, name), name)
+    name = _subject_backbone(analysis.config)
+    return _consistency(analysis, "subject_consistency", analysis.embeddings_of(name), name)
 
 
 def compute_background_consistency(analysis: Analysis) -> DimensionScore:
     """VBench background consistency on CLIP features, else the frame border ring."""
-    if _has_weights("clip", analysis):
-        feats, name = _embeddings(analysis, "clip"), "clip"
+    if _has_weights("clip", analysis.config):
+        feats, name = analysis.embeddings_of("clip"), "clip"
     else:
-        key = "background_features"
-        if key not in analysis.memo:
-            analysis.memo[key] = mc.background_features(analysis.frames)
-        feats, name = analysis.memo[key], "border-ring"
+        feats, name = analysis.background, "border-ring"
     return _consistency(analysis, "background_consistency", feats, name)
 
 
 def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
     """VBench temporal flickering, plus the brightness-flicker detector (flag ``flicker``)."""
-    f = analysis.frames
-    if len(f) < 2:
+    feats = analysis.require(["pixel_steps"])
+    diffs = feats.pixel_diffs
+    if diffs is None or len(diffs) < 1:
         return DimensionScore(
             "temporal_flickering", None, {"reason": "fewer than 2 frames"}, "pixels"
         )
-    v = mc.temporal_flickering(f)
-    fl = mc.brightness_flicker(f)
+    v = mc.temporal_flickering_from_diffs(diffs)
+    fl = mc.flicker_from_shifts(feats.pixel_shifts)
     raw = {
         "value": round(v, 5),
         "flicker_index": round(fl.flicker_index, 4),
@@ -132,16 +122,22 @@ def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
 
 def compute_motion_smoothness(analysis: Analysis) -> DimensionScore:
     """Odd frames re-synthesised by flow-warped averaging of their neighbours."""
-    g = analysis.gray
     # the interpolation error is dominated by the larger motions, where DIS
-    # ultrafast is as accurate as DIS fast at half the cost
-    flow = "farneback" if analysis.config.flow == "farneback" else "dis-ultrafast"
-    if len(g) < 3:
+    # ultrafast is as accurate as DIS fast at half the cost (the frame pass
+    # uses farneback when that is the configured flow)
+    feats = analysis.require(["smoothness"])
+    flow = feats.smoothness_flow or "dis-ultrafast"
+    errors = feats.smoothness_errors or []
+    if analysis.n_frames < 3 or not errors:
         return DimensionScore(
             "motion_smoothness", None, {"reason": "fewer than 3 frames"}, f"{flow}-warp"
         )
-    v = mc.motion_smoothness(g, method="warp", flow=flow)
-    raw = {"value": round(v, 5), "interpolation": "flow-warped average"}
+    v = mc.smoothness_from_errors(errors)
+    raw = {
+        "value": round(v, 5),
+        "interpolation": "flow-warped average",
+        "frames_evaluated": len(errors),
+    }
     return DimensionScore("motion_smoothness", round(100.0 * v, 3), raw, f"{flow}-warp")
 
 
@@ -168,10 +164,10 @@ def compute_dynamic_degree(analysis: Analysis) -> DimensionScore:
 
 def _stills(analysis: Analysis) -> np.ndarray:
     s = getattr(analysis.clip, "stills", None)
-    if s is None or len(s) == 0:
+    if (s is None or len(s) == 0) and len(analysis.frames):
         f = analysis.frames
         return f[np.unique(np.linspace(0, len(f) - 1, min(8, len(f))).round().astype(int))]
-    return np.asarray(s)
+    return np.asarray(s) if s is not None else np.zeros((0, 1, 1, 3), np.uint8)
 
 
 def compute_imaging_quality(analysis: Analysis) -> DimensionScore:
@@ -297,6 +293,16 @@ _DIMS = (
      "contrast and exposure heuristic 0-100 (not an aesthetic model)."),
 )  # fmt: skip
 
+_NEEDS: dict[str, Any] = {
+    "subject_consistency": _subject_needs,
+    "background_consistency": _background_needs,
+    "temporal_flickering": ("pixel_steps",),
+    "motion_smoothness": ("smoothness",),
+    "dynamic_degree": ("flow",),
+    "imaging_quality": (),
+    "aesthetic_quality": (),
+}
+
 for _name, _title, _fn, _desc in _DIMS:
     register(
         Dimension(
@@ -307,5 +313,6 @@ for _name, _title, _fn, _desc in _DIMS:
             default=True,
             compute=_fn,
             family="vbench",
+            needs=_NEEDS[_name],
         )
     )

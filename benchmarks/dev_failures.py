@@ -1,0 +1,335 @@
+"""Build labelled failure clips from the real dev set's own healthy clips.
+
+Real long-video failures are scarce: the dev set (``../shared/realvideos``)
+holds 16 healthy clips, 9 freezes and 5 loops. This script multiplies the
+failures the way long-video generators fail, starting from each healthy
+clip's own frames (nothing from outside the repository and ``../shared``):
+
+==================  =====================================================
+transform           what the clip becomes (label)
+==================  =====================================================
+``loop_cut``        a segment (20-45 % of the duration) replayed with hard
+                    cuts back to its start (loop)
+``loop_pingpong``   such a segment played forward and backward (loop)
+``hold_noise``      plays to 20-50 %, then one frame held with sensor noise
+                    (sigma 2-5 grey levels) and a slow flicker (+-2-6 %,
+                    0.3-1.5 Hz) (frozen)
+``hold_shimmer``    plays to 20-50 %, then one frame held while a quarter of
+                    it twitches (random 0.4-1 px warps, new every frame) and
+                    its colour drifts (frozen)
+``slow_stop``       playback speed falls linearly from 1 to 0 at 40-70 % of
+                    the duration, then holds with mild noise (frozen)
+``collapse``        from 30-50 %, the picture dissolves into a flat blurred
+                    field over 1-3 s, which then drifts slowly (frozen)
+``healthy_noise``   the healthy clip with sensor noise (sigma 2-4): still
+                    healthy (a check that noise is not read as a freeze)
+``loop_scenes``     the clip and another healthy clip of the same source
+                    alternate in four shots (A B A B), each shot continuing
+                    where that scene left off: a scene that comes back (loop)
+``healthy_cut``     the first half of the clip, then a hard cut to the first
+                    half of that other clip: a new shot is not a loop
+                    (healthy)
+==================  =====================================================
+
+The two-clip transforms pair each healthy clip with the next healthy clip of
+its source (sorted by name); a source with a single healthy clip has none.
+
+Each output is an H.264 mp4 (long side 320 px, the source frame rate capped
+at 24 frames/s) plus one ``labels.json`` in the format of the real set
+(``label``, ``source`` = the parent's source, ``parent``, ``transform``), so
+leave-one-source-out folds keep every derived clip with its parent.
+
+Usage::
+
+    python benchmarks/dev_failures.py --real ../shared/realvideos --out out/dev_failures
+
+Parameters are drawn per clip and transform from a generator seeded by their\nnames: the same inputs give the same clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from generators.output import write_mp4  # noqa: E402
+from vqeval.video import read_clip  # noqa: E402
+
+#: Long side (px) and frame-rate cap (frames/s) of the derived clips.
+SIZE = 320
+MAX_FPS = 24.0
+
+Transform = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
+
+
+def _noise(frames: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Add Gaussian sensor noise of ``sigma`` grey levels, independent per frame."""
+    out = frames.astype(np.float32) + rng.normal(0.0, sigma, frames.shape).astype(np.float32)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _segment(t: int, fps: float, rng: np.random.Generator) -> tuple[int, int]:
+    """Start and length (frames) of the repeated segment.
+
+    The length is 20-45 % of the clip (at least 1.2 s, at most half of it),
+    the start within the first 20 %.
+    """
+    length = max(round(rng.uniform(0.2, 0.45) * t), round(1.2 * fps), 3)
+    length = min(length, t // 2)
+    return round(rng.uniform(0.0, 0.2) * t), max(2, length)
+
+
+def loop_cut(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Replay one segment with hard cuts back to its start, to the original length."""
+    t = len(frames)
+    s0, n = _segment(t, fps, rng)
+    idx = s0 + np.arange(t) % n
+    return frames[idx]
+
+
+def loop_pingpong(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Play one segment forward, backward, forward ... to the original length."""
+    t = len(frames)
+    s0, n = _segment(t, fps, rng)
+    cycle = np.concatenate([np.arange(n), np.arange(n - 2, 0, -1)])
+    return frames[s0 + cycle[np.arange(t) % len(cycle)]]
+
+
+def _held(frames: np.ndarray, at: float) -> tuple[np.ndarray, int]:
+    t = len(frames)
+    k = max(1, round(at * t))
+    return np.concatenate([frames[:k], np.repeat(frames[k - 1 : k], t - k, axis=0)]), k
+
+
+def hold_noise(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Hold one frame from 20-50 % on, with sensor noise and a slow flicker.
+
+    Noise sigma 2-5 grey levels; flicker +-2-6 % at 0.3-1.5 Hz.
+    """
+    out, k = _held(frames, rng.uniform(0.2, 0.5))
+    tail = out[k:].astype(np.float32)
+    time = np.arange(len(tail)) / fps
+    amp, freq = rng.uniform(0.02, 0.06), rng.uniform(0.3, 1.5)
+    gain = 1.0 + amp * np.sin(2 * np.pi * freq * time + rng.uniform(0, 2 * np.pi))
+    tail = tail * gain[:, None, None, None]
+    tail += rng.normal(0.0, rng.uniform(2.0, 5.0), tail.shape).astype(np.float32)
+    out[k:] = np.clip(tail, 0, 255).astype(np.uint8)
+    return out
+
+
+def hold_shimmer(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Hold one frame from 20-50 % on; a quarter of it twitches, its colour drifts.
+
+    The twitch: a smooth random displacement field of 0.4-1.0 px, new every
+    frame; the drift: up to +-6 grey levels per channel.
+    """
+    out, k = _held(frames, rng.uniform(0.2, 0.5))
+    amp = rng.uniform(0.4, 1.0)
+    h, w = frames.shape[1:3]
+    # the twitching region: a random quarter-area rectangle
+    rh, rw = h // 2, w // 2
+    y0, x0 = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
+    yy, xx = np.mgrid[0:rh, 0:rw].astype(np.float32)
+    base = frames[k - 1].astype(np.float32)
+    drift = rng.normal(0.0, 1.0, 3)
+    drift = drift / max(float(np.linalg.norm(drift)), 1e-6)
+    n_tail = len(frames) - k
+    for j in range(n_tail):
+        fr = base.copy()
+        # smooth random displacement field, new every frame
+        field = rng.normal(0.0, 1.0, (2, 6, 6)).astype(np.float32)
+        dx = cv2.resize(field[0], (rw, rh), interpolation=cv2.INTER_CUBIC) * amp
+        dy = cv2.resize(field[1], (rw, rh), interpolation=cv2.INTER_CUBIC) * amp
+        patch = base[y0 : y0 + rh, x0 : x0 + rw]
+        fr[y0 : y0 + rh, x0 : x0 + rw] = cv2.remap(
+            patch, xx + dx, yy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        # colour drift: up to +-6 grey levels per channel over the tail
+        fr += drift * 6.0 * np.sin(np.pi * j / max(n_tail, 1))
+        out[k + j] = np.clip(fr, 0, 255).astype(np.uint8)
+    return out
+
+
+def slow_stop(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Speed falls linearly from 1 to 0 at 40-70 % of the duration, then holds (noise 1.5)."""
+    t = len(frames)
+    stop = rng.uniform(0.4, 0.7) * t
+    i = np.arange(t, dtype=np.float64)
+    # position = integral of speed (1 - i / stop), capped after the stop
+    pos = np.where(i < stop, i - i * i / (2 * stop), stop / 2)
+    out = frames[np.clip(np.round(pos).astype(int), 0, t - 1)]
+    k = int(stop)
+    out[k:] = _noise(out[k:], 1.5, rng)
+    return out
+
+
+def collapse(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """From 30-50 %, dissolve into a flat blurred field over 1-3 s, which then drifts."""
+    t = len(frames)
+    k = round(rng.uniform(0.3, 0.5) * t)
+    ramp = max(2, round(rng.uniform(1.0, 3.0) * fps))
+    out = frames.copy()
+    h, w = frames.shape[1:3]
+    for j in range(k, t):
+        a = min(1.0, (j - k) / ramp)  # 0 -> 1 over the ramp
+        src = frames[min(j, k + ramp)].astype(np.float32)
+        sigma = 0.5 + a * 0.06 * max(h, w)
+        blurred = cv2.GaussianBlur(src, (0, 0), sigma)
+        mean = blurred.mean(axis=(0, 1), keepdims=True)
+        flat = mean + (1.0 - 0.7 * a) * (blurred - mean)  # contrast fades too
+        # a slow, smooth drift of the field (brightness waves)
+        phase = 2 * np.pi * 0.2 * (j - k) / fps
+        wave = 4.0 * a * np.sin(phase + np.linspace(0, np.pi, w))[None, :, None]
+        out[j] = np.clip(flat + wave, 0, 255).astype(np.uint8)
+    return out
+
+
+def healthy_noise(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """The healthy clip with sensor noise of sigma 2-4 grey levels."""
+    return _noise(frames, rng.uniform(2.0, 4.0), rng)
+
+
+def _fit(frames: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize (T, H, W, 3) frames to (H', W') = ``shape`` (area interpolation)."""
+    h, w = shape
+    if frames.shape[1:3] == (h, w):
+        return frames
+    return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def loop_scenes(a: np.ndarray, b: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """A B A B: four shots alternating between two scenes, each continuing its scene."""
+    t = len(a)
+    b = _fit(b, a.shape[1:3])
+    q = t // 4
+    if len(b) < 2 * q:
+        b = np.concatenate([b, b[::-1]])[: 2 * q]
+    return np.concatenate([a[:q], b[:q], a[q : 2 * q], b[q : 2 * q], a[2 * q : t - 2 * q]])
+
+
+def healthy_cut(a: np.ndarray, b: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """The first half of ``a``, then a hard cut to the first half of ``b``."""
+    t = len(a)
+    b = _fit(b, a.shape[1:3])
+    h = t // 2
+    return np.concatenate([a[:h], b[: t - h]])
+
+
+#: two-clip transform name -> (function, label of the result).
+PAIR_TRANSFORMS: dict[str, tuple[Callable[..., np.ndarray], str]] = {
+    "loop_scenes": (loop_scenes, "loop"),
+    "healthy_cut": (healthy_cut, "healthy"),
+}
+
+#: transform name -> (function, label of the result).
+TRANSFORMS: dict[str, tuple[Transform, str]] = {
+    "loop_cut": (loop_cut, "loop"),
+    "loop_pingpong": (loop_pingpong, "loop"),
+    "hold_noise": (hold_noise, "frozen"),
+    "hold_shimmer": (hold_shimmer, "frozen"),
+    "slow_stop": (slow_stop, "frozen"),
+    "collapse": (collapse, "frozen"),
+    "healthy_noise": (healthy_noise, "healthy"),
+}
+
+
+def build(real: Path, out: Path, transforms: list[str] | None = None) -> dict[str, dict]:
+    """Write every transform of every healthy clip of ``real`` into ``out``.
+
+    Clips already in ``out`` are kept (not re-encoded); ``out/labels.json``
+    is updated, not replaced.
+
+    Returns:
+        All labels in ``out/labels.json`` (file name -> label record).
+    """
+    labels = json.loads((real / "labels.json").read_text())
+    names = list(TRANSFORMS) + list(PAIR_TRANSFORMS) if transforms is None else transforms
+    out.mkdir(parents=True, exist_ok=True)
+    index = out / "labels.json"
+    written: dict[str, dict] = json.loads(index.read_text()) if index.is_file() else {}
+    healthy = sorted(
+        n for n, lab in labels.items() if lab.get("label") == "healthy" and (real / n).exists()
+    )
+    by_source: dict[str, list[str]] = {}
+    for n in healthy:
+        by_source.setdefault(str(labels[n].get("source", "")).split(":")[0], []).append(n)
+
+    def partner(name: str) -> str | None:
+        group = by_source[str(labels[name].get("source", "")).split(":")[0]]
+        return None if len(group) < 2 else group[(group.index(name) + 1) % len(group)]
+
+    cache: dict[str, tuple[np.ndarray, float]] = {}
+
+    def frames_of(name: str) -> tuple[np.ndarray, float]:
+        if name not in cache:
+            clip = read_clip(real / name, size=SIZE, max_fps=MAX_FPS, stills=0)
+            cache.clear()  # keep at most two decoded clips
+            cache[name] = (clip.frames, clip.fps)
+        return cache[name]
+
+    for name in healthy:
+        lab = labels[name]
+        frames, fps = frames_of(name)
+        stem = Path(name).stem.removeprefix("healthy_")
+        for tname in names:
+            pair = tname in PAIR_TRANSFORMS
+            fn, label = PAIR_TRANSFORMS[tname] if pair else TRANSFORMS[tname]
+            other = partner(name) if pair else None
+            if pair and other is None:
+                continue
+            rng = np.random.default_rng(zlib.crc32(f"{name}:{tname}".encode()))
+            dst = f"{tname}__{stem}.mp4"
+            if not (out / dst).exists():
+                if pair:
+                    assert other is not None
+                    b = read_clip(real / other, size=SIZE, max_fps=MAX_FPS, stills=0).frames
+                    clip_frames = fn(frames.copy(), b, fps, rng)
+                else:
+                    clip_frames = fn(frames.copy(), fps, rng)
+                write_mp4(out / dst, clip_frames, fps, crf=20)
+            written[dst] = {
+                "label": label,
+                "source": lab.get("source", ""),
+                "parent": name,
+                "transform": tname,
+                **({"partner": other} if pair else {}),
+                "fps": fps,
+                "frames": len(frames),
+            }
+            print(f"{dst}: {label}", flush=True)
+    index.write_text(json.dumps(written, indent=1, sort_keys=True) + "\n")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--real", type=Path, default=REPO.parent / "shared" / "realvideos")
+    p.add_argument("--out", type=Path, default=REPO / "out" / "dev_failures")
+    p.add_argument("--only", default=None, help="comma-separated transforms (default: all)")
+    a = p.parse_args(argv)
+    if not (a.real / "labels.json").is_file():
+        print(f"no labelled dev set at {a.real}", file=sys.stderr)
+        return 2
+    only = a.only.split(",") if a.only else None
+    known = [*TRANSFORMS, *PAIR_TRANSFORMS]
+    unknown = [t for t in only or () if t not in known]
+    if unknown:
+        print(f"unknown transform(s) {unknown}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    written = build(a.real, a.out, only)
+    print(f"wrote {len(written)} clips to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,167 @@
+"""Content dimensions: ``freeze`` (the content stops changing) and ``detail``
+(the picture keeps its texture instead of collapsing into blur).
+
+Both read shared intermediates of the :class:`~vqeval.analysis.Analysis`:
+``analysis.content`` (:class:`metrics.content.ContentSeries`, cut-aware) and
+``analysis.detail`` (per-frame detail). ``freeze`` adds the per-pair
+stillness to ``analysis.series["still"]`` (with ``"still_times_s"``) and
+``detail`` the per-frame detail to ``analysis.series["detail"]``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from metrics.detail import collapse_stats
+from metrics.stillness import Thresholds, still_stats
+from vqeval.dimensions import Dimension, register
+from vqeval.results import DimensionScore
+
+if TYPE_CHECKING:
+    from vqeval.analysis import Analysis
+
+#: ``detail`` scores 100 while the end keeps this share of the opening's detail.
+DETAIL_FULL_RETENTION = 0.7
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(float(x), nd)
+
+
+def freeze_stats(analysis: Analysis, thresholds: Thresholds | None = None) -> Any:
+    """:class:`metrics.stillness.StillStats` of ``analysis`` (memoised for the defaults)."""
+    if thresholds is not None:
+        return still_stats(analysis.content, analysis.duration_s, thresholds)
+    st = analysis.memo.get("still_stats")
+    if st is None:
+        st = analysis.memo["still_stats"] = still_stats(analysis.content, analysis.duration_s)
+    return st
+
+
+def _pct(x: float) -> str:
+    return f"{100.0 * x:.1f} %"
+
+
+def freeze_reason(st: Any, th: Thresholds) -> str:
+    """Words for why a frozen stretch is still, with its numbers."""
+    if st.reason == "motion is noise":
+        return f"motion is noise (SNR {st.snr_median:.1f} < {th.snr_floor:g})"
+    if st.reason == "texture moves in place":
+        return (
+            f"texture moves in place (change {_pct(st.change_median)} of local contrast, "
+            f"not progressing)"
+        )
+    return (
+        f"content still (change {_pct(st.change_median)} of local contrast; "
+        f"floor {_pct(th.change_floor)})"
+    )
+
+
+def freeze_score(st: Any, duration_s: float, th: Thresholds | None = None) -> DimensionScore:
+    """The ``freeze`` :class:`DimensionScore` from :class:`StillStats` ``st``."""
+    th = th or Thresholds()
+    raw: dict[str, Any] = {
+        "freeze_ratio": _r(st.freeze_ratio),
+        "frozen_tail_start_s": _r(st.frozen_tail_start_s, 3),
+        "frozen_tail_s": _r(st.frozen_tail_s, 3),
+        "static_opening_s": _r(st.static_opening_s, 3),
+        "duration_s": _r(duration_s, 3),
+        "reason": st.reason,
+        "change_median": _r(st.change_median, 5),
+        "snr_median": _r(st.snr_median, 2),
+        "flags": ["frozen"] if st.frozen else [],
+        "flag_details": [],
+    }
+    if st.frozen:
+        raw["flag_details"] = [
+            {"flag": "frozen", "start_s": _r(st.start_s, 3), "reason": freeze_reason(st, th)}
+        ]
+    if len(st.still) == 0:
+        raw["reason"] = "too short to compare content 1 s apart"
+        return DimensionScore("freeze", None, raw, "content")
+    return DimensionScore("freeze", round(100.0 * (1.0 - st.freeze_ratio), 2), raw, "content")
+
+
+def compute_freeze(analysis: Analysis) -> DimensionScore:
+    """``freeze``: 100 = the content never stops changing; 0 = still throughout."""
+    st = freeze_stats(analysis)
+    analysis.series["still"] = [None if v != v else round(float(v), 3) for v in st.still]
+    analysis.series["still_times_s"] = [round(float(t), 3) for t in st.times_s]
+    return freeze_score(st, analysis.duration_s)
+
+
+def detail_score(cs: Any, duration_s: float) -> DimensionScore:
+    """The ``detail`` :class:`DimensionScore` from :class:`metrics.detail.CollapseStats`."""
+    from metrics.detail import DISSOLVE_RATIO
+
+    span = DETAIL_FULL_RETENTION - DISSOLVE_RATIO
+    score = 100.0 * min(1.0, max(0.0, (min(cs.retention, 1.0) - DISSOLVE_RATIO) / span))
+    if cs.collapsed and duration_s > 0:
+        score = min(score, 100.0 * max(0.0, 1.0 - cs.length_s / duration_s))
+    raw: dict[str, Any] = {
+        "opening_detail": _r(cs.opening_detail, 5),
+        "min_detail": _r(cs.min_detail, 5),
+        "end_detail": _r(cs.end_detail, 5),
+        "retention": _r(cs.retention),
+        "collapse_start_s": _r(cs.start_s, 3),
+        "collapse_s": _r(cs.length_s, 3),
+        "reason": cs.reason,
+        "flags": ["collapse"] if cs.collapsed else [],
+        "flag_details": [],
+    }
+    if cs.collapsed:
+        why = (
+            f"dissolved into blur (detail {_pct(cs.min_detail)} vs {_pct(cs.opening_detail)} "
+            "at the start)"
+            if cs.reason == "dissolved"
+            else f"featureless picture (detail {_pct(cs.min_detail)} of local contrast)"
+        )
+        raw["flag_details"] = [{"flag": "collapse", "start_s": _r(cs.start_s, 3), "reason": why}]
+    return DimensionScore("detail", round(score, 2), raw, "content")
+
+
+def compute_detail(analysis: Analysis) -> DimensionScore:
+    """``detail``: 100 = the picture keeps its texture; 0 = it collapsed into blur."""
+    d = analysis.detail
+    analysis.series["detail"] = [round(float(v), 5) for v in d]
+    return detail_score(
+        collapse_stats(d, analysis.times_s, cuts=analysis.cuts), analysis.duration_s
+    )
+
+
+register(
+    Dimension(
+        name="freeze",
+        title="Freeze",
+        description=(
+            "Share of the video whose content stops changing: windows of 0.5 s compared 1 s "
+            "apart on illumination-free local contrast, per region, against the noise of each "
+            "window; shimmer, twitching texture and flicker that go nowhere do not count. "
+            "Raw freeze_ratio 0-1 excludes a still opening followed by change. 100 = never "
+            "frozen, 0 = frozen throughout. Flag 'frozen': a still tail of at least "
+            "max(1 s, 20% of the duration) or more than half the time still."
+        ),
+        weight=3.0,
+        default=True,
+        compute=compute_freeze,
+        family="content",
+        needs=("content",),
+    )
+)
+register(
+    Dimension(
+        name="detail",
+        title="Detail",
+        description=(
+            "Whether the picture keeps its fine texture: detail (RMS fine-scale local "
+            "contrast) at the end relative to the opening. 100 = at least 70% kept, 0 = 30% "
+            "or less. Flag 'collapse': detail below 30% of the opening's, or below 0.8% "
+            "(featureless), for max(1 s, 20% of the duration)."
+        ),
+        weight=1.0,
+        default=True,
+        compute=compute_detail,
+        family="content",
+        needs=("detail", "cuts"),
+    )
+)
