@@ -70,13 +70,14 @@ GRID = 8
 BLOCK_QUANTILE = 0.95
 #: Default absolute change floor (RMS Weber contrast): below it the content
 #: of the most-changing blocks changed by less than this fraction of the local
-#: brightness within ``LAG_S`` (chosen on the dev data, docs/evidence.md).
-CHANGE_FLOOR = 0.02
+#: brightness within ``LAG_S``. This and the next three thresholds were
+#: chosen on the dev data by ``benchmarks/calibrate.py`` (docs/evidence.md).
+CHANGE_FLOOR = 0.03
 #: Default SNR floor (energy ratio): a change smaller than this many times the
-#: noise energy of its block is noise (chosen on the dev data).
+#: noise energy of its block is noise.
 SNR_FLOOR = 10.0
 #: Default RMS change above which a fluctuation that goes nowhere still counts
-#: as live content (a talking mouth, water, fire) (chosen on the dev data).
+#: as live content (a talking mouth, water, fire).
 LIVELY_CHANGE = 0.06
 #: Default progress ratio (energy at the lag / energy between adjacent
 #: windows): 1 for a stationary fluctuation, ``m`` for a random walk, ``m^2``

@@ -59,6 +59,45 @@ def validate_config(config: ScoreConfig) -> list[Dimension]:
     return dims
 
 
+def analyse(
+    path: str | os.PathLike[str], config: ScoreConfig, needs: set[str] | None = None
+) -> Analysis:
+    """Decode ``path`` once, computing the frame features ``needs`` while it
+    streams (default: those of ``config``'s dimensions), into an
+    :class:`Analysis` that dimensions read.
+
+    Raises:
+        VideoReadError: the file cannot be read, or it has fewer than
+            :data:`MIN_FRAMES` analysis frames.
+    """
+    if needs is None:
+        needs = needs_of(resolve(config.dimensions), config)
+    passes: list[FramePass] = []
+
+    def sink(_info: object, fps: float, expected: int) -> Any:
+        passes.append(FramePass(config, fps, expected_frames=expected, needs=needs))
+        return passes[-1].push
+
+    read = functools.partial(
+        read_clip,
+        Path(os.fspath(path)),
+        size=config.analysis_size,
+        max_frames=config.max_frames,
+        stills=config.stills,
+        still_size=config.still_size,
+        sink=sink,
+    )
+    clip = read(max_fps=config.max_fps)
+    if clip.n_frames < MIN_FRAMES and clip.info.frame_count >= MIN_FRAMES:
+        clip = read(max_fps=None)  # a clip shorter than one capped frame interval
+    if clip.n_frames < MIN_FRAMES:
+        raise VideoReadError(
+            f"only {clip.n_frames} frame(s) to analyse; scoring needs at least "
+            f"{MIN_FRAMES} (a still image is not a video)"
+        )
+    return Analysis(clip, config, passes[-1].finish())
+
+
 def score_video(
     path: str | os.PathLike[str],
     config: ScoreConfig | None = None,
@@ -88,32 +127,9 @@ def score_video(
     info = None
     needs = needs_of(dims, config)
     try:
-        passes: list[FramePass] = []
-
-        def sink(_info: object, fps: float, expected: int) -> Any:
-            passes.append(FramePass(config, fps, expected_frames=expected, needs=needs))
-            return passes[-1].push
-
-        read = functools.partial(
-            read_clip,
-            Path(spath),
-            size=config.analysis_size,
-            max_frames=config.max_frames,
-            stills=config.stills,
-            still_size=config.still_size,
-            sink=sink,
-        )
-        clip = read(max_fps=config.max_fps)
-        if clip.n_frames < MIN_FRAMES and clip.info.frame_count >= MIN_FRAMES:
-            clip = read(max_fps=None)  # a clip shorter than one capped frame interval
+        analysis = analyse(spath, config, needs)
+        clip, features = analysis.clip, analysis.features
         info = clip.info
-        if clip.n_frames < MIN_FRAMES:
-            raise VideoReadError(
-                f"only {clip.n_frames} frame(s) to analyse; scoring needs at least "
-                f"{MIN_FRAMES} (a still image is not a video)"
-            )
-        features = passes[-1].finish()
-        analysis = Analysis(clip, config, features)
         scores: dict[str, DimensionScore] = {}
         for dim in dims:
             scores[dim.name] = dim.compute(analysis)

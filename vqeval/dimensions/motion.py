@@ -126,25 +126,35 @@ def compute_motion_decay(analysis: Analysis) -> DimensionScore:
     Motion that slows but goes on (a herd walking into the distance) is not
     a decay.
     """
-    from metrics.stillness import Thresholds
     from vqeval.dimensions.content import freeze_stats
 
     fs = _flow(analysis)
     _add_series(analysis, fs)
+    return motion_decay_score(fs, freeze_stats(analysis), analysis.duration_s)
+
+
+def motion_decay_score(
+    fs: mm.FlowSeries, st: Any, duration_s: float, thresholds: Any = None
+) -> DimensionScore:
+    """The ``motion_decay`` :class:`DimensionScore` of flow ``fs`` and the
+    :class:`metrics.stillness.StillStats` ``st`` of the same clip (its frozen
+    tail is where motion died); ``thresholds`` (:class:`metrics.stillness.
+    Thresholds`, default its defaults) give the shortest tail that counts."""
+    from metrics.stillness import Thresholds
+
     if len(fs.dt_s) == 0:
         return DimensionScore("motion_decay", None, {"reason": "fewer than 2 frames"}, fs.method)
-    st = freeze_stats(analysis)
     d = mm.motion_decay(fs, _still_pairs(fs, st))
     established = d.decay_ratio is not None and d.early_motion > mm.ESTABLISHED_MOTION
-    th = Thresholds()
-    need = max(th.tail_min_s, th.tail_fraction * analysis.duration_s)
+    th = thresholds or Thresholds()
+    need = max(th.tail_min_s, th.tail_fraction * duration_s)
     died = st.frozen_tail_start_s is not None and st.frozen_tail_s >= need
     if not established:
         score = 100.0  # never really moved: a freeze, reported by `freeze`
     else:
         score = 100.0 * min(1.0, (d.decay_ratio or 0.0) / DECAY_FULL_RATIO)
-        if died and analysis.duration_s > 0:
-            score = min(score, 100.0 * (1.0 - st.frozen_tail_s / analysis.duration_s))
+        if died and duration_s > 0:
+            score = min(score, 100.0 * (1.0 - st.frozen_tail_s / duration_s))
     decayed = established and died and st.frozen_tail_start_s > 0
     raw = {
         "decay_ratio": _r(d.decay_ratio),

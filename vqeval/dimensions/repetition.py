@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from metrics.progression import measure_progression
-from metrics.repetition import detect_repetition, downsample_matrix, scale_frames
+from metrics.repetition import (
+    RepetitionResult,
+    detect_repetition,
+    downsample_matrix,
+    scale_frames,
+)
 from vqeval.dimensions import Dimension, register
 from vqeval.results import DimensionScore
 
@@ -52,8 +57,25 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
         "mean_similarity": r.mean_similarity,
         "repeat_ranges": [x.to_dict() for x in r.repeat_ranges],
         "flags": ["loop"] if r.loop_detected else [],
+        "flag_details": [loop_detail(r)] if r.loop_detected else [],
     }
     return DimensionScore("repetition", r.score, raw, bb.name)
+
+
+def loop_detail(r: RepetitionResult) -> dict[str, object]:
+    """The ``loop`` flag's explanation: where the repeat starts and what it repeats."""
+    first = r.repeat_ranges[0] if r.repeat_ranges else None
+    if r.pingpong and r.pingpong_strength >= r.loop_strength:
+        why = f"plays forward and backward (ping-pong, return {100 * r.pingpong_strength:.0f} %)"
+    elif first is not None and r.loop_period_s is not None:
+        why = (
+            f"repeats {first.source_start_s:.1f} s onwards every {r.loop_period_s:.2f} s "
+            f"(return {100 * r.loop_strength:.0f} %)"
+        )
+    else:
+        why = f"content returns to earlier content (return {100 * r.loop_strength:.0f} %)"
+    start = None if first is None or r.pingpong else round(first.start_s, 3)
+    return {"flag": "loop", "start_s": start, "reason": why}
 
 
 def compute_progression(analysis: Analysis) -> DimensionScore:

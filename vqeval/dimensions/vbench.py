@@ -116,6 +116,18 @@ def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
         "flicker_index": round(fl.flicker_index, 4),
         "flicker_fraction": round(fl.flicker_fraction, 4),
         "flags": ["flicker"] if fl.flicker else [],
+        "flag_details": [
+            {
+                "flag": "flicker",
+                "start_s": None,
+                "reason": (
+                    f"brightness or colour jumps back and forth on {100 * fl.flicker_fraction:.0f} % "
+                    f"of frame triplets (index {fl.flicker_index:.2f} grey levels)"
+                ),
+            }
+        ]
+        if fl.flicker
+        else [],
     }
     return DimensionScore("temporal_flickering", round(100.0 * v, 3), raw, "pixels")
 
