@@ -88,30 +88,38 @@ def make_clip(path: Path, minutes: float, w: int = 160, h: int = 90, fps: int = 
 
 
 def make_tiny(path: Path, frames: int = 30000, size: int = 64, fps: int = 25) -> None:
-    """The fuzzing list's 30,000-frame 64x64 clip: a texture drifting slowly."""
-    canvas = _canvas(11, 512)
-    pos = _path(frames, 5, speed_px=0.7)
+    """The fuzzing list's 30,000-frame 64x64 clip: a smooth-noise picture that
+    keeps evolving (new key pictures every 2 s, blended), never repeating."""
+    rng = np.random.default_rng(11)
+    every = 2 * fps
+
+    def key() -> np.ndarray:
+        small = rng.normal(0, 1, (8, 8, 3)).astype(np.float32)
+        return cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+
+    a, b = key(), key()
     with av.open(str(path), "w") as out:
         st = out.add_stream("libx264", rate=fps)
         st.width = st.height = size
         st.pix_fmt = "yuv420p"
         st.options = {"preset": "ultrafast", "crf": "23"}
         for i in range(frames):
-            x, y = pos[i]
-            m = np.float32([[1, 0, -(256 + x) % (512 - size)], [0, 1, -(256 + y) % (512 - size)]])
-            fr = cv2.warpAffine(canvas, m, (size, size), borderMode=cv2.BORDER_WRAP)
+            if i and i % every == 0:
+                a, b = b, key()
+            w = (i % every) / every
+            fr = np.clip(128 + 40 * ((1 - w) * a + w * b), 0, 255).astype(np.uint8)
             for p in st.encode(av.VideoFrame.from_ndarray(fr, format="rgb24")):
                 out.mux(p)
         for p in st.encode():
             out.mux(p)
 
 
-def score(path: Path, workdir: Path) -> dict[str, object]:
-    """Wall time, peak RSS and the result record of one `vqeval score` run."""
-    out = workdir / f"{path.stem}.json"
-    wall, rss, rc = run_child(
-        [*VQEVAL, "score", str(path), "-j", "1", "-q", "--no-cache", "--json", str(out)]
-    )
+def score(path: Path, workdir: Path, tree: Path | None = None) -> dict[str, object]:
+    """Wall time, peak RSS and the result record of one `vqeval score` run
+    (with the code in ``tree``, a checkout of another commit, if given)."""
+    out = workdir / f"{path.stem}{'_baseline' if tree else ''}.json"
+    args = [*VQEVAL, "score", str(path), "-j", "1", "-q", "--no-cache", "--json", str(out)]
+    wall, rss, rc = run_child(args, cwd=tree)
     rec = json.loads(out.read_text())["results"][0] if out.exists() else {}
     return {
         "clip": path.name,
@@ -126,12 +134,27 @@ def score(path: Path, workdir: Path) -> dict[str, object]:
     }
 
 
+def _commit(tree: Path) -> str:
+    import subprocess
+
+    res = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    return res.stdout.strip() or "unknown"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", default="10,40", help="clip lengths, minutes")
     ap.add_argument("--keep", type=Path, default=None, help="keep the clips in this folder")
     ap.add_argument("--skip-tiny", action="store_true", help="skip the 30,000-frame 64x64 clip")
     ap.add_argument("--results", type=Path, default=OUT)
+    ap.add_argument(
+        "--baseline-tree",
+        type=Path,
+        default=None,
+        help="also score the shortest clip with the code of this checkout (e.g. a "
+        "`git worktree` of an older commit), for a before/after row",
+    )
     args = ap.parse_args()
     minutes = [float(m) for m in args.minutes.split(",")]
     rows = []
@@ -147,6 +170,11 @@ def main() -> None:
             row = {"minutes": m, **score(clip, work)}
             rows.append(row)
             print(row, flush=True)
+            if args.baseline_tree and m == minutes[0]:
+                base = {"minutes": m, **score(clip, work, args.baseline_tree)}
+                base["clip"] = f"{clip.name} (baseline: {args.baseline_tree.name})"
+                rows.append(base)
+                print(base, flush=True)
         if not args.skip_tiny:
             clip = work / "tiny_30000f_64px.mp4"
             if not clip.exists():
@@ -154,7 +182,9 @@ def main() -> None:
             row = {"minutes": 30000 / 25 / 60, **score(clip, work)}
             rows.append(row)
             print(row, flush=True)
-    pans = [r for r in rows if str(r["clip"]).startswith("pan_loop_")]
+    pans = [
+        r for r in rows if str(r["clip"]).startswith("pan_loop_") and "baseline" not in r["clip"]
+    ]
     ratio = None
     if len(pans) >= 2:
         a, b = pans[0], pans[-1]
@@ -164,6 +194,7 @@ def main() -> None:
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d"),
         "loop_period_true_s": LOOP_PERIOD_S,
+        "baseline_commit": _commit(args.baseline_tree) if args.baseline_tree else None,
         "rows": rows,
         "time_ratio_longest_vs_shortest": ratio,
         "length_ratio": (pans[-1]["minutes"] / pans[0]["minutes"]) if len(pans) >= 2 else None,
@@ -176,7 +207,12 @@ def main() -> None:
         f"Device: {result['device']}; Python {result['python']}; {result['date']}. "
         "Each clip scored by a fresh `vqeval score -j 1 --no-cache` process (default "
         "dimensions); peak = the process's maximum resident set size. Generated by "
-        "`benchmarks/bench_long.py`.",
+        "`benchmarks/bench_long.py`."
+        + (
+            f" Baseline row: the code of commit {result['baseline_commit']} on the same clip."
+            if result["baseline_commit"]
+            else ""
+        ),
         "",
         "| clip | length (min) | analysis frames | wall (s) | peak RSS (MB) | flags | loop period (s) |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -87,10 +87,10 @@ def decode_resample(files: list[Path]) -> float:
     return time.perf_counter() - t0
 
 
-def run_child(args: list[str]) -> tuple[float, int, int]:
-    """(wall s, peak RSS bytes, exit code) of a child process."""
+def run_child(args: list[str], cwd: Path | None = None) -> tuple[float, int, int]:
+    """(wall s, peak RSS bytes, exit code) of a child process run in ``cwd``."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)

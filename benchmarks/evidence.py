@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import calibrate
+import dev_failures
 from machine import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
@@ -302,6 +304,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             out += ["- " + e for e in extra] + [""]
         out += ["### Mean score per class", "", *_class_table(rows, dims), ""]
         out += ["### Per clip", "", *_clip_table(rows, dims), ""]
+    if results.get("calibration"):
+        out += _calibration_section(results["calibration"])
     if results.get("robustness"):
         out += [
             "## Robustness to the analysis settings",
@@ -313,6 +317,88 @@ def render_markdown(results: dict[str, Any]) -> str:
             "",
         ]
     return "\n".join(out) + "\n"
+
+
+def _fig(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, list):
+        return f"{x[0]} of {x[1]}"
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _calibration_section(cal: dict[str, Any]) -> list[str]:
+    """Thresholds: the procedure, the choice, in-sample vs leave-one-source-out."""
+    keys = list(cal["chosen"])
+    same = all(abs(cal["chosen"][k] - cal["defaults"][k]) < 1e-12 for k in keys)
+    out = [
+        "## Thresholds: how they were chosen, and whether they generalise",
+        "",
+        "The thresholds of the `freeze` decision (change floor, SNR floor, lively change,",
+        "progress ratio) and of `collapse` (dissolve ratio) are chosen by",
+        "`benchmarks/calibrate.py` (its docstring is the procedure): every combination of",
+        "the grid below is scored by the balanced accuracy of the verdict (`failed` for",
+        "loops and freezes, not `failed` for healthy clips), averaged over the real dev",
+        "clips and the failures `benchmarks/dev_failures.py` derives from their healthy",
+        "clips; ties are broken towards the middle of the tied plateau. Leave-one-source-",
+        "out (LOSO): for each source, the same procedure runs on the clips of the other",
+        "sources (a derived clip belongs to its parent's source) and the held-out",
+        "source's clips are judged with that fold's thresholds; the held-out verdicts",
+        "and composites of all folds are pooled.",
+        "",
+        "| threshold | grid | chosen (all clips) | library default |",
+        "| --- | --- | --- | --- |",
+    ]
+    for k in keys:
+        grid = ", ".join(f"{v:g}" for v in cal["grid"][k])
+        out.append(f"| `{k}` | {grid} | {cal['chosen'][k]:g} | {cal['defaults'][k]:g} |")
+    out += [
+        "",
+        f"Balanced accuracy of the choice {cal['chosen_accuracy']:.3f}; "
+        f"{cal['plateau']} grid points tie with it. The library defaults "
+        + ("are this choice." if same else "**differ from this choice**."),
+        "",
+        "| clips | figure | in-sample | LOSO |",
+        "| --- | --- | --- | --- |",
+    ]
+    names = {
+        "auroc": "composite AUROC, failure vs healthy",
+        "healthy_failed": "healthy clips failed",
+        "frozen_caught": "freezes caught (verdict failed)",
+        "loop_caught": "loops caught (verdict failed)",
+    }
+    for kind, part in cal["by_kind"].items():
+        for key, title in names.items():
+            out.append(
+                f"| {kind} | {title} | {_fig(part['in_sample'].get(key))} | "
+                f"{_fig(part['loso'].get(key))} |"
+            )
+    out += ["", "Per fold (thresholds chosen without the held-out source):", ""]
+    out += ["| held-out source | clips | " + " | ".join(f"`{k}`" for k in keys) + " |",
+            "| --- | --- |" + " --- |" * len(keys)]  # fmt: skip
+    for f in cal["folds"]:
+        vals = " | ".join(f"{f['params'][k]:g}" for k in keys)
+        out.append(f"| {f['source']} | {f['n_test']} | {vals} |")
+    per = cal["by_kind"].get("derived", {}).get("per_transform")
+    if per:
+        out += ["", "Derived failures per transform (failed / clips):", "",
+                "| transform | label | in-sample | LOSO |", "| --- | --- | --- | --- |"]  # fmt: skip
+        for tr, v in per.items():
+            out.append(
+                f"| {tr} | {v['label']} | {v['in_sample_failed']} / {v['n']} | "
+                f"{v['loso_failed']} / {v['n']} |"
+            )
+    wrong = [
+        (n, c)
+        for n, c in cal["clips"].items()
+        if c["kind"] == "real" and ((c["label"] == "healthy") == bool(c["in_sample"][1]))
+    ]
+    if wrong:
+        out += ["", "Real clips judged wrongly in-sample:", ""]
+        for n, c in sorted(wrong):
+            flags = ", ".join(c["in_sample"][1]) or "no flag"
+            out.append(f"- `{n}` ({c['label']}): composite {c['in_sample'][0]}, {flags}")
+    return [*out, ""]
 
 
 #: Analysis settings re-run for the robustness table (the default is 8 fps, 160 px).
@@ -420,6 +506,7 @@ def run(
     *,
     with_robustness: bool = True,
     heldout: Path | None = None,
+    derived: Path | None = None,
 ) -> dict[str, Any]:
     config = ScoreConfig()
     reg = registry()
@@ -452,8 +539,16 @@ def run(
     roots = {k: v for k, v in (("samples", samples), ("realvideos", real))
              if v is not None and (v / "labels.json").is_file()}  # fmt: skip
     rob = robustness(roots) if with_robustness else []
+    cal = None
+    if real is not None and (real / "labels.json").is_file():
+        cases = calibrate.collect(real, "real")
+        if derived is not None and (derived / "labels.json").is_file():
+            cases += calibrate.collect(derived, "derived")
+        cal = calibrate.report(cases)
+        cal["defaults"] = vars(calibrate.defaults())
     return {
         "robustness": rob,
+        "calibration": cal,
         "environment": {
             "vqeval": vqeval.__version__,
             "device": f"CPU ({cpu_name()}, {os.cpu_count()} cores, {platform.system()})",
@@ -481,10 +576,27 @@ def main(argv: list[str] | None = None) -> int:
         "--no-robustness", action="store_true", help="skip the re-runs at other settings"
     )
     p.add_argument("--no-heldout", action="store_true", help="skip the held-out synthetic set")
+    p.add_argument(
+        "--derived",
+        type=Path,
+        default=None,
+        help="failures derived from the real healthy clips (benchmarks/dev_failures.py "
+        "output); default: built into a temporary folder",
+    )
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vqeval-heldout-") as tmp:
-        held = None if args.no_heldout else make_heldout(Path(tmp))
-        res = run(args.samples, args.real, with_robustness=not args.no_robustness, heldout=held)
+        held = None if args.no_heldout else make_heldout(Path(tmp) / "heldout")
+        derived = args.derived
+        if derived is None and (args.real / "labels.json").is_file():
+            derived = Path(tmp) / "derived"
+            dev_failures.build(args.real, derived, None)
+        res = run(
+            args.samples,
+            args.real,
+            with_robustness=not args.no_robustness,
+            heldout=held,
+            derived=derived,
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=1) + "\n")
     args.md.write_text(render_markdown(res))

@@ -49,7 +49,7 @@ class Trajectory:
 
 
 def pool_trajectory(
-    embeddings: np.ndarray, times_s: np.ndarray, fps: float, max_rows: int = SSM_MAX_FRAMES
+    embeddings: np.ndarray, times_s: np.ndarray, fps: float, max_rows: int | None = None
 ) -> Trajectory:
     """Average consecutive rows of ``embeddings`` in groups so at most
     ``max_rows`` remain (rows re-normalised); a no-op for short clips.
@@ -58,12 +58,13 @@ def pool_trajectory(
         embeddings: (T, d) frame embeddings.
         times_s: (T,) frame times, s.
         fps: analysis frame rate, frames/s (> 0).
-        max_rows: the most rows kept (>= 1).
+        max_rows: the most rows kept (>= 1); ``None`` = :data:`SSM_MAX_FRAMES`.
     """
     e = np.asarray(embeddings, dtype=np.float32)
     t = np.asarray(times_s, dtype=np.float64)
     n = len(e)
-    g = max(1, -(-n // max(1, max_rows)))
+    cap = SSM_MAX_FRAMES if max_rows is None else max_rows
+    g = max(1, -(-n // max(1, cap)))
     if g == 1:
         return Trajectory(e, t, float(fps), 1)
     edges = np.arange(0, n, g)
