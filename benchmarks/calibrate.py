@@ -56,7 +56,7 @@ from metrics.stats import auroc  # noqa: E402
 from metrics.stillness import Thresholds, still_stats  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.dimensions import resolve  # noqa: E402
-from vqeval.dimensions.content import detail_score, freeze_score  # noqa: E402
+from vqeval.dimensions.content import detail_score, fast_motion, freeze_score  # noqa: E402
 from vqeval.dimensions.motion import motion_decay_score  # noqa: E402
 from vqeval.pipeline import analyse  # noqa: E402
 from vqeval.results import DimensionScore  # noqa: E402
@@ -132,6 +132,7 @@ class Case:
     times_s: np.ndarray
     cuts: list[int]
     flow: Any
+    fast: np.ndarray
     scores: dict[str, DimensionScore]
     _frozen: dict[tuple[float, ...], bool] = field(default_factory=dict, repr=False)
     _collapse: dict[float, bool] = field(default_factory=dict, repr=False)
@@ -149,7 +150,8 @@ class Case:
     def frozen(self, p: Params) -> bool:
         key = tuple(getattr(p, k) for k in FREEZE_KEYS)
         if key not in self._frozen:
-            self._frozen[key] = still_stats(self.content, self.duration_s, p.thresholds()).frozen
+            st = still_stats(self.content, self.duration_s, p.thresholds(), self.fast)
+            self._frozen[key] = st.frozen
         return self._frozen[key]
 
     def collapse(self, p: Params) -> bool:
@@ -167,7 +169,7 @@ class Case:
     def rescore(self, p: Params) -> Summary:
         """Composite, verdict and flags under ``p``."""
         th = p.thresholds()
-        st = still_stats(self.content, self.duration_s, th)
+        st = still_stats(self.content, self.duration_s, th, self.fast)
         scores = dict(self.scores)
         scores["freeze"] = freeze_score(st, self.duration_s, th)
         cs = collapse_stats(
@@ -204,6 +206,7 @@ def collect(root: Path, kind: str, progress: Callable[[str], None] | None = None
                 times_s=a.times_s,
                 cuts=a.cuts,
                 flow=a.flow,
+                fast=fast_motion(a),
                 scores=scores,
             )
         )

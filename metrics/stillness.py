@@ -4,7 +4,10 @@ Input is a :class:`metrics.content.ContentSeries` (one entry per pair of
 windows ``lag_s`` apart, every ``window_s``). A pair is **still** when less
 than the deciding share of the picture changed (:func:`metrics.content.
 changed_windows` below 0.5); pairs that span a shot cut are ignored (a cut
-says nothing about the shot's own motion). From the still pairs:
+says nothing about the shot's own motion), and pairs across which the whole
+picture moves fast (:func:`fast_pairs`: a mean optical flow of at least
+``FAST_MOTION`` contrast-blur widths per frame) count as changed, since there
+the window noise estimate measures the motion itself. From the still pairs:
 
 * ``static_opening_s``: a still run at the start that is followed by change
   (a video that starts still and then moves is not frozen); it does not count.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,11 +44,13 @@ from metrics.content import (
 )
 
 __all__ = [
+    "FAST_MOTION",
     "FREEZE_SHARE",
     "TAIL_FRACTION",
     "TAIL_MIN_S",
     "StillStats",
     "Thresholds",
+    "fast_pairs",
     "still_stats",
 ]
 
@@ -54,6 +60,12 @@ FREEZE_SHARE = 0.5
 TAIL_MIN_S = 1.0
 #: ... and as a share of the duration (the larger counts).
 TAIL_FRACTION = 0.2
+#: Mean optical flow, in contrast-blur widths per analysis frame, from which
+#: the picture is moving too fast for the window noise estimate: consecutive
+#: frames no longer overlap at the blur scale, so their even/odd difference
+#: (the noise estimate) is the motion itself. Noise does not move the whole
+#: picture: on the dev data no frozen clip's still pairs exceed 1 width/frame.
+FAST_MOTION = 2.0
 
 REASON_STILL = "content still"
 REASON_NOISE = "motion is noise"
@@ -74,6 +86,9 @@ class Thresholds:
         tail_min_s: shortest frozen tail, s.
         tail_fraction: shortest frozen tail as a share of the duration (0-1).
         quantile: block quantile that decides (0.95 = ~5 % of the picture).
+        fast_motion: mean flow (px per analysis frame, in units of the
+            contrast blur, 1 px at a 160 px long side) from which a pair
+            counts as changed whatever its SNR (see :func:`fast_pairs`).
     """
 
     change_floor: float = CHANGE_FLOOR
@@ -84,6 +99,7 @@ class Thresholds:
     tail_min_s: float = TAIL_MIN_S
     tail_fraction: float = TAIL_FRACTION
     quantile: float = BLOCK_QUANTILE
+    fast_motion: float = FAST_MOTION
 
 
 @dataclass(frozen=True)
@@ -153,8 +169,39 @@ def _reasons(series: ContentSeries, th: Thresholds) -> list[str]:
     ]
 
 
+def fast_pairs(
+    series: ContentSeries, flow: Any, long_side_px: int, fast_motion: float = FAST_MOTION
+) -> np.ndarray:
+    """Per content pair, whether the whole picture moves fast across its span.
+
+    Args:
+        series: the content series.
+        flow: :class:`metrics.motion.FlowSeries` of the same analysis frames.
+        long_side_px: long side of the analysis frames, px (sets the blur width).
+        fast_motion: threshold in blur widths per analysis frame.
+
+    Returns:
+        (K,) bool: the median over the span's frame pairs of the mean flow
+        magnitude is at least ``fast_motion`` blur widths per frame.
+    """
+    k = len(series)
+    if k == 0 or len(flow.dt_s) == 0:
+        return np.zeros(k, dtype=bool)
+    blur = max(0.5, long_side_px / 160.0)
+    px_per_frame = flow.mean_mag * flow.diag_px / 100.0 * flow.dt_s
+    t = flow.pair_times_s
+    out = np.zeros(k, dtype=bool)
+    for i in range(k):
+        m = (t >= series.start_s[i]) & (t <= series.end_s[i])
+        out[i] = bool(m.any()) and float(np.median(px_per_frame[m])) >= fast_motion * blur
+    return out
+
+
 def still_stats(
-    series: ContentSeries, duration_s: float, thresholds: Thresholds | None = None
+    series: ContentSeries,
+    duration_s: float,
+    thresholds: Thresholds | None = None,
+    fast: np.ndarray | None = None,
 ) -> StillStats:
     """Freeze statistics of one clip (see module doc).
 
@@ -162,6 +209,8 @@ def still_stats(
         series: its content change series.
         duration_s: its duration, s (> 0).
         thresholds: decision thresholds (default :class:`Thresholds`).
+        fast: (K,) bool, pairs whose whole picture moves fast
+            (:func:`fast_pairs`): changed whatever their SNR.
     """
     th = thresholds or Thresholds()
     k = len(series)
@@ -176,6 +225,8 @@ def still_stats(
         progress_ratio=th.progress_ratio,
         quantile=th.quantile,
     )
+    if fast is not None and len(fast) == k:
+        share = np.where(fast, 1.0, share)
     soft = 1.0 - share
     hard = soft > 0.5
     valid = ~series.transition

@@ -206,3 +206,17 @@ def test_freeze_and_detail_dimensions_explain_their_flags() -> None:
     assert compute_freeze(moving).raw["flags"] == []
     assert compute_detail(moving).raw["flags"] == [] and compute_detail(moving).score == 100.0
     assert len(moving.series["still"]) == len(moving.series["still_times_s"]) > 0
+
+
+@pytest.mark.parametrize("px_per_frame", [6.0, 10.0])
+def test_fast_pan_is_change_not_noise(px_per_frame: float) -> None:
+    # consecutive frames no longer overlap at the contrast blur: the even/odd
+    # noise estimate of a window is the motion itself (SNR ~1), so without the
+    # fast-motion rule a fast pan reads as "motion is noise"
+    from metrics.stillness import fast_pairs
+    from vqeval.dimensions.content import compute_freeze
+
+    a = Analysis(_clip(_render(_pan(48, px_per_frame))), ScoreConfig())
+    assert still_stats(a.content, a.duration_s).frozen  # SNR alone is fooled
+    assert fast_pairs(a.content, a.flow, max(a.frame_size)).all()
+    assert compute_freeze(a).raw["flags"] == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from metrics.detail import collapse_stats
-from metrics.stillness import Thresholds, still_stats
+from metrics.stillness import Thresholds, fast_pairs, still_stats
 from vqeval.dimensions import Dimension, register
 from vqeval.results import DimensionScore
 
@@ -28,13 +28,23 @@ def _r(x: float | None, nd: int = 4) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
+def fast_motion(analysis: Analysis, thresholds: Thresholds | None = None) -> Any:
+    """Per content pair, whether the whole picture moves fast (:func:`metrics.
+    stillness.fast_pairs`)."""
+    th = thresholds or Thresholds()
+    return fast_pairs(analysis.content, analysis.flow, max(analysis.frame_size), th.fast_motion)
+
+
 def freeze_stats(analysis: Analysis, thresholds: Thresholds | None = None) -> Any:
     """:class:`metrics.stillness.StillStats` of ``analysis`` (memoised for the defaults)."""
     if thresholds is not None:
-        return still_stats(analysis.content, analysis.duration_s, thresholds)
+        fast = fast_motion(analysis, thresholds)
+        return still_stats(analysis.content, analysis.duration_s, thresholds, fast)
     st = analysis.memo.get("still_stats")
     if st is None:
-        st = analysis.memo["still_stats"] = still_stats(analysis.content, analysis.duration_s)
+        fast = fast_motion(analysis)
+        st = still_stats(analysis.content, analysis.duration_s, None, fast)
+        analysis.memo["still_stats"] = st
     return st
 
 
@@ -136,7 +146,8 @@ register(
         description=(
             "Share of the video whose content stops changing: windows of 0.5 s compared 1 s "
             "apart on illumination-free local contrast, per region, against the noise of each "
-            "window; shimmer, twitching texture and flicker that go nowhere do not count. "
+            "window; shimmer, twitching texture and flicker that go nowhere do not count, "
+            "and a picture moving fast as a whole counts as changing. "
             "Raw freeze_ratio 0-1 excludes a still opening followed by change. 100 = never "
             "frozen, 0 = frozen throughout. Flag 'frozen': a still tail of at least "
             "max(1 s, 20% of the duration) or more than half the time still."
@@ -145,7 +156,7 @@ register(
         default=True,
         compute=compute_freeze,
         family="content",
-        needs=("content",),
+        needs=("content", "flow"),
     )
 )
 register(
