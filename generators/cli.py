@@ -61,6 +61,19 @@ def parse_option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def package_version() -> str:
+    """Version of the installed ``vqeval`` distribution (which ships ``lvsa``
+    and the generators), else of the source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vqeval")
+    except PackageNotFoundError:
+        from vqeval import __version__
+
+        return __version__
+
+
 def _list_models() -> None:
     from generators.models import get_model, model_names
 
@@ -146,6 +159,7 @@ def _list_models() -> None:
 @click.option("--list-models", is_flag=True, help="List model presets and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.version_option(package_version(), "-V", "--version", prog_name="lvsa-generate")
 def main(
     model: str | None,
     horizon: str,

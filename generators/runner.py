@@ -269,7 +269,7 @@ def is_finished(video: Path, sidecar: Path, request: Mapping[str, Any]) -> bool:
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries that shape the output."""
     versions = {"python": platform.python_version()}
-    for name in ("torch", "diffusers", "transformers", "av", "numpy", "lvsa"):
+    for name in ("torch", "diffusers", "transformers", "av", "numpy"):
         module = sys.modules.get(name)
         if module is None:
             try:
@@ -277,6 +277,10 @@ def library_versions() -> dict[str, str]:
             except ImportError:
                 continue
         versions[name] = str(getattr(module, "__version__", "unknown"))
+    # lvsa, vqeval and the generators ship as one distribution, "vqeval"
+    from generators.cli import package_version
+
+    versions["lvsa"] = versions["vqeval"] = package_version()
     return versions
 
 

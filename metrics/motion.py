@@ -175,7 +175,14 @@ def _base_flow_fn(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _flow_fn(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    base = _base_flow_fn(method)
+    raw = _base_flow_fn(method)
+
+    def base(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        if w > h and h < 32:  # OpenCV DIS fails or segfaults on wide frames a few px high
+            f = raw(np.ascontiguousarray(a.T), np.ascontiguousarray(b.T))
+            return np.ascontiguousarray(f.transpose(1, 0, 2)[..., ::-1])
+        return raw(a, b)
 
     def fn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         h, w = a.shape[:2]

@@ -142,9 +142,9 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     assert err.strip().count("\n") <= 3  # a short message, no traceback
 
 
-def test_empty_folder_says_no_videos(tmp_path: Path) -> None:
+def test_empty_folder_says_no_videos_and_exits_2(tmp_path: Path) -> None:
     code, _, err = run(["score", str(tmp_path), "--no-cache"])
-    assert code == 1 and "no videos found" in err
+    assert code == 2 and "no videos found" in err  # no input is an input error
 
 
 def test_api_score_video_returns_typed_result() -> None:
@@ -153,3 +153,140 @@ def test_api_score_video_returns_typed_result() -> None:
     assert r.info is not None and r.info.frame_count > 0
     assert r.series["thumbnails"] and r.series["thumbnails"][0].startswith("data:image/jpeg")
     assert r.verdict is not None and r.elapsed_s > 0
+
+
+# --------------------------------------------------------------------------- first use (issue #14)
+
+
+def test_cache_key_follows_the_scoring_code(tmp_path: Path, monkeypatch) -> None:
+    """Stale results: a change to any scoring source changes the cache key."""
+    from vqeval import cache as cache_mod
+
+    src = tmp_path / "metric.py"
+    src.write_text("SCALE = 1\n")
+    monkeypatch.setattr(cache_mod, "scoring_sources", lambda: [src])
+    cache_mod.code_fingerprint.cache_clear()
+    try:
+        before = cache_mod.code_fingerprint()
+        src.write_text("SCALE = 2\n")
+        cache_mod.code_fingerprint.cache_clear()
+        assert cache_mod.code_fingerprint() != before
+    finally:
+        cache_mod.code_fingerprint.cache_clear()
+
+
+def test_scoring_sources_cover_metrics_and_dimensions() -> None:
+    from vqeval.cache import scoring_sources
+
+    names = {f"{p.parent.name}/{p.name}" for p in scoring_sources()}
+    assert {"vqeval/pipeline.py", "vqeval/scoring.py", "vqeval/video.py"} <= names
+    assert any(n.startswith("dimensions/") for n in names)
+    assert any(n.startswith("metrics/") for n in names)
+
+
+def test_cached_record_from_other_code_is_a_miss(folder: Path, tmp_path: Path, monkeypatch) -> None:
+    from vqeval import cache as cache_mod
+
+    cfg = ScoreConfig(dimensions=("freeze",))
+    cache = ResultCache(tmp_path / "c")
+    clip = folder / "frozen_camera.mp4"
+    monkeypatch.setattr(cache_mod, "code_fingerprint", lambda: "old-code")
+    vqeval.score_batch(clip, cfg, cache=cache, progress=False)
+    assert vqeval.score_batch(clip, cfg, cache=cache, progress=False)[0].cached
+    monkeypatch.setattr(cache_mod, "code_fingerprint", lambda: "new-code")
+    assert not vqeval.score_batch(clip, cfg, cache=cache, progress=False)[0].cached
+
+
+def test_image_folder_row_warns_that_the_frame_rate_was_assumed(tmp_path: Path) -> None:
+    from tests import badinputs as bi
+
+    folder = bi.make_image_folder(tmp_path, n=12)
+    [r] = vqeval.score_batch(folder, ScoreConfig(dimensions=("freeze",)), cache=False)
+    assert r.ok and any("assumed 24 fps" in w for w in r.analysis["warnings"])
+
+
+@pytest.mark.skipif(
+    "image_fps" not in {f.name for f in __import__("dataclasses").fields(ScoreConfig)},
+    reason="ScoreConfig.image_fps not in the scoring code yet",
+)
+def test_fps_option_sets_the_image_folder_rate(tmp_path: Path) -> None:
+    from tests import badinputs as bi
+
+    folder = bi.make_image_folder(tmp_path, n=12)
+    js = tmp_path / "r.json"
+    code, _, err = run(["score", str(folder), *FAST, "--no-cache", "--fps", "6", "--json", str(js)])
+    assert code == 0, err
+    [r] = jsonio.read_results(js)
+    assert r.info.fps == 6 and r.info.duration_s == 2.0
+    assert not any("assumed" in w for w in r.analysis["warnings"])
+
+
+def test_interrupt_exits_130_with_one_line(monkeypatch) -> None:
+    import vqeval.batch
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vqeval.batch, "score_batch", interrupted)
+    code, _, err = run(["score", str(SAMPLES), "--no-cache"])
+    assert code == 130 and err.strip() == "interrupted"
+
+
+def test_short_version_flag() -> None:
+    from generators.cli import main as generate
+
+    for flag in ("-V", "--version"):
+        code, out, _ = run([flag])
+        assert code == 0 and out.startswith("vqeval, version ")
+        r = CliRunner().invoke(generate, [flag])
+        assert r.exit_code == 0 and r.output.startswith("lvsa-generate, version ")
+
+
+def test_files_from_file_and_stdin(folder: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{folder / 'frozen_camera.mp4'}\n\n{folder / 'loop_coffee.mp4'}\r\n")
+    js = tmp_path / "r.json"
+    code, _, err = run(
+        ["score", "--files-from", str(listing), *FAST, "--no-cache", "--json", str(js)]
+    )
+    assert code == 0, err
+    assert sorted(Path(r.path).name for r in jsonio.read_results(js)) == [
+        "frozen_camera.mp4",
+        "loop_coffee.mp4",
+    ]
+    r = CliRunner().invoke(
+        main,
+        ["score", "--files-from", "-", *FAST, "--no-cache", "--json", "-"],
+        input=f"{folder / 'frozen_camera.mp4'}\n",
+    )
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["results"]) == 1
+    r = CliRunner().invoke(main, ["score", "--files-from", "-", "--no-cache"], input="")
+    assert r.exit_code == 2 and "no paths given" in r.stderr
+
+
+def test_no_series_leaves_plot_series_out_of_the_json(folder: Path, tmp_path: Path) -> None:
+    full, lean = tmp_path / "full.json", tmp_path / "lean.json"
+    html = tmp_path / "r.html"
+    clip = str(folder / "loop_coffee.mp4")
+    cache = ["--cache-dir", str(tmp_path / "c")]
+    assert run(["score", clip, *FAST, *cache, "--json", str(full)])[0] == 0
+    code, _, _ = run(
+        ["score", clip, *FAST, *cache, "--json", str(lean), "--no-series", "--html", str(html)]
+    )
+    assert code == 0
+    [r] = jsonio.read_results(lean)
+    assert r.series == {} and r.composite == jsonio.read_results(full)[0].composite
+    assert lean.stat().st_size < full.stat().st_size / 3
+    assert "data:image/jpeg" in html.read_text()  # the HTML report keeps its thumbnails
+
+
+def test_assumed_image_folder_rate_is_warned_on_stderr_and_in_the_csv(tmp_path: Path) -> None:
+    from tests import badinputs as bi
+
+    folder = bi.make_image_folder(tmp_path, n=12)
+    cs = tmp_path / "r.csv"
+    code, _, err = run(["score", str(folder), *FAST, "--no-cache", "--csv", str(cs)])
+    assert code == 0
+    assert f"warning: {folder}: image folder: frame rate assumed 24 fps" in err
+    [row] = list(csv.DictReader(cs.open(newline="")))
+    assert "assumed 24 fps" in row["warnings"]

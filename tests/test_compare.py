@@ -367,3 +367,30 @@ def test_cli_compare_folders_uses_cache(tmp_path: Path, monkeypatch: pytest.Monk
     res2 = CliRunner().invoke(main, args)
     assert res2.exit_code == 0
     assert json.loads((tmp_path / "c.json").read_text())["methods"] == first["methods"]
+
+
+def test_small_sample_says_too_few_for_a_verdict(tmp_path: Path) -> None:
+    names = NAMES[:3]
+    a = _write(tmp_path, "dense.json", method_results("out/dense", names, 0.0, 1))
+    b = _write(tmp_path, "lvsa.json", method_results("out/lvsa", names, 30.0, 2))
+    md = tmp_path / "c.md"
+    res = CliRunner().invoke(
+        main, ["compare", str(a), str(b), "--json", str(tmp_path / "c.json"), "--md", str(md)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "only 3 paired video(s): too few for a verdict" in res.output
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["methods"][0]["small_sample"] is True and "too few" in doc["methods"][0]["note"]
+    assert "too few for a verdict" in md.read_text()
+    full_a = _write(tmp_path, "a20.json", method_results("out/dense", NAMES, 0.0, 1))
+    full_b = _write(tmp_path, "b20.json", method_results("out/lvsa", NAMES, 30.0, 2))
+    res = CliRunner().invoke(main, ["compare", str(full_a), str(full_b)])
+    assert res.exit_code == 0 and "too few" not in res.output
+
+
+def test_min_pairs_for_verdict_follows_the_test() -> None:
+    from vqeval.compare import min_pairs_for_verdict, small_sample_note
+
+    assert min_pairs_for_verdict(0.05) == 6  # smallest exact p with 5 pairs is 0.0625
+    assert min_pairs_for_verdict(0.2) == 5
+    assert small_sample_note(6, 0.05) is None and small_sample_note(4, 0.05)

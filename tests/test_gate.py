@@ -182,7 +182,10 @@ def test_cli_pass_fail_junit_md(tmp_path: Path) -> None:
     assert "gate passed: 2/2 rules passed" in r.output
     assert ET.parse(tmp_path / "j.xml").getroot().get("failures") == "0"
     assert "passed" in (tmp_path / "s.md").read_text()
-    assert json.loads((tmp_path / "g.json").read_text())["passed"] is True
+    doc = json.loads((tmp_path / "g.json").read_text())
+    assert doc["passed"] is True
+    # headed like the score and compare documents
+    assert doc["schema"] == SCHEMA_VERSION and doc["kind"] == "gate" and doc["vqeval"]
     res2, _ = _files(tmp_path, [50, 55], toml)
     r2 = CliRunner().invoke(main, ["gate", str(res2), "--config", str(cfg)])
     assert r2.exit_code == 1

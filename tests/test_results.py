@@ -73,3 +73,38 @@ def test_write_atomic_leaves_no_temp_files(tmp_path) -> None:
     write_atomic(target, "two")
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("path", None),
+        ("status", "maybe"),
+        ("composite", "80"),
+        ("composite", True),
+        ("scores", {"repetition": "high"}),
+        ("raw", {"repetition": 3}),
+        ("flags", "loop"),
+        ("flags", [1]),
+        ("loop_period_s", [1.5]),
+        ("info", {"fps": 24.0}),
+        (
+            "info",
+            {"fps": "24", "frame_count": 1, "width": 1, "height": 1, "codec": "x", "duration_s": 1},
+        ),
+        ("series", {"motion": 0.5}),
+        ("cached", "no"),
+    ],
+)
+def test_records_with_wrong_field_types_are_rejected(field, value) -> None:
+    rec = {**_result().to_dict(), field: value}
+    with pytest.raises(ResultsFormatError, match=field.split(".")[0]):
+        VideoResult.from_dict(json.loads(json.dumps(rec)))
+
+
+def test_valid_records_pass_the_type_check() -> None:
+    from vqeval.results import check_record
+
+    check_record(json.loads(json.dumps(_result().to_dict(), allow_nan=True).replace("NaN", "null")))
+    err = VideoResult(path="x.mp4", status="error", error="bad")
+    assert VideoResult.from_dict(err.to_dict()) == err

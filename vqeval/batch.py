@@ -1,4 +1,11 @@
-"""Scoring many videos: discovery, worker processes, progress and the cache."""
+"""Scoring many videos: discovery, worker processes, progress and the cache.
+
+Worker processes that die (killed by the kernel for memory, by a user, or by
+a crash in native code) cost no rows: when the pool breaks, every video not
+yet finished is scored again in a fresh pool; if that pool breaks too, the
+remaining videos are scored each in its own process, so only a video that
+kills its worker every time becomes an error row ("worker process died").
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,8 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from tqdm import tqdm
 
@@ -54,8 +62,36 @@ def _size(path: str) -> int:
         return 0
 
 
+#: Fresh pools tried for unfinished videos after a worker died, before the
+#: remaining videos are scored one per process.
+POOL_RETRIES = 1
+#: Error text of a video whose worker process died every time it was tried.
+WORKER_DIED = (
+    "worker process died while scoring this video (killed by a signal, out of "
+    "memory, or a crash in native code); it was retried in a fresh process"
+)
+
+_Item = tuple[int, str, "str | None"]
+
+
+def _score_in_worker(path: str, config: ScoreConfig) -> VideoResult:
+    """What a worker process runs for one video (a module-level function so
+    that it pickles by reference)."""
+    return score_video(path, config)
+
+
+def _as_path_list(
+    paths: Sequence[str | os.PathLike[str]] | str | bytes | os.PathLike[str],
+) -> list[str]:
+    """``paths`` as a list of ``str`` paths; a single path (``str``, ``bytes``
+    or path-like) is one path, not a sequence of characters."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    return [os.fsdecode(p) for p in paths]
+
+
 def score_batch(
-    paths: Sequence[str | os.PathLike[str]],
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     config: ScoreConfig | None = None,
     *,
     workers: int = 1,
@@ -68,10 +104,12 @@ def score_batch(
 
     Args:
         paths: files and folders (folders are walked recursively, sorted; a
-            folder of numbered images is one video).
+            folder of numbered images is one video); a single path is
+            accepted too (``score_batch("clip.mp4")``).
         config: analysis configuration; ``None`` = defaults.
         workers: worker processes; 1 = in this process, 0 = one per available
-            CPU core (at most one per video to score).
+            CPU core (at most one per video to score). A worker that dies is
+            replaced and its videos are retried (see the module docstring).
         cache: ``True`` = the default on-disk cache, ``False`` = none, or a
             :class:`ResultCache`.
         pattern: glob on file names (e.g. ``"*.mp4"``).
@@ -84,18 +122,18 @@ def score_batch(
     """
     config = config or ScoreConfig()
     validate_config(config)  # usage errors before any work
-    videos, missing = find_videos([os.fspath(p) for p in paths], pattern=pattern)
+    videos, missing = find_videos(_as_path_list(paths), pattern=pattern)
     store = cache if isinstance(cache, ResultCache) else (ResultCache() if cache else None)
 
     results: dict[int, VideoResult] = {}
-    todo: list[tuple[int, str, str | None]] = []
+    todo: list[_Item] = []
     for i, v in enumerate(videos):
         key = None
         if store is not None:
             try:
                 key = store.key(v, config)
             except OSError:
-                key = None  # unreadable: let scoring produce the error row
+                key = None  # unreadable or not a regular file: scoring says why
             hit = store.get(key, v) if key else None
             if hit is not None:
                 results[i] = hit
@@ -104,19 +142,12 @@ def score_batch(
 
     if workers <= 0:
         workers = available_cpus()
+    workers = min(workers, len(todo))
+    # largest files first: the last worker to finish waits less
+    order = sorted(todo, key=lambda item: _size(item[1]), reverse=True)
     # Start worker processes before any thread of ours exists (the progress
     # bar's monitor): forking a threaded process can deadlock the children.
-    pool, futs = None, {}
-    if workers > 1 and len(todo) > 1:
-        pool = ProcessPoolExecutor(
-            max_workers=min(workers, len(todo)),
-            mp_context=_pool_context(),
-            initializer=_worker_init,
-        )
-        # largest files first: the last worker to finish waits less
-        order = sorted(todo, key=lambda item: _size(item[1]), reverse=True)
-        futs = {pool.submit(score_video, v, config): (i, v, key) for i, v, key in order}
-
+    first = _new_pool(workers) if workers > 1 else None
     bar = tqdm(
         total=len(videos),
         initial=len(results),
@@ -126,7 +157,8 @@ def score_batch(
         leave=False,
     )
 
-    def done(i: int, key: str | None, r: VideoResult) -> None:
+    def done(item: _Item, r: VideoResult) -> None:
+        i, _, key = item
         results[i] = r
         if store is not None and key is not None:
             store.put(key, r)
@@ -138,22 +170,96 @@ def score_batch(
         for i in sorted(results):
             on_result(results[i])
     try:
-        if pool is None:
-            for i, v, key in todo:
-                done(i, key, score_video(v, config))
+        if first is None:
+            for item in todo:
+                done(item, score_video(item[1], config))
         else:
-            for fut in as_completed(futs):
-                i, v, key = futs[fut]
-                try:
-                    r = fut.result()
-                except Exception as exc:  # a worker died (e.g. killed for memory)
-                    r = VideoResult(path=v, status=STATUS_ERROR, error=_one_line(exc))
-                done(i, key, r)
+            _score_in_pools(first, order, config, workers, done)
     finally:
         bar.close()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
 
     out = [results[i] for i in range(len(videos))]
     out += [VideoResult(path=p, status=STATUS_ERROR, error=msg) for p, msg in missing]
     return out
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=_pool_context(), initializer=_worker_init
+    )
+
+
+def _error_row(path: str, exc: BaseException) -> VideoResult:
+    return VideoResult(path=path, status=STATUS_ERROR, error=_one_line(exc))
+
+
+def _score_in_pools(
+    pool: ProcessPoolExecutor,
+    items: list[_Item],
+    config: ScoreConfig,
+    workers: int,
+    done: Callable[[_Item, VideoResult], None],
+) -> None:
+    """Score ``items`` in ``pool``; after a worker death retry the unfinished
+    ones in fresh pools (``POOL_RETRIES``), then one process per video."""
+    pending = items
+    for attempt in range(POOL_RETRIES + 1):
+        if attempt:
+            pool = _new_pool(min(workers, len(pending)))
+        crashed: list[_Item] = []
+        interrupted = True
+        try:
+            futs: dict[Future[VideoResult], _Item] = {}
+            for it in pending:
+                try:
+                    futs[pool.submit(_score_in_worker, it[1], config)] = it
+                except BrokenProcessPool:  # a worker already died
+                    crashed.append(it)
+            for fut in as_completed(futs):
+                try:
+                    r = fut.result()
+                except BrokenProcessPool:
+                    crashed.append(futs[fut])
+                    continue
+                except Exception as exc:  # e.g. a result that does not pickle
+                    r = _error_row(futs[fut][1], exc)
+                done(futs[fut], r)
+            interrupted = False
+        finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
+        if not crashed:
+            return
+        pending = sorted(crashed, key=lambda it: it[0])
+    _score_isolated(pending, config, workers, done)
+
+
+def _score_isolated(
+    items: list[_Item],
+    config: ScoreConfig,
+    workers: int,
+    done: Callable[[_Item, VideoResult], None],
+) -> None:
+    """Each video in its own one-worker pool (at most ``workers`` at a time):
+    a video that kills its process takes no other video with it."""
+    queue = list(items)
+    running: dict[Future[VideoResult], tuple[_Item, ProcessPoolExecutor]] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                it = queue.pop(0)
+                ex = _new_pool(1)
+                running[ex.submit(_score_in_worker, it[1], config)] = (it, ex)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                it, ex = running.pop(fut)
+                try:
+                    r = fut.result()
+                except BrokenProcessPool:
+                    r = VideoResult(path=it[1], status=STATUS_ERROR, error=WORKER_DIED)
+                except Exception as exc:
+                    r = _error_row(it[1], exc)
+                ex.shutdown(wait=True)
+                done(it, r)
+    finally:
+        for _, ex in running.values():
+            ex.shutdown(wait=False, cancel_futures=True)

@@ -55,6 +55,29 @@ COMPOSITE = "composite"
 KNOWN_FLAGS: tuple[str, ...] = ("loop", "frozen", "motion_decay", "flicker")
 ERROR_FLAG = "error"
 ANY_FLAG = "any"
+#: Fewest paired videos a comparison should have before its verdict is read.
+MIN_PAIRS = 5
+
+
+def min_pairs_for_verdict(alpha: float = DEFAULT_ALPHA) -> int:
+    """Fewest pairs for which a verdict is possible at all: ``MIN_PAIRS``, or
+    more when the exact two-sided signed-rank test cannot reach ``p < alpha``
+    with fewer (its smallest p-value is ``2 / 2**n``: 6 pairs at alpha 0.05)."""
+    n = 1
+    while 2.0 / 2**n >= alpha and n < 64:
+        n += 1
+    return max(MIN_PAIRS, n)
+
+
+def small_sample_note(n_pairs: int, alpha: float = DEFAULT_ALPHA) -> str | None:
+    """One sentence when ``n_pairs`` is too few for a verdict, else ``None``."""
+    need = min_pairs_for_verdict(alpha)
+    if n_pairs >= need:
+        return None
+    return (
+        f"only {n_pairs} paired video(s): too few for a verdict (needs at least {need} "
+        f"at alpha {alpha:g}); its CIs and p-values are descriptive only"
+    )
 
 
 # --------------------------------------------------------------------------- inputs
@@ -343,6 +366,14 @@ class Comparison:
     settings: dict[str, Any]
 
     @property
+    def _alpha(self) -> float:
+        return float(self.settings.get("alpha", DEFAULT_ALPHA))
+
+    def note(self, method: MethodComparison) -> str | None:
+        """The small-sample warning for ``method`` (see :func:`small_sample_note`)."""
+        return small_sample_note(len(method.pairing.pairs), self._alpha)
+
+    @property
     def any_errors(self) -> bool:
         """True when any video on any side failed to score."""
         sides = [self.baseline, *(m.side for m in self.methods)]
@@ -366,6 +397,8 @@ class Comparison:
                 {
                     **side_d(m.side),
                     "pairs": len(m.pairing.pairs),
+                    "small_sample": self.note(m) is not None,
+                    "note": self.note(m),
                     "unmatched_baseline": m.pairing.only_baseline,
                     "unmatched_method": m.pairing.only_method,
                     "ambiguous": m.pairing.ambiguous,
@@ -491,6 +524,9 @@ def format_table(cmp: Comparison) -> str:
             f"{m.side.label} vs {base.label} (baseline): {len(pr.pairs)} paired videos, "
             f"matched by {cmp.match}"
         )
+        note = cmp.note(m)
+        if note:
+            lines.append(f"note: {note}")
         header = [
             "dimension",
             f"{base.label}",

@@ -33,6 +33,9 @@ class ScoreConfig:
             ``"raft"`` with local weights).
         weights_dir: folder holding local weights for learned backbones;
             ``None`` = the ``VQEVAL_WEIGHTS`` environment variable or none.
+        image_fps: frame rate in frames/s of folders of numbered images
+            (images carry no timing); ``None`` = 24, with a warning in the
+            row. Video files keep their own timestamps.
     """
 
     dimensions: tuple[str, ...] | None = None
@@ -44,6 +47,7 @@ class ScoreConfig:
     backbone: str = "pixel"
     flow: str = "dis"
     weights_dir: str | None = None
+    image_fps: float | None = None
 
     def key(self) -> str:
         """Stable hex digest of everything that changes results (cache key part)."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import reprlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ from vqeval.compare import (
     metric_value,
     pair_sides,
 )
-from vqeval.results import ConfigError, VideoResult
+from vqeval.results import SCHEMA_VERSION, ConfigError, VideoResult
 
 try:  # Python >= 3.11
     import tomllib
@@ -138,8 +139,14 @@ class GateReport:
         return sum(not r.passed for r in self.results)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (``vqeval gate --json``); ``vqeval``, ``schema`` and
+        ``kind`` head it as in the score and compare documents."""
+        from vqeval import __version__
+
         return {
+            "vqeval": __version__,
+            "schema": SCHEMA_VERSION,
+            "kind": "gate",
             "passed": self.passed,
             "source": self.source,
             "videos": self.videos,
@@ -162,10 +169,19 @@ class GateReport:
 
 # --------------------------------------------------------------------------- parsing
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
+
+
+def _brief(v: Any) -> str:
+    """A value as it appears in a message: repr, shortened (nested or huge
+    values from a hostile file stay one short line)."""
+    return _REPR.repr(v)
+
 
 def _number(v: Any, where: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ConfigError(f"{where} must be a number, got {v!r}")
+        raise ConfigError(f"{where} must be a number, got {_brief(v)}")
     return float(v)
 
 
@@ -209,7 +225,7 @@ def parse_gate_config(
     baseline = data.get("baseline")
     if baseline is not None:
         if not isinstance(baseline, str) or not baseline:
-            raise ConfigError(f"{path}: baseline must be a path string, got {baseline!r}")
+            raise ConfigError(f"{path}: baseline must be a path string, got {_brief(baseline)}")
         base_dir = os.path.dirname(path) if path != "<gate>" else ""
         baseline = baseline if os.path.isabs(baseline) else os.path.join(base_dir, baseline)
     tables = data.get("rule", [])
@@ -225,20 +241,20 @@ def parse_gate_config(
             raise ConfigError(f"{where}: give exactly one of dimension = ... or flag = ...")
         name = t.get("name")
         if name is not None and not isinstance(name, str):
-            raise ConfigError(f"{where}: name must be a string, got {name!r}")
+            raise ConfigError(f"{where}: name must be a string, got {_brief(name)}")
         if has_dim:
             target, kind, allowed = t["dimension"], "dimension", DIMENSION_CHECKS
             if not isinstance(target, str):
-                raise ConfigError(f"{where}: dimension must be a string, got {target!r}")
+                raise ConfigError(f"{where}: dimension must be a string, got {_brief(target)}")
             if target not in known:
                 raise ConfigError(
-                    f"{where}: unknown dimension {target!r}; known: {', '.join(sorted(known))}"
+                    f"{where}: unknown dimension {_brief(target)}; known: {', '.join(sorted(known))}"
                 )
         else:
             target, kind, allowed = t["flag"], "flag", FLAG_CHECKS
             if not isinstance(target, str) or target not in RULE_FLAGS:
                 raise ConfigError(
-                    f"{where}: unknown flag {target!r}; known: {', '.join(RULE_FLAGS)}"
+                    f"{where}: unknown flag {_brief(target)}; known: {', '.join(RULE_FLAGS)}"
                 )
         extra = [k for k in t if k not in (*allowed, "dimension", "flag", "name")]
         if extra:
@@ -281,6 +297,8 @@ def load_gate_config(
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{p}: malformed TOML ({e})") from e
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise ConfigError(f"{p}: malformed TOML (arrays or tables nested too deeply)") from None
     return parse_gate_config(data, known_dimensions=known_dimensions, path=p)
 
 

@@ -85,6 +85,7 @@ def analyse(
         max_frames=config.max_frames,
         stills=config.stills,
         still_size=config.still_size,
+        fps_override=config.image_fps if os.path.isdir(path) else None,
         sink=sink,
     )
     clip = read(max_fps=config.max_fps)

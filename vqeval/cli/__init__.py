@@ -1,9 +1,11 @@
 """The ``vqeval`` command line: a thin layer over the Python API.
 
-Exit codes (all subcommands):
-    0  success (all videos scored / gate passed)
-    1  some videos failed to score, or a gate failed
-    2  usage or configuration error
+Exit codes (all subcommands; the table is in docs/ci.md):
+    0    success (all videos scored / compared / gate passed)
+    1    some videos failed to score (error rows), or a gate failed
+    2    usage, configuration or input error (bad option, no videos found,
+         malformed gate or results file, a report that could not be written)
+    130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -30,13 +32,23 @@ class _LazyGroup(click.Group):
             return None
         return importlib.import_module(f"vqeval.cli.{cmd_name}").command
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Ctrl-C ends any subcommand with one line and exit code 130 (the
+        shell convention 128 + SIGINT), not click's "Aborted!" and code 1."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            raise SystemExit(130) from None
+
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="vqeval")
+@click.version_option(__version__, "-V", "--version", prog_name="vqeval")
 def main() -> None:
     """VQeval: score long AI-generated videos for loops, freezes, motion decay
     and VBench-style quality.
 
     \b
-    Exit codes: 0 ok, 1 some videos failed / gate failed, 2 usage error.
+    Exit codes: 0 ok; 1 some videos failed / gate failed; 2 usage or input
+    error (no videos, bad gate/results file, report not written); 130 interrupted.
     """

@@ -3,23 +3,70 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 import click
 
 from vqeval.config import DEFAULT_ANALYSIS_SIZE, DEFAULT_MAX_FPS, ScoreConfig
+from vqeval.report.safe import encodable, one_line, printable
 from vqeval.results import ConfigError
 
-#: Exit codes (documented in the README and ``vqeval --help``).
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Exit codes of every subcommand (table in ``docs/ci.md`` and ``vqeval --help``):
+#: 0 ok; 1 some videos failed to score or a gate failed (reports still
+#: written); 2 usage, configuration or input error (bad option, no videos
+#: found, malformed gate or results file, a report that could not be
+#: written); 130 interrupted (Ctrl-C).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def say(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print human text: control characters and undecodable name bytes in it
+    are shown escaped (``\\x1b``, ``\\udcff``), never sent raw to the terminal."""
+    click.echo(printable(text), err=err, nl=nl)
+
+
+def emit(data: str, *, nl: bool = True) -> None:
+    """Print machine-readable output (JSON/CSV on stdout) as valid UTF-8."""
+    click.echo(encodable(data), nl=nl)
+
+
+def error_line(what: object, message: object) -> str:
+    """``error: WHAT: MESSAGE`` on one line (names escaped)."""
+    return f"error: {one_line(what)}: {one_line(message)}"
 
 
 def fail_usage(message: str) -> None:
     """Print one ``error:`` line and exit with code 2."""
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {one_line(message)}", err=True)
     raise SystemExit(EXIT_USAGE)
+
+
+def write_reports(jobs: Sequence[tuple[str, Callable[[], object]]]) -> tuple[list[str], int]:
+    """Run report writers one after the other; a writer that fails (folder
+    unwritable, path is a folder, parent is a file, disk full) prints one
+    ``error:`` line and the others still run. The file a failed writer
+    targeted keeps its old content (writes are atomic).
+
+    Args:
+        jobs: ``(label, write)`` pairs; ``write()`` returns the path written.
+
+    Returns:
+        ``(written paths, number of failed writers)``.
+    """
+    from vqeval.report import ReportWriteError
+
+    written: list[str] = []
+    failed = 0
+    for label, write in jobs:
+        try:
+            written.append(str(write()))
+        except (ReportWriteError, OSError) as exc:
+            failed += 1
+            msg = str(exc) if isinstance(exc, ReportWriteError) else exc.strerror or str(exc)
+            click.echo(f"error: {label}: {one_line(msg)}", err=True)
+    return written, failed
 
 
 @dataclass(frozen=True)
@@ -34,6 +81,7 @@ class RunOptions:
     analysis_size: int
     max_fps: float
     max_frames: int | None
+    fps: float | None
     pattern: str | None
     workers: int
     no_cache: bool
@@ -50,6 +98,7 @@ class RunOptions:
             self.analysis_size,
             self.max_fps,
             self.max_frames,
+            self.fps,
         )
 
     def batch_kwargs(self) -> dict[str, Any]:
@@ -126,6 +175,14 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Cap on analysed frames per video.",
         ),
         click.option(
+            "--fps",
+            default=None,
+            type=click.FloatRange(0.0, min_open=True),
+            metavar="FPS",
+            help="Frame rate of folders of numbered images, frames/s (images carry no "
+            "timing; default 24, and the row then warns that it was assumed).",
+        ),
+        click.option(
             "--glob",
             "pattern",
             default=None,
@@ -166,6 +223,7 @@ def build_config(
     analysis_size: int,
     max_fps: float,
     max_frames: int | None,
+    fps: float | None = None,
 ) -> ScoreConfig:
     """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input)."""
     from vqeval.pipeline import validate_config
@@ -175,15 +233,21 @@ def build_config(
         dims = tuple(sorted({d.strip() for d in dimensions.split(",") if d.strip()}))
         if not dims:
             fail_usage("--dimensions is empty")
-    cfg = ScoreConfig(
-        dimensions=dims,
-        backbone=backbone,
-        flow=flow,
-        weights_dir=weights_dir,
-        analysis_size=analysis_size,
-        max_fps=max_fps or None,
-        max_frames=max_frames,
-    )
+    extra = {} if fps is None else {"image_fps": fps}
+    try:
+        cfg = ScoreConfig(
+            dimensions=dims,
+            backbone=backbone,
+            flow=flow,
+            weights_dir=weights_dir,
+            analysis_size=analysis_size,
+            max_fps=max_fps or None,
+            max_frames=max_frames,
+            **extra,
+        )
+    except TypeError:  # ScoreConfig.image_fps not in this version of the scoring code
+        fail_usage("--fps is not supported by this version of the scoring code")
+        raise
     try:
         validate_config(cfg)
     except ConfigError as e:

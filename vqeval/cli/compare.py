@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 
 import click
 
 from vqeval.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     RunOptions,
     analysis_options,
+    emit,
+    error_line,
     fail_usage,
+    say,
+    write_reports,
 )
 from vqeval.compare import COMPOSITE, MATCH_MODES
 from vqeval.results import VQevalError
@@ -20,7 +26,7 @@ from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TI
 
 
 @click.command("compare")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(readable=False))
 @analysis_options
 @click.option(
     "--match",
@@ -93,7 +99,8 @@ def command(
       vqeval compare out/dense out/lvsa
       vqeval compare base.json out/lvsa out/riflex --html cmp.html --md cmp.md
     Exit codes: 0 compared, 1 compared but some videos failed to score,
-    2 usage error (missing/empty input, no videos in common, bad results file).
+    2 usage or input error (missing/empty input, no videos in common, bad
+    results file, a report that could not be written), 130 interrupted.
     """
     from vqeval.compare import compare_sides, format_table, load_side
 
@@ -134,26 +141,29 @@ def command(
     from vqeval.report.jsonio import clean
 
     doc = json.dumps(clean(cmp.to_dict()), indent=1, allow_nan=False, ensure_ascii=False)
-    written = []
     if json_path == "-":
-        click.echo(doc)
+        emit(doc)
     elif not quiet:
-        click.echo(format_table(cmp))
+        say(format_table(cmp))
+    jobs: list[tuple[str, Callable[[], object]]] = []
     if json_path and json_path != "-":
         from vqeval.report import write_atomic
 
-        written.append(str(write_atomic(json_path, doc)))
+        jobs.append(("--json", lambda: write_atomic(json_path, doc)))
     if md_path:
         from vqeval.report.markdown import write_compare_markdown
 
-        written.append(str(write_compare_markdown(cmp, md_path)))
+        jobs.append(("--md", lambda: write_compare_markdown(cmp, md_path)))
     if html_path:
         from vqeval.report.html import write_compare_html
 
-        written.append(str(write_compare_html(cmp, html_path)))
+        jobs.append(("--html", lambda: write_compare_html(cmp, html_path)))
+    written, write_failures = write_reports(jobs)
     failed = [r for s in sides for r in s.results if not r.ok]
     for r in failed:
-        click.echo(f"error: {r.path}: {r.error}", err=True)
+        click.echo(error_line(r.path, r.error), err=True)
     for w in written:
-        click.echo(f"wrote {w}", err=True)
+        say(f"wrote {w}", err=True)
+    if write_failures:
+        raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if failed else EXIT_OK)

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import click
 
 from vqeval.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     RunOptions,
     analysis_options,
     fail_usage,
+    say,
+    write_reports,
 )
 from vqeval.results import VQevalError
 
 
 @click.command("gate")
-@click.argument("path", type=click.Path())
+@click.argument("path", type=click.Path(readable=False))
 @click.option(
     "--config",
     "-c",
@@ -66,7 +70,8 @@ def command(
     Example:
       vqeval gate out/lvsa --config gates.toml --junit gate.xml --md "$GITHUB_STEP_SUMMARY"
     Exit codes: 0 every rule passed, 1 a rule failed, 2 configuration or
-    input error (malformed TOML, unknown dimension, wrong types, missing input).
+    input error (malformed TOML, unknown dimension, wrong types, missing
+    input, a report that could not be written), 130 interrupted.
     """
     from vqeval.compare import load_side
     from vqeval.dimensions import registry
@@ -95,28 +100,33 @@ def command(
                 "(baseline = ... in the file or --baseline)"
             )
         rep = evaluate_gate(gate, side, base)
-        if junit_path:
-            from vqeval.report.junit import write_junit
-
-            write_junit(rep, junit_path)
-        if md_path:
-            from vqeval.report.markdown import write_gate_markdown
-
-            summary = os.environ.get("GITHUB_STEP_SUMMARY")
-            append = bool(summary) and os.path.abspath(md_path) == os.path.abspath(summary or "")
-            write_gate_markdown(rep, md_path, append=append)
-        if json_path:
-            import json
-
-            from vqeval.report import write_atomic
-            from vqeval.report.jsonio import clean
-
-            write_atomic(json_path, json.dumps(clean(rep.to_dict()), indent=1, ensure_ascii=False))
     except VQevalError as e:
         fail_usage(str(e))
         return
+    jobs: list[tuple[str, Callable[[], object]]] = []
+    if junit_path:
+        from vqeval.report.junit import write_junit
+
+        jobs.append(("--junit", lambda: write_junit(rep, junit_path)))
+    if md_path:
+        from vqeval.report.markdown import write_gate_markdown
+
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        append = bool(summary) and os.path.abspath(md_path) == os.path.abspath(summary or "")
+        jobs.append(("--md", lambda: write_gate_markdown(rep, md_path, append=append)))
+    if json_path:
+        import json
+
+        from vqeval.report import write_atomic
+        from vqeval.report.jsonio import clean
+
+        doc = json.dumps(clean(rep.to_dict()), indent=1, allow_nan=False, ensure_ascii=False)
+        jobs.append(("--json", lambda: write_atomic(json_path, doc)))
+    _, write_failures = write_reports(jobs)
     text = format_report(rep)
-    click.echo(text.splitlines()[-1] if quiet else text)
+    say(text.splitlines()[-1] if quiet else text)
+    if write_failures:
+        raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_OK if rep.passed else EXIT_FAILED)
 
 

@@ -2,28 +2,75 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
 import time
+from collections.abc import Callable
 
 import click
 
 from vqeval.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     RunOptions,
     analysis_options,
+    emit,
+    error_line,
     fail_usage,
+    say,
+    write_reports,
 )
+from vqeval.report.safe import one_line
+
+
+def read_path_list(source: str) -> list[str]:
+    """Paths listed in file ``source`` (``-`` = stdin): one per line, or
+    NUL-separated when the text holds a NUL byte (``find -print0``). Empty
+    entries are skipped; bytes that are not UTF-8 are kept (surrogateescape),
+    so every name a file system allows round-trips. A name holding a newline
+    needs the NUL form."""
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else b""
+        else:
+            with open(source, "rb") as fh:
+                data = fh.read()
+    except OSError as e:
+        fail_usage(f"--files-from {source}: cannot read ({e.strerror or e})")
+        return []
+    if b"\0" in data:
+        entries = data.split(b"\0")
+    else:
+        entries = [e[:-1] if e.endswith(b"\r") else e for e in data.split(b"\n")]
+    return [os.fsdecode(e) for e in entries if e]
 
 
 @click.command("score")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path(readable=False))
 @analysis_options
+@click.option(
+    "--files-from",
+    "files_from",
+    default=None,
+    metavar="FILE",
+    help="Also score the paths listed in FILE, one per line or NUL-separated "
+    "(find -print0); - reads them from stdin.",
+)
 @click.option(
     "--json",
     "json_path",
     default=None,
     metavar="FILE",
     help="Write one JSON record per video (use - for stdout).",
+)
+@click.option(
+    "--no-series",
+    is_flag=True,
+    help="Leave the plot series (frame times, motion curve, self-similarity "
+    "matrix, thumbnails) out of --json: about 5 KB per video instead of about "
+    "70 KB. HTML reports still get them.",
 )
 @click.option(
     "--csv",
@@ -40,7 +87,9 @@ from vqeval.cli.common import (
 def command(
     paths: tuple[str, ...],
     run: RunOptions,
+    files_from: str | None,
     json_path: str | None,
+    no_series: bool,
     csv_path: str | None,
     html_path: str | None,
     md_path: str | None,
@@ -53,59 +102,80 @@ def command(
     Examples:
       vqeval score data/samples
       vqeval score out/ --glob '*.mp4' -j 2 --json results.json --html report.html
-    Exit codes: 0 all scored, 1 some videos failed (error rows), 2 usage error.
+      find out -name '*.mp4' -print0 | vqeval score --files-from - --csv -
+    Exit codes: 0 all scored, 1 some videos failed (error rows), 2 usage or
+    input error (no videos found, a report could not be written), 130 interrupted.
     """
     from vqeval.batch import score_batch
     from vqeval.report import csvio, jsonio, table
 
+    all_paths = list(paths)
+    if files_from is not None:
+        all_paths += read_path_list(files_from)
+    if not all_paths:
+        fail_usage(
+            "no paths given: name videos or folders, or list them with --files-from"
+            + (f" ({files_from} is empty)" if files_from is not None else "")
+        )
     cfg = run.config()
     if sum(p == "-" for p in (json_path, csv_path)) > 1:
         fail_usage("only one of --json/--csv may write to stdout")
     t0 = time.perf_counter()
-    results = score_batch(list(paths), cfg, **run.batch_kwargs())
+    results = score_batch(all_paths, cfg, **run.batch_kwargs())
     elapsed = time.perf_counter() - t0
     if not results:
-        click.echo(
-            f"error: no videos found in {', '.join(paths)}"
-            + (f" matching {run.pattern!r}" if run.pattern else ""),
-            err=True,
+        shown = ", ".join(all_paths[:5]) + (" ..." if len(all_paths) > 5 else "")
+        fail_usage(
+            f"no videos found in {shown}" + (f" matching {run.pattern!r}" if run.pattern else "")
         )
-        raise SystemExit(EXIT_FAILED)
 
+    json_results = [dataclasses.replace(r, series={}) for r in results] if no_series else results
     to_stdout = "-" in (json_path, csv_path)
     if not quiet and not to_stdout:
-        click.echo(table.render(results))
-    written = []
-    if json_path:
-        if json_path == "-":
-            click.echo(jsonio.dumps(results, cfg))
-        else:
-            written.append(str(jsonio.write_results(json_path, results, cfg)))
-    if csv_path:
-        if csv_path == "-":
-            click.echo(csvio.dumps(results), nl=False)
-        else:
-            written.append(str(csvio.write_csv(csv_path, results)))
+        say(table.render(results))
+    if json_path == "-":
+        emit(jsonio.dumps(json_results, cfg))
+    if csv_path == "-":
+        emit(csvio.dumps(results), nl=False)
+    jobs: list[tuple[str, Callable[[], object]]] = []
+    if json_path and json_path != "-":
+        jobs.append(("--json", lambda: jsonio.write_results(json_path, json_results, cfg)))
+    if csv_path and csv_path != "-":
+        jobs.append(("--csv", lambda: csvio.write_csv(csv_path, results)))
     if html_path:
-        from vqeval.report.html import write_score_html
 
-        written.append(str(write_score_html(results, html_path, cfg)))
+        def html() -> object:
+            from vqeval.report.html import write_score_html
+
+            return write_score_html(results, html_path, cfg)
+
+        jobs.append(("--html", html))
     if md_path:
-        from vqeval.report.markdown import write_score_markdown
 
-        written.append(str(write_score_markdown(results, md_path, cfg)))
+        def md() -> object:
+            from vqeval.report.markdown import write_score_markdown
+
+            return write_score_markdown(results, md_path, cfg)
+
+        jobs.append(("--md", md))
+    written, write_failures = write_reports(jobs)
 
     errors = [r for r in results if not r.ok]
     cached = sum(r.cached for r in results)
     if quiet or to_stdout:
         for r in errors:
-            click.echo(f"error: {r.path}: {r.error}", err=True)
-    click.echo(
+            click.echo(error_line(r.path, r.error), err=True)
+    for r in results:  # damage found while decoding, an assumed frame rate ...
+        for w in r.analysis.get("warnings") or ():
+            click.echo(f"warning: {one_line(r.path)}: {one_line(w)}", err=True)
+    say(
         f"scored {len(results) - len(errors)}/{len(results)} videos"
         f" ({cached} from cache) in {elapsed:.1f} s"
         + (f"; {len(errors)} error(s)" if errors else ""),
         err=True,
     )
     for w in written:
-        click.echo(f"wrote {w}", err=True)
+        say(f"wrote {w}", err=True)
+    if write_failures:
+        raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if errors else EXIT_OK)

@@ -1,5 +1,10 @@
 """CSV export: one row per video, scores as ``score.<dimension>`` columns and
-scalar raw values as ``raw.<dimension>.<key>`` columns (lists as JSON)."""
+scalar raw values as ``raw.<dimension>.<key>`` columns (lists as JSON).
+
+Cells are safe to open in a spreadsheet: text starting with ``= + - @``, tab
+or a line break gets a leading apostrophe (:func:`vqeval.report.safe.csv_cell`),
+and records end with CRLF (RFC 4180), so a carriage return or line feed inside
+a file name is quoted and stays inside one record."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 
 from vqeval.report import write_atomic
 from vqeval.report.jsonio import clean
+from vqeval.report.safe import csv_cell
 from vqeval.results import VideoResult
 
 INFO_FIELDS = ("fps", "frame_count", "width", "height", "codec", "duration_s")
@@ -40,6 +46,7 @@ def rows(results: list[VideoResult]) -> tuple[list[str], list[dict[str, Any]]]:
         "path",
         "status",
         "error",
+        "warnings",
         *INFO_FIELDS,
         "composite",
         "verdict",
@@ -57,6 +64,7 @@ def rows(results: list[VideoResult]) -> tuple[list[str], list[dict[str, Any]]]:
             "path": r.path,
             "status": r.status,
             "error": r.error or "",
+            "warnings": "; ".join(str(w) for w in r.analysis.get("warnings") or ()),
             "composite": _cell(r.composite),
             "verdict": r.verdict or "",
             "flags": ";".join(r.flags),
@@ -79,9 +87,11 @@ def dumps(results: list[VideoResult]) -> str:
     """CSV text for ``results``."""
     header, data = rows(results)
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=header, restval="", lineterminator="\n")
+    # CRLF records: a CR or LF inside a cell is then quoted (QUOTE_MINIMAL
+    # quotes the line terminator's characters), so a name never splits a row
+    w = csv.DictWriter(buf, fieldnames=header, restval="", lineterminator="\r\n")
     w.writeheader()
-    w.writerows(data)
+    w.writerows({k: csv_cell(v) for k, v in row.items()} for row in data)
     return buf.getvalue()
 
 

@@ -50,6 +50,7 @@ th{background:#f6f8fa;font-weight:600}td.num,th.num{text-align:right;font-varian
 .thumbs{white-space:nowrap}.thumbs img{height:44px;margin-right:2px;border-radius:3px}
 img.ssm{width:96px;height:96px;vertical-align:top;margin-right:6px;image-rendering:pixelated;border:1px solid #d0d7de}
 .err{color:#a40e26;font-size:12px;word-break:break-all}
+.why{color:#444;font-size:12px;margin-top:2px}
 .scores{display:grid;grid-template-columns:auto 3.2em auto 3.2em;gap:0 6px;font-size:12px}
 .scores .v{text-align:right;font-variant-numeric:tabular-nums}.scores .lo{color:#a40e26;font-weight:600}
 .scores .dn{color:#57606a}
@@ -154,6 +155,10 @@ def _status(r: VideoResult) -> str:
         parts.extend(_badge(f, "flag") for f in r.flags)
         if r.loop_period_s:
             parts.append(_badge(f"loop {r.loop_period_s:.2f} s"))
+        # each flag's explanation: from when and why
+        parts.extend(
+            f'<div class="why">{escape(fd.text)}</div>' for fd in r.flag_details if fd.reason
+        )
     else:
         parts.append(_badge("error", "error"))
         parts.append(f'<div class="err">{escape(r.error or "unknown error")}</div>')
@@ -288,6 +293,8 @@ def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> st
             f'{escape(base.label)} <span class="side">({len(pr.pairs)} paired videos; '
             f"{escape(m.side.source)})</span></h2>"
         )
+        if cmp.note(m):
+            body.append(f'<p class="note"><b>Note:</b> {escape(cmp.note(m) or "")}.</p>')
         body.append(
             svg_ci_forest(
                 [

@@ -68,6 +68,8 @@ def read_results(path: str | os.PathLike[str]) -> list[VideoResult]:
         raise ResultsFormatError(f"{p}: cannot read results file ({e.strerror or e})") from e
     except ValueError as e:
         raise ResultsFormatError(f"{p}: not valid JSON ({e})") from e
+    except RecursionError:
+        raise ResultsFormatError(f"{p}: not a VQeval results file (nested too deeply)") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list):
         raise ResultsFormatError(f"{p}: not a VQeval results file (no 'results' list)")
     if doc.get("schema") != SCHEMA_VERSION:

@@ -3,7 +3,10 @@
 CI systems (GitHub Actions test reporters, GitLab, Jenkins) show each rule as
 a test; a failed rule carries a ``<failure>`` with the measured value and the
 videos that broke it. Built with :mod:`xml.etree`, so every file name and
-message is escaped.
+message is escaped; characters XML cannot hold at all (control characters,
+lone surrogates from non-UTF-8 names) are first written as visible escapes
+(``\x1b``, ``\udcff``) by :func:`vqeval.report.safe.xml_text`, so the file is
+always well-formed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from vqeval.gate import GateReport
 from vqeval.report.markdown import write_file
+from vqeval.report.safe import xml_text as _x
 
 #: Offending video paths listed in one failure body at most.
 MAX_OFFENDERS = 50
@@ -33,25 +37,25 @@ def render_junit(rep: GateReport, suite: str = "vqeval gate") -> str:
         skipped="0",
     )
     props = ET.SubElement(ts, "properties")
-    ET.SubElement(props, "property", name="source", value=rep.source)
+    ET.SubElement(props, "property", name="source", value=_x(rep.source))
     ET.SubElement(props, "property", name="videos", value=str(rep.videos))
     if rep.baseline:
-        ET.SubElement(props, "property", name="baseline", value=rep.baseline)
+        ET.SubElement(props, "property", name="baseline", value=_x(rep.baseline))
     for r in rep.results:
         tc = ET.SubElement(
-            ts, "testcase", classname=f"vqeval.gate.{r.rule.check}", name=r.rule.name, time="0"
+            ts, "testcase", classname=f"vqeval.gate.{r.rule.check}", name=_x(r.rule.name), time="0"
         )
         if not r.passed:
-            fail = ET.SubElement(tc, "failure", message=r.message, type=r.rule.check)
+            fail = ET.SubElement(tc, "failure", message=_x(r.message), type=r.rule.check)
             body = [r.message]
             if r.offenders:
                 body.append("videos:")
                 body.extend(f"  {p}" for p in r.offenders[:MAX_OFFENDERS])
                 if len(r.offenders) > MAX_OFFENDERS:
                     body.append(f"  ... and {len(r.offenders) - MAX_OFFENDERS} more")
-            fail.text = "\n".join(body)
+            fail.text = _x("\n".join(body))
         else:
-            ET.SubElement(tc, "system-out").text = r.message
+            ET.SubElement(tc, "system-out").text = _x(r.message)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vqeval.report.safe import one_line
 from vqeval.results import VideoResult
 
 if TYPE_CHECKING:
@@ -32,8 +33,9 @@ def write_file(path: str | os.PathLike[str], text: str | bytes) -> Path:
 
 
 def md_escape(text: Any) -> str:
-    """Make ``text`` inert inside a Markdown table cell (one line)."""
-    s = str(text).replace("\r", " ").replace("\n", " ")
+    """Make ``text`` inert inside a Markdown table cell (one line; other
+    control characters and undecodable name bytes shown escaped)."""
+    s = one_line(str(text).replace("\r", " ").replace("\n", " "))
     s = "".join("\\" + c if c in _MD_SPECIAL else c for c in s)
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -90,7 +92,12 @@ def render_score_markdown(
     lines += ["", "## Videos", ""]
     vrows = []
     for r in results:
-        flags = ", ".join(r.flags) if r.ok else "error: " + (r.error or "")
+        flags = (
+            "; ".join(fd.text if fd.reason else fd.flag for fd in r.flag_details)
+            or ", ".join(r.flags)
+            if r.ok
+            else "error: " + (r.error or "")
+        )
         vrows.append(
             [
                 md_escape(r.path),
@@ -144,6 +151,8 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
             f"{len(pr.pairs)} paired videos ({md_escape(m.side.source)}).",
             "",
         ]
+        if cmp.note(m):
+            lines += [f"> **Note:** {md_escape(cmp.note(m))}.", ""]
         rows = []
         for row in m.rows:
             st = row.stats

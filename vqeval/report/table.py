@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 from vqeval.dimensions import registry
+from vqeval.report.safe import one_line
 from vqeval.results import VideoResult
 
 #: Short column headers; unknown dimensions use their first 6 letters.
@@ -41,7 +42,7 @@ def render(results: list[VideoResult], width: int | None = None) -> str:
     present = [n for n in reg if any(n in r.dimensions for r in results)]
     present += sorted({n for r in results for n in r.dimensions} - set(present))
     dims = sorted(present, key=lambda n: -(reg[n].weight if n in reg else 0.0))
-    path_w = max(12, min(40, max((len(r.path) for r in results), default=12)))
+    path_w = max(12, min(40, max((len(one_line(r.path)) for r in results), default=12)))
     fixed = ["video".ljust(path_w), "  dur s", "  comp", "verdict".ljust(8), "loop s"]
     flags_w = max(5, max((len(",".join(r.flags)) for r in results), default=5))
     used = sum(len(c) + 1 for c in fixed) + flags_w + 1
@@ -55,9 +56,9 @@ def render(results: list[VideoResult], width: int | None = None) -> str:
     heads = [*fixed, *[SHORT.get(d, d[:6]).rjust(6) for d in shown], "flags"]
     lines = [" ".join(heads)]
     for r in results:
-        name = _clip(r.path, path_w).ljust(path_w)
+        name = _clip(one_line(r.path), path_w).ljust(path_w)  # no raw control chars
         if not r.ok:
-            lines.append(f"{name} error: {r.error}")
+            lines.append(f"{name} error: {one_line(r.error)}")
             continue
         dur = r.info.duration_s if r.info else None
         cells = [
@@ -70,6 +71,8 @@ def render(results: list[VideoResult], width: int | None = None) -> str:
             ",".join(r.flags) or "-",
         ]
         lines.append(" ".join(cells))
+        # each flag on a line of its own: from when and why
+        lines += [f"    {one_line(fd.text)}" for fd in r.flag_details if fd.reason]
     hidden = len(dims) - len(shown)
     legend = "scores 0-100, higher is better"
     if hidden:
