@@ -5,8 +5,12 @@
 | ``flashinfer`` | CUDA (bf16/fp16) | FlashInfer paged prefill (fa3 on Hopper, fa2) |
 | ``flex`` | CUDA, CPU | compiled FlexAttention with a BlockMask |
 | ``portable`` | any | gather key frames per query group + torch SDPA |
-| ``npu`` | Ascend | portable gather + ``npu_fusion_attention`` (untested) |
+| ``npu`` | Ascend | portable gather + ``npu_fusion_attention`` (BSND) |
 | ``dense`` | any | SDPA on the whole sequence (used when the pattern is dense) |
+
+The ``npu`` backend and the ``auto`` choice of it are tested only against a stand-in
+``torch_npu`` written from Ascend's documentation (``tests/fake_torch_npu.py``); no
+Ascend hardware was available, so the real kernel and its speed are untested.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from ..plan import AttentionPlan
 from .dense import dense_attention
 from .flashinfer import flashinfer_attention, flashinfer_available
 from .flex import flex_attention_lvsa, flex_available
-from .npu import npu_attention, npu_available
+from .npu import is_npu_device, npu_attention, npu_available
 from .portable import portable_attention
 
 __all__ = [
@@ -43,8 +47,11 @@ def resolve_backend(
     """Concrete backend for ``name`` (``"auto"`` picks by device, dtype and head size).
 
     ``auto``: FlashInfer on CUDA for bf16/fp16 and head_dim 64/128/256 when
-    importable, else compiled FlexAttention on CUDA (head_dim >= 16), the NPU
-    kernel on Ascend, the portable path elsewhere (tiny test models included).
+    importable, else compiled FlexAttention on CUDA (head_dim >= 16); ``npu`` for a
+    device of type ``npu`` when ``torch_npu`` imports and ``torch.npu.is_available()``
+    (any dtype: float32 is cast for the kernel); the portable path elsewhere (tiny test
+    models included). The ``npu`` choice is tested with a stand-in ``torch_npu`` and
+    device, not on Ascend hardware.
     """
     if name != "auto":
         return name
@@ -54,7 +61,7 @@ def resolve_backend(
             return "flashinfer"
         flex_ok = head_dim is None or head_dim >= FLEX_MIN_HEAD_DIM
         return "flex" if flex_ok and flex_available() else "portable"
-    if device.type == "npu" and npu_available():
+    if is_npu_device(device) and npu_available():
         return "npu"
     return "portable"
 
