@@ -90,6 +90,19 @@ _WEBER_OFFSET = 16.0
 _ILLUMINATION_SIGMA = 0.12
 
 
+def _wide_blur(y: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of ``y`` with a wide ``sigma`` (px, >= 8), computed at
+    half size and enlarged back: 3-4x faster, and the Weber contrast built on
+    it differs from the full-size one by about 1 % of its RMS (measured on the
+    dev clips at 160 px)."""
+    h, w = y.shape
+    if sigma < 8 or min(h, w) < 16:
+        return cv2.GaussianBlur(y, (0, 0), sigma)
+    small = cv2.resize(y, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma * small.shape[1] / w)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def weber_contrast(gray: np.ndarray) -> np.ndarray:
     """Local Weber contrast of one luma frame, lightly denoised.
 
@@ -106,7 +119,7 @@ def weber_contrast(gray: np.ndarray) -> np.ndarray:
     if y.ndim != 2:
         raise ValueError(f"gray must be (H, W), got shape {y.shape}")
     long_side = max(y.shape)
-    mu = cv2.GaussianBlur(y, (0, 0), max(1.0, _ILLUMINATION_SIGMA * long_side))
+    mu = _wide_blur(y, max(1.0, _ILLUMINATION_SIGMA * long_side))
     c = (y - mu) / (mu + _WEBER_OFFSET)
     return cv2.GaussianBlur(c, (0, 0), max(0.5, long_side / 160.0))
 
@@ -244,9 +257,10 @@ class ContentAccumulator:
         self._steps: deque[np.ndarray] = deque(maxlen=self.m)  # adjacent-window energies
         self._out: list[tuple[float, float, np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def push(self, gray: np.ndarray, t_s: float) -> None:
-        """Add the next luma frame ((H, W), 0-255) shown at ``t_s`` seconds."""
-        c = weber_contrast(gray)
+    def push(self, gray: np.ndarray, t_s: float, contrast: np.ndarray | None = None) -> None:
+        """Add the next luma frame ((H, W), 0-255) shown at ``t_s`` seconds
+        (``contrast``: its :func:`weber_contrast`, when already computed)."""
+        c = weber_contrast(gray) if contrast is None else contrast
         if self._grid is None:
             self._grid = _grid(*c.shape)
         if self._count == 0:

@@ -46,9 +46,10 @@ MIN_S = 1.0
 MIN_FRACTION = 0.2
 
 
-def detail_level(gray: np.ndarray) -> float:
-    """Fine-scale detail of one luma frame (see module doc), dimensionless >= 0."""
-    c = weber_contrast(gray)
+def detail_level(gray: np.ndarray, contrast: np.ndarray | None = None) -> float:
+    """Fine-scale detail of one luma frame (see module doc), dimensionless >= 0
+    (``contrast``: its :func:`metrics.content.weber_contrast`, when already computed)."""
+    c = weber_contrast(gray) if contrast is None else contrast
     long_side = max(c.shape)
     band = c - cv2.GaussianBlur(c, (0, 0), max(1.0, 4.0 * long_side / 160.0))
     return float(np.sqrt(np.mean(band * band)))

@@ -204,6 +204,7 @@ class FramePass:
     def push(self, rgb: np.ndarray, t_s: float) -> None:
         """Add the next (H, W, 3) uint8 RGB analysis frame shown at ``t_s`` s."""
         from metrics.consistency import background_features, brightness_shift
+        from metrics.content import weber_contrast
         from metrics.detail import detail_level
 
         i = self._n
@@ -220,10 +221,13 @@ class FramePass:
                 self._raft_buf.append((rgb, gray, t_s))
                 if len(self._raft_buf) > RAFT_BATCH:
                     self._flush_raft()
+        contrast = (
+            weber_contrast(gray) if self._content is not None or self._detail is not None else None
+        )  # shared by content and detail
         if self._content is not None:
-            self._content.push(gray, t_s)
+            self._content.push(gray, t_s, contrast)
         if self._detail is not None:
-            self._detail.append(detail_level(gray))
+            self._detail.append(detail_level(gray, contrast))
         for _, (bb, buf, out) in self._embed.items():
             buf.append(rgb)
             if len(buf) >= EMBED_BATCH:
