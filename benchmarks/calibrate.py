@@ -51,9 +51,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from metrics.detail import DISSOLVE_RATIO, collapse_stats  # noqa: E402
-from metrics.stats import auroc  # noqa: E402
-from metrics.stillness import Thresholds, still_stats  # noqa: E402
+from vqeval.metrics.detail import DISSOLVE_RATIO, collapse_stats  # noqa: E402
+from vqeval.metrics.stats import auroc  # noqa: E402
+from vqeval.metrics.stillness import Thresholds, still_stats  # noqa: E402
+
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.dimensions import resolve  # noqa: E402
 from vqeval.dimensions.content import detail_score, fast_motion, freeze_score  # noqa: E402

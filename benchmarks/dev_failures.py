@@ -62,7 +62,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from generators.output import write_mp4  # noqa: E402
+from lvsa.generators.output import write_mp4  # noqa: E402
+
 from vqeval.video import read_clip  # noqa: E402
 
 #: Long side (px) and frame-rate cap (frames/s) of the derived clips.

@@ -40,9 +40,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+from vqeval.metrics.stats import auroc  # noqa: E402
 
 import vqeval  # noqa: E402
-from metrics.stats import auroc  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.dimensions import registry  # noqa: E402
 

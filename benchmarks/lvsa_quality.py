@@ -37,10 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from lvsa.generators.output import write_mp4  # noqa: E402
+from lvsa.generators.tinydit import CONDITIONS, TinyDiTPipeline, sample  # noqa: E402
+from lvsa.generators.tinydit.data import to_uint8  # noqa: E402
+
 import lvsa  # noqa: E402
-from generators.output import write_mp4  # noqa: E402
-from generators.tinydit import CONDITIONS, TinyDiTPipeline, sample  # noqa: E402
-from generators.tinydit.data import to_uint8  # noqa: E402
 
 METHODS = ("dense", "lvsa", "riflex", "ultravico")
 #: One condition per background photo, four different travel directions.
@@ -183,7 +184,7 @@ def diagnostics(
 
 def reference_stats(conds: list[int], frames: int, horizon_frames: int) -> dict[str, float]:
     """The same diagnostics on procedural training-distribution clips (what "good" is)."""
-    from generators.tinydit.data import DataConfig, ProceduralVideos
+    from lvsa.generators.tinydit.data import DataConfig, ProceduralVideos
 
     data = ProceduralVideos(DataConfig(frames=frames))
     labels = torch.tensor(conds * 3)

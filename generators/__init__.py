@@ -10,10 +10,10 @@ writes ``out/dense/<slug>_s0.mp4`` and ``out/lvsa/<slug>_s0.mp4`` (+ JSON sideca
 
 from __future__ import annotations
 
-from generators.errors import GeneratorError
-from generators.horizon import frames_for_horizon, latent_frames, parse_horizon
-from generators.methods import METHODS, parse_methods
-from generators.models import (
+from lvsa.generators.errors import GeneratorError
+from lvsa.generators.horizon import frames_for_horizon, latent_frames, parse_horizon
+from lvsa.generators.methods import METHODS, parse_methods
+from lvsa.generators.models import (
     PRESETS,
     ModelSpec,
     default_model,
@@ -22,8 +22,8 @@ from generators.models import (
     register_model,
     resolve_model,
 )
-from generators.output import clip_paths, slugify
-from generators.runner import (
+from lvsa.generators.output import clip_paths, slugify
+from lvsa.generators.runner import (
     ClipResult,
     GenerationConfig,
     Plan,

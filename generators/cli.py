@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-
-from generators.errors import GeneratorError
-from generators.loading import DTYPES, OFFLOAD_MODES
-from generators.methods import METHODS, parse_methods
+from lvsa.generators.errors import GeneratorError
+from lvsa.generators.loading import DTYPES, OFFLOAD_MODES
+from lvsa.generators.methods import METHODS, parse_methods
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -75,7 +74,7 @@ def package_version() -> str:
 
 
 def _list_models() -> None:
-    from generators.models import get_model, model_names
+    from lvsa.generators.models import get_model, model_names
 
     for name in model_names():
         s = get_model(name)
@@ -194,7 +193,7 @@ def main(
         _list_models()
         return
     try:
-        from generators.runner import GenerationConfig, read_prompts, resolve_config, sweep
+        from lvsa.generators.runner import GenerationConfig, read_prompts, resolve_config, sweep
 
         method_names = parse_methods(methods or ["dense"])
         prompt_list = list(prompts)

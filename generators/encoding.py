@@ -20,9 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-
-from generators.errors import GeneratorError
-from generators.models import ModelSpec
+from lvsa.generators.errors import GeneratorError
+from lvsa.generators.models import ModelSpec
 
 #: ``hook(pipe, spec, prompt, negative_prompt, device, dtype) -> dict`` of pipeline kwargs.
 EncodeHook = Callable[[Any, ModelSpec, str, str, torch.device, torch.dtype], dict[str, Any]]

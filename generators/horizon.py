@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from generators.errors import GeneratorError
-from generators.models import ModelSpec
+from lvsa.generators.errors import GeneratorError
+from lvsa.generators.models import ModelSpec
 
 #: Smallest and largest accepted horizon multiple.
 MIN_HORIZON = 1.0

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from generators.errors import GeneratorError
-from generators.models import ModelSpec
+from lvsa.generators.errors import GeneratorError
+from lvsa.generators.models import ModelSpec
 
 #: Accepted ``--dtype`` names.
 DTYPES: dict[str, torch.dtype] = {

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators.errors import GeneratorError
+from lvsa.generators.errors import GeneratorError
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from generators.errors import GeneratorError
+from lvsa.generators.errors import GeneratorError
 
 #: Text-encoder modes of a spec: the pipeline's own encoder, or the deterministic stand-in
 #: from :mod:`generators.encoding` (tiny test models without a text encoder).
@@ -186,7 +186,7 @@ PRESETS: list[ModelSpec] = [
 
 #: Modules imported on first registry access; each calls :func:`register_model` itself.
 #: ``generators.tinydit`` registers the "tiny" preset (and makes it the default) when present.
-PLUGINS: tuple[str, ...] = ("generators.tinydit",)
+PLUGINS: tuple[str, ...] = ("lvsa.generators.tinydit",)
 
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in PRESETS}
 _DEFAULT: list[str] = ["wan2.1-t2v-1.3b"]
@@ -368,8 +368,7 @@ def spec_from_hub(repo_id: str) -> ModelSpec:
     apply; ``repo`` stays the hub id so the weights load through the hub cache.
     """
     from huggingface_hub import snapshot_download
-
-    from generators.loading import cache_dir, hub_errors, offline
+    from lvsa.generators.loading import cache_dir, hub_errors, offline
 
     patterns = ["model_index.json", "*/config.json"]
     how = f"download it with `hf download {repo_id}` or pass a local folder"

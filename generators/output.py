@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from generators.errors import GeneratorError
+from lvsa.generators.errors import GeneratorError
 
 #: Longest prompt slug in characters (a short hash is appended when a prompt is cut).
 SLUG_MAX = 48

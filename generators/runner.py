@@ -24,25 +24,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from generators import methods as _methods
-from generators.encoding import get_encoder
-from generators.errors import GeneratorError
-from generators.horizon import (
+from lvsa.generators import methods as _methods
+from lvsa.generators.encoding import get_encoder
+from lvsa.generators.errors import GeneratorError
+from lvsa.generators.horizon import (
     check_frames,
     check_resolution,
     frames_for_horizon,
     latent_frames,
     parse_horizon,
 )
-from generators.loading import (
+from lvsa.generators.loading import (
     dtype_name,
     load_pipeline,
     resolve_device,
     resolve_dtype,
 )
-from generators.models import ModelSpec, resolve_model
-from generators.output import (
+from lvsa.generators.models import ModelSpec, resolve_model
+from lvsa.generators.output import (
     clip_paths,
     read_sidecar,
     slugify,
@@ -278,7 +277,7 @@ def library_versions() -> dict[str, str]:
                 continue
         versions[name] = str(getattr(module, "__version__", "unknown"))
     # lvsa, vqeval and the generators ship as one distribution, "vqeval"
-    from generators.cli import package_version
+    from lvsa.generators.cli import package_version
 
     versions["lvsa"] = versions["vqeval"] = package_version()
     return versions

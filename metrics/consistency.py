@@ -285,7 +285,7 @@ def motion_smoothness(
     Returns:
         0-1, higher = smoother (1.0 when T < 3).
     """
-    from metrics.motion import _to_u8
+    from vqeval.metrics.motion import _to_u8
 
     g = _to_u8(gray)
     if len(g) < 3:
@@ -315,7 +315,7 @@ class SmoothnessPredictor:
     """Re-synthesises a frame from its neighbours (see :func:`motion_smoothness`)."""
 
     def __init__(self, *, method: str = "warp", flow: str = "dis") -> None:
-        from metrics.motion import _flow_fn
+        from vqeval.metrics.motion import _flow_fn
 
         if method not in ("warp", "average"):
             raise ValueError(f"method must be 'warp' or 'average', got {method!r}")

@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from metrics.content import weber_contrast
+from vqeval.metrics.content import weber_contrast
 
 __all__ = [
     "DISSOLVE_RATIO",

@@ -52,7 +52,7 @@ _RING = 64
 
 def _structure(frame_rgb: np.ndarray) -> np.ndarray:
     """Unit-norm, zero-mean Weber-contrast thumbnail (64 px wide) of a frame."""
-    from metrics.content import weber_contrast
+    from vqeval.metrics.content import weber_contrast
 
     g = cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2GRAY)
     h, w = g.shape

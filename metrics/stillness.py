@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from metrics.content import (
+from vqeval.metrics.content import (
     BLOCK_QUANTILE,
     CHANGE_FLOOR,
     LIVELY_CHANGE,

@@ -233,7 +233,7 @@ def test_interrupt_exits_130_with_one_line(monkeypatch) -> None:
 
 
 def test_short_version_flag() -> None:
-    from generators.cli import main as generate
+    from lvsa.generators.cli import main as generate
 
     for flag in ("-V", "--version"):
         code, out, _ = run([flag])

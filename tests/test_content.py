@@ -8,16 +8,16 @@ import math
 import cv2
 import numpy as np
 import pytest
-
-from metrics.content import (
+from vqeval.metrics.content import (
     ContentAccumulator,
     changed_windows,
     content_series,
     weber_contrast,
 )
-from metrics.detail import collapse_stats, detail_level
-from metrics.shots import detect_cuts, structure_correlation
-from metrics.stillness import REASON_IN_PLACE, REASON_NOISE, Thresholds, still_stats
+from vqeval.metrics.detail import collapse_stats, detail_level
+from vqeval.metrics.shots import detect_cuts, structure_correlation
+from vqeval.metrics.stillness import REASON_IN_PLACE, REASON_NOISE, Thresholds, still_stats
+
 from tests.test_motion import DIAG, FPS, _clip, _pan, _render
 from vqeval.analysis import Analysis
 from vqeval.config import ScoreConfig
@@ -213,7 +213,8 @@ def test_fast_pan_is_change_not_noise(px_per_frame: float) -> None:
     # consecutive frames no longer overlap at the contrast blur: the even/odd
     # noise estimate of a window is the motion itself (SNR ~1), so without the
     # fast-motion rule a fast pan reads as "motion is noise"
-    from metrics.stillness import fast_pairs
+    from vqeval.metrics.stillness import fast_pairs
+
     from vqeval.dimensions.content import compute_freeze
 
     a = Analysis(_clip(_render(_pan(48, px_per_frame))), ScoreConfig())

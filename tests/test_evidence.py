@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vqeval.metrics.stats import auroc
 
 import vqeval
-from metrics.stats import auroc
 from tests.conftest import SAMPLES, realvideos_dir
 from vqeval.dimensions import registry
 

@@ -7,8 +7,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 from skimage import data as skdata
-
-from metrics.features import (
+from vqeval.metrics.features import (
     ClipBackbone,
     DinoBackbone,
     PixelBackbone,
@@ -17,6 +16,7 @@ from metrics.features import (
     pixel_features,
     weights_path,
 )
+
 from vqeval.results import ConfigError
 
 
@@ -206,7 +206,13 @@ def _reference_vit(sd: dict, x: torch.Tensor, *, clip: bool, depth: int, dim: in
 
 @pytest.mark.parametrize("kind", ["dino", "clip"])
 def test_learned_backbone_matches_reference(kind: str, tmp_path) -> None:
-    from metrics.features import _CLIP_MEAN, _CLIP_STD, _IMAGENET_MEAN, _IMAGENET_STD, _preprocess
+    from vqeval.metrics.features import (
+        _CLIP_MEAN,
+        _CLIP_STD,
+        _IMAGENET_MEAN,
+        _IMAGENET_STD,
+        _preprocess,
+    )
 
     sd = _tiny_dino() if kind == "dino" else _tiny_clip()
     stem = "dino_vitb16" if kind == "dino" else "clip_vitb32"

@@ -11,12 +11,11 @@ import dataclasses
 import pytest
 import torch
 from click.testing import CliRunner
-
-from generators import models
-from generators.cli import main, parse_option, parse_seeds
-from generators.encoding import encode_stand_in
-from generators.errors import GeneratorError
-from generators.horizon import (
+from lvsa.generators import models
+from lvsa.generators.cli import main, parse_option, parse_seeds
+from lvsa.generators.encoding import encode_stand_in
+from lvsa.generators.errors import GeneratorError
+from lvsa.generators.horizon import (
     check_frames,
     check_resolution,
     frames_for_horizon,
@@ -24,9 +23,9 @@ from generators.horizon import (
     parse_horizon,
     snap_frames,
 )
-from generators.methods import METHODS, parse_methods
-from generators.models import ModelSpec, get_model, resolve_model
-from generators.output import clip_paths, slugify
+from lvsa.generators.methods import METHODS, parse_methods
+from lvsa.generators.models import ModelSpec, get_model, resolve_model
+from lvsa.generators.output import clip_paths, slugify
 
 
 def test_horizon_multiples_follow_training_intervals_for_wan():
@@ -206,7 +205,7 @@ def test_spec_fields_are_plain_data():
 
 
 def test_cli_compile_flag_reaches_the_sweep(tmp_path, monkeypatch):
-    from generators import runner
+    from lvsa.generators import runner
 
     seen = []
 

@@ -7,8 +7,8 @@ import math
 import cv2
 import numpy as np
 import pytest
+from vqeval.metrics import motion as mm
 
-from metrics import motion as mm
 from vqeval.analysis import Analysis
 from vqeval.config import ScoreConfig
 from vqeval.results import ConfigError, VideoInfo
@@ -234,6 +234,6 @@ def test_tiny_frames_are_upscaled_for_the_flow() -> None:
     g = _render(_pan(6, 0.5), size=(8, 8))
     fs = mm.compute_flow(g, FPS)
     assert fs.height == 8 and fs.width == 8 and np.all(np.isfinite(fs.mean_mag))
-    from metrics.consistency import motion_smoothness
+    from vqeval.metrics.consistency import motion_smoothness
 
     assert 0.0 <= motion_smoothness(g) <= 1.0

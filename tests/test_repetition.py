@@ -5,15 +5,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
-from metrics.features import pixel_features
-from metrics.progression import greedy_states, measure_progression
-from metrics.repetition import (
+from vqeval.metrics.features import pixel_features
+from vqeval.metrics.progression import greedy_states, measure_progression
+from vqeval.metrics.repetition import (
     detect_repetition,
     downsample_matrix,
     return_completeness,
     self_similarity,
 )
+
 from vqeval.analysis import Analysis
 from vqeval.config import ScoreConfig
 from vqeval.dimensions.content import compute_freeze

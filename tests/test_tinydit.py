@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from generators.tinydit import (  # noqa: E402
+from lvsa.generators.tinydit import (  # noqa: E402
     CONDITIONS,
     DEFAULT_FOLDER,
     DataConfig,
@@ -20,7 +20,7 @@ from generators.tinydit import (  # noqa: E402
     condition_for_prompt,
     load,
 )
-from generators.tinydit.pipeline import sigma_schedule  # noqa: E402
+from lvsa.generators.tinydit.pipeline import sigma_schedule  # noqa: E402
 
 SHIPPED = (DEFAULT_FOLDER / "model.safetensors").is_file()
 needs_weights = pytest.mark.skipif(not SHIPPED, reason="data/tinydit weights not present")
@@ -174,8 +174,8 @@ def test_lvsa_at_training_horizon_equals_dense(pipe: TinyDiTPipeline) -> None:
 
 @needs_weights
 def test_tiny_registers_itself_as_the_default_generator_preset() -> None:
-    import generators.tinydit as tinydit
-    from generators import models
+    import lvsa.generators.tinydit as tinydit
+    from lvsa.generators import models
 
     previous = models.get_model(models.default_model())
     try:
@@ -190,7 +190,7 @@ def test_tiny_registers_itself_as_the_default_generator_preset() -> None:
 
 @needs_weights
 def test_generators_sweep_writes_a_tiny_clip(tmp_path) -> None:
-    import generators
+    import lvsa.generators as generators
 
     report = generators.sweep(
         ["a cat, camera moving up"],

@@ -8,10 +8,10 @@ import math
 import cv2
 import numpy as np
 import pytest
+from vqeval.metrics import consistency as mc
+from vqeval.metrics import imaging as mi
+from vqeval.metrics import vbench as mv
 
-from metrics import consistency as mc
-from metrics import imaging as mi
-from metrics import vbench as mv
 from vqeval.analysis import Analysis
 from vqeval.config import ScoreConfig
 from vqeval.results import ConfigError, VideoInfo

@@ -207,7 +207,7 @@ class Analysis:
         Raises:
             ConfigError: unknown backbone or missing local weights.
         """
-        from metrics.features import get_backbone
+        from vqeval.metrics.features import get_backbone
 
         return get_backbone(self.config.backbone, self.config.weights_dir)
 
@@ -241,7 +241,7 @@ class Analysis:
     def ssm(self) -> np.ndarray:
         """(R, R) float64 cosine self-similarity of :attr:`trajectory`, -1..1
         (R = analysis frames, or :data:`SSM_MAX_FRAMES` rows for long clips)."""
-        from metrics.repetition import self_similarity
+        from vqeval.metrics.repetition import self_similarity
 
         return self_similarity(self.trajectory.embeddings)
 

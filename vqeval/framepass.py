@@ -142,11 +142,11 @@ class FramePass:
         expected_frames: int | None = None,
         needs: Iterable[str] | None = None,
     ) -> None:
-        from metrics.consistency import SmoothnessPredictor, smoothness_frames
-        from metrics.content import ContentAccumulator
-        from metrics.features import get_backbone
-        from metrics.motion import FlowAccumulator
-        from metrics.shots import CutDetector
+        from vqeval.metrics.consistency import SmoothnessPredictor, smoothness_frames
+        from vqeval.metrics.content import ContentAccumulator
+        from vqeval.metrics.features import get_backbone
+        from vqeval.metrics.motion import FlowAccumulator
+        from vqeval.metrics.shots import CutDetector
 
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -203,9 +203,9 @@ class FramePass:
 
     def push(self, rgb: np.ndarray, t_s: float) -> None:
         """Add the next (H, W, 3) uint8 RGB analysis frame shown at ``t_s`` s."""
-        from metrics.consistency import background_features, brightness_shift
-        from metrics.content import weber_contrast
-        from metrics.detail import detail_level
+        from vqeval.metrics.consistency import background_features, brightness_shift
+        from vqeval.metrics.content import weber_contrast
+        from vqeval.metrics.detail import detail_level
 
         i = self._n
         self._hw = rgb.shape[:2]
@@ -317,7 +317,7 @@ class FramePass:
 
 def _padded_raft(frames: np.ndarray, model: Any) -> np.ndarray:
     """RAFT fields of consecutive pairs; sides padded to multiples of 8, cropped back."""
-    from metrics.motion import torch_flow_fields
+    from vqeval.metrics.motion import torch_flow_fields
 
     h, w = frames.shape[1:3]
     ph, pw = (-h) % 8, (-w) % 8

@@ -50,8 +50,8 @@ def validate_config(config: ScoreConfig) -> list[Dimension]:
         ConfigError: unknown dimension, unknown flow or feature backbone, or a
             learned backbone whose local weights are missing.
     """
-    from metrics.features import get_backbone
     from vqeval.dimensions.motion import validate_flow
+    from vqeval.metrics.features import get_backbone
 
     dims = resolve(config.dimensions)
     validate_flow(config)

@@ -7,9 +7,9 @@ when the weights are present, so ``lvsa-generate`` works offline out of the box.
 
 from __future__ import annotations
 
-from generators.tinydit.data import CONDITIONS, DataConfig, ProceduralVideos
-from generators.tinydit.model import DEFAULT_FOLDER, TinyDiT, TinyDiTConfig, load, save
-from generators.tinydit.pipeline import TinyDiTPipeline, condition_for_prompt, sample
+from lvsa.generators.tinydit.data import CONDITIONS, DataConfig, ProceduralVideos
+from lvsa.generators.tinydit.model import DEFAULT_FOLDER, TinyDiT, TinyDiTConfig, load, save
+from lvsa.generators.tinydit.pipeline import TinyDiTPipeline, condition_for_prompt, sample
 
 #: Name of the generation preset.
 PRESET = "tiny"
@@ -21,13 +21,13 @@ def model_spec(folder: str | None = None):  # -> generators.models.ModelSpec
     Geometry: pixel space (VAE stride 1), patch (1, 4, 4), 24x24 px, 16-frame training
     horizon (= ``reference_frames``, latent frames = frames), 8 fps, 20 Euler steps.
     """
-    from generators.models import ModelSpec
+    from lvsa.generators.models import ModelSpec
 
     cfg = TinyDiTConfig()
     return ModelSpec(
         name=PRESET,
         repo=str(folder or DEFAULT_FOLDER),
-        pipeline="generators.tinydit.pipeline:TinyDiTPipeline",
+        pipeline="lvsa.generators.tinydit.pipeline:TinyDiTPipeline",
         family="tinydit",
         vae_stride=(1, 1, 1),
         patch=(1, 4, 4),
@@ -46,7 +46,7 @@ def model_spec(folder: str | None = None):  # -> generators.models.ModelSpec
 def _register() -> None:
     """Register the preset; make it the default when the shipped weights exist."""
     try:
-        from generators.models import register_model
+        from lvsa.generators.models import register_model
     except ImportError:  # pragma: no cover - generators is part of this repository
         return
     present = (DEFAULT_FOLDER / "model.safetensors").is_file()

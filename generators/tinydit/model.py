@@ -23,12 +23,22 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lvsa.generators.tinydit.data import CONDITIONS
 from torch import nn
 
-from generators.tinydit.data import CONDITIONS
 
-#: Folder of the shipped weights, relative to the repository root.
-DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "data" / "tinydit"
+def _default_folder() -> Path:
+    """The shipped weights: package data ``lvsa/generators/tinydit/weights`` in an
+    installed wheel (mapped from ``data/tinydit``), else ``data/tinydit`` of the
+    source checkout."""
+    installed = Path(__file__).resolve().parent / "weights"
+    if (installed / "config.json").is_file():
+        return installed
+    return Path(__file__).resolve().parents[2] / "data" / "tinydit"
+
+
+#: Folder of the shipped weights (package data, or the repository's data/tinydit).
+DEFAULT_FOLDER = _default_folder()
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from generators.tinydit.data import CONDITIONS, DIRECTIONS
-from generators.tinydit.model import TinyDiT, load
+from lvsa.generators.tinydit.data import CONDITIONS, DIRECTIONS
+from lvsa.generators.tinydit.model import TinyDiT, load
 
 #: Words that pick a background photo in a free-text prompt.
 PHOTO_WORDS: dict[str, tuple[str, ...]] = {

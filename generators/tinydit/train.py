@@ -1,6 +1,6 @@
 """Train the tiny video DiT with rectified-flow matching on procedural clips.
 
-    python -m generators.tinydit.train --out data/tinydit --minutes 8 --device cuda
+    python -m lvsa.generators.tinydit.train --out data/tinydit --minutes 8 --device cuda
 
 Objective: x_sigma = (1 - sigma) * clean + sigma * noise, target velocity
 v = noise - clean, loss = mean squared error; sigma ~ logit-normal(0, 1).
@@ -25,10 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from generators.tinydit.data import CONDITIONS, DataConfig, ProceduralVideos, to_uint8
-from generators.tinydit.model import TinyDiT, TinyDiTConfig, save
-from generators.tinydit.pipeline import sample
+from lvsa.generators.tinydit.data import CONDITIONS, DataConfig, ProceduralVideos, to_uint8
+from lvsa.generators.tinydit.model import TinyDiT, TinyDiTConfig, save
+from lvsa.generators.tinydit.pipeline import sample
 
 
 def _strip_png(rows: list[np.ndarray], path: Path, scale: int = 3) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from metrics.detail import collapse_stats
-from metrics.stillness import Thresholds, fast_pairs, still_stats
 from vqeval.dimensions import Dimension, register
+from vqeval.metrics.detail import collapse_stats
+from vqeval.metrics.stillness import Thresholds, fast_pairs, still_stats
 from vqeval.results import DimensionScore
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def compute_freeze(analysis: Analysis) -> DimensionScore:
 
 def detail_score(cs: Any, duration_s: float) -> DimensionScore:
     """The ``detail`` :class:`DimensionScore` from :class:`metrics.detail.CollapseStats`."""
-    from metrics.detail import DISSOLVE_RATIO
+    from vqeval.metrics.detail import DISSOLVE_RATIO
 
     span = DETAIL_FULL_RETENTION - DISSOLVE_RATIO
     score = 100.0 * min(1.0, max(0.0, (min(cs.retention, 1.0) - DISSOLVE_RATIO) / span))

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from metrics import motion as mm
 from vqeval.dimensions import Dimension, register
+from vqeval.metrics import motion as mm
 from vqeval.results import ConfigError, DimensionScore
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ MOTION_LEVEL_FULL = 5.0
 
 
 def _raft_weights(weights_dir: str | None) -> Path:
-    from metrics.features import find_weights, weights_root
+    from vqeval.metrics.features import find_weights, weights_root
 
     found = find_weights(RAFT_STEMS, weights_dir)
     if found is not None:
@@ -140,7 +140,7 @@ def motion_decay_score(
     :class:`metrics.stillness.StillStats` ``st`` of the same clip (its frozen
     tail is where motion died); ``thresholds`` (:class:`metrics.stillness.
     Thresholds`, default its defaults) give the shortest tail that counts."""
-    from metrics.stillness import Thresholds
+    from vqeval.metrics.stillness import Thresholds
 
     if len(fs.dt_s) == 0:
         return DimensionScore("motion_decay", None, {"reason": "fewer than 2 frames"}, fs.method)

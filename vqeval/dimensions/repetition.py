@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from metrics.progression import measure_progression
-from metrics.repetition import (
+from vqeval.dimensions import Dimension, register
+from vqeval.metrics.progression import measure_progression
+from vqeval.metrics.repetition import (
     RepetitionResult,
     detect_repetition,
     downsample_matrix,
     scale_frames,
 )
-from vqeval.dimensions import Dimension, register
 from vqeval.results import DimensionScore
 
 if TYPE_CHECKING:

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from metrics import consistency as mc
-from metrics import imaging as mi
-from metrics import vbench as mv
 from vqeval.dimensions import Dimension, register
+from vqeval.metrics import consistency as mc
+from vqeval.metrics import imaging as mi
+from vqeval.metrics import vbench as mv
 from vqeval.results import ConfigError, DimensionScore
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def _protocol(analysis: Analysis, values: Any, fn: Any) -> tuple[float, dict[str
 
 
 def _has_weights(name: str, config: Any) -> bool:
-    from metrics.features import weights_path
+    from vqeval.metrics.features import weights_path
 
     try:
         weights_path(name, config.weights_dir)
@@ -226,7 +226,7 @@ def _aesthetic_model(weights_dir: str | None) -> tuple[Any, np.ndarray, float] |
         ConfigError: the head is there but its CLIP ViT-L/14 tower is not, or
             a file does not hold the expected tensors.
     """
-    from metrics.features import find_weights
+    from vqeval.metrics.features import find_weights
 
     head = find_weights(AESTHETIC_HEAD_STEMS, weights_dir)
     if head is None:
@@ -241,7 +241,7 @@ def _aesthetic_model(weights_dir: str | None) -> tuple[Any, np.ndarray, float] |
         )
     key = f"{head.resolve()}|{tower.resolve()}"
     if key not in _model_cache:
-        from metrics.features import ClipBackbone
+        from vqeval.metrics.features import ClipBackbone
 
         sd = _load_tensors(head)
         w = next((sd[k] for k in ("weight", "linear.weight", "layers.0.weight") if k in sd), None)
