@@ -1,7 +1,9 @@
 """Portable LVSA backend: gather the key frames of each query group and call torch SDPA.
 
 Only standard torch ops (index_select, cat, scaled_dot_product_attention, index_copy_),
-so it runs on CPU, CUDA and Ascend NPU (through torch_npu) alike.
+so it runs wherever torch does. Tested on CPU (and on CUDA on the GPU machines); on an
+Ascend NPU it would run through torch_npu's SDPA, which is not tested here (no Ascend
+hardware was reachable; see the ``npu`` backend).
 """
 
 from __future__ import annotations
