@@ -9,7 +9,6 @@ import torch
 from .backends import lvsa_attention
 from .config import LVSAConfig
 from .integrations import AttentionSession, find_session, install, uninstall
-from .pattern import frame_pattern
 from .plan import Geometry, get_plan
 
 __all__ = ["apply", "density", "remove", "session_of"]
@@ -26,15 +25,7 @@ def _lvsa_attend(
     session: AttentionSession,
 ) -> torch.Tensor:
     cfg: LVSAConfig = session.options
-    pattern = frame_pattern(
-        geometry.frames,
-        session.step,
-        window=cfg.window,
-        sinks=cfg.sinks,
-        anchor_interval=cfg.anchor_interval,
-        reference_frames=cfg.reference_frames,
-        scale=cfg.scale,
-    )
+    pattern = cfg.pattern(geometry.frames, session.step)
     plan = get_plan(pattern, geometry)
     session.last_density = pattern.density
     return lvsa_attention(q, k, v, plan, backend=cfg.backend, text_valid=text_valid, tile=cfg.tile)

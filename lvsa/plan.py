@@ -134,13 +134,28 @@ class AttentionPlan:
         )
 
     # ----------------------------------------------------------------- FlashInfer layout
+    @cached_property
+    def query_runs(self) -> tuple[tuple[int, int], ...]:
+        """``(first_frame, count)`` of each run of consecutive query frames with one key set."""
+        runs: list[list[int]] = []
+        keys = self.pattern.key_frames
+        for f in range(self.pattern.num_frames):
+            if runs and keys[f] == keys[f - 1]:
+                runs[-1][1] += 1
+            else:
+                runs.append([f, 1])
+        return tuple((a, n) for a, n in runs)
+
     def paged_layout(self, page: int, text_valid: int) -> dict[str, torch.Tensor | int]:
         """Paged-KV layout for FlashInfer's prefill kernel (block = ``page`` tokens).
 
         Keys are laid out as ``frames * tokens_per_frame / page`` video pages followed by
-        ``ceil(text_valid / page)`` text pages. One request per query frame (its key pages)
-        plus one request for the text queries (all pages). The last page of a request that
-        ends on text holds ``text_valid - (pages - 1) * page`` tokens.
+        ``ceil(text_valid / page)`` text pages. One request per run of consecutive query
+        frames that share one key set (:attr:`query_runs`; their key pages) plus one
+        request for the text queries (all pages). The last page of a request that ends on
+        text holds ``text_valid - (pages - 1) * page`` tokens. Merging such frames into
+        one request computes the same pairs with fewer partly filled query tiles (a
+        1560-token frame fills 13 tiles of 128 rows, the last one with 24).
 
         Returns:
             dict with int32 CPU tensors ``qo_indptr``, ``kv_indptr``, ``kv_indices``,
@@ -171,8 +186,8 @@ class AttentionPlan:
 
         if g.text_tokens and g.text_first:
             add(g.text_tokens, range(g.frames), True)
-        for keys in self.pattern.key_frames:
-            add(c, keys, True)
+        for first, count in self.query_runs:
+            add(c * count, self.pattern.key_frames[first], True)
         if g.text_tokens and not g.text_first:
             add(g.text_tokens, range(g.frames), True)
         out: dict[str, torch.Tensor | int] = {

@@ -13,16 +13,15 @@ import os
 from pathlib import Path
 
 import av
+import lvsa.generators as generators
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
-import generators
-from generators import methods as gen_methods
-from generators import runner
-from generators.cli import main
-from generators.models import spec_from_folder
+from lvsa.generators import methods as gen_methods
+from lvsa.generators import runner
+from lvsa.generators.cli import main
+from lvsa.generators.models import spec_from_folder
 
 pytest.importorskip("diffusers")
 
@@ -224,6 +223,7 @@ def _lvsa_4x_clip(tiny_wan: Path, out: Path, **options):
         steps=2,
         device="cpu",
         out=out,
+        lvsa_options={"window": 1},  # W=3 at 9 latent frames is dense (reference rule)
         **options,
     )
 
@@ -376,6 +376,7 @@ def test_hunyuanvideo15_sweep_counts_steps_without_a_step_callback(tiny_hunyuan1
         device="cpu",
         guidance=4.0,
         out=tmp_path,
+        lvsa_options={"window": 1},  # W=3 at 9 latent frames is dense (reference rule)
         progress=False,
     )
     assert report.generated == 2 and report.failed == 0
@@ -404,7 +405,7 @@ def _load_from_recorded_folder(spec, *, dtype, device):
 
 
 def test_a_registered_default_preset_with_its_own_loader_is_used(tiny_wan, tmp_path, monkeypatch):
-    from generators import models
+    from lvsa.generators import models
 
     monkeypatch.setattr(models, "_REGISTRY", dict(models._REGISTRY))
     monkeypatch.setattr(models, "_DEFAULT", list(models._DEFAULT))
@@ -464,6 +465,7 @@ def test_two_expert_wan_folder_runs_both_experts(tiny_wan, tmp_path):
         steps=4,
         device="cpu",
         out=tmp_path / "out",
+        lvsa_options={"window": 1},  # W=3 at 9 latent frames is dense (reference rule)
     )
     side = json.loads(clip.sidecar.read_text())
     assert side["guidance_2"] == 3.0 and side["attention_density"] < 1.0
@@ -471,7 +473,7 @@ def test_two_expert_wan_folder_runs_both_experts(tiny_wan, tmp_path):
 
 
 def test_default_tiny_preset_sweeps_offline(tmp_path):
-    tinydit = pytest.importorskip("generators.tinydit")
+    tinydit = pytest.importorskip("lvsa.generators.tinydit")
     if generators.default_model() != tinydit.PRESET:
         pytest.skip("tiny DiT weights are not shipped in this checkout")
     out = tmp_path / "out"

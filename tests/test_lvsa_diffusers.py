@@ -163,7 +163,7 @@ def test_wan_pipeline_rotates_anchors_across_steps() -> None:
         negative_prompt_embeds=torch.randn(1, 7, 32, generator=g),
         height=16,
         width=16,
-        num_frames=17,
+        num_frames=33,  # 9 latent frames: sparse at every offset
         num_inference_steps=3,
         guidance_scale=2.0,
         output_type="pt",

@@ -62,6 +62,8 @@ def install(obj: Any, session: AttentionSession) -> AttentionSession:
     the same name) and return it."""
     uninstall(obj, session.name)
     register(session)
+    if not isinstance(obj, torch.nn.Module) and getattr(obj, "scheduler", None) is not None:
+        session.bind_pipeline(obj)  # count denoising steps with the scheduler
     for model in transformers_of(obj):
         kind = _kind(model)
         patch = _patch_size(model, kind)
