@@ -1,8 +1,9 @@
 """LVSA: training-free block-sparse self-attention for long video diffusion.
 
-Per query latent frame the keys are the first-frame sinks, a local window of ``2W + 1``
-non-anchor frames and keyframe anchors every ``kfi`` frames whose grid rotates with the
-denoising step. ``pattern`` (frame rule) -> ``plan`` (token layout, cached) ->
+Per query latent frame the keys are the first-frame sinks, a local window holding
+``min(2W + 1, T - |anchors|)`` non-anchor frames (shifted inward at the ends) and keyframe
+anchors every ``kfi`` frames whose grid wraps modulo ``T`` and rotates with the denoising
+step (the authors' reference rules, exactly). ``pattern`` (frame rule) -> ``plan`` (token layout, cached) ->
 ``backends`` (FlashInfer, FlexAttention, portable SDPA, NPU).
 
 Usage::
