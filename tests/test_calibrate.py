@@ -4,29 +4,13 @@ leave-one-source-out folds that never see the held-out source."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
-from types import ModuleType
 
 import pytest
 
-from tests.conftest import REPO as ROOT
+from tests.conftest import load_script
 
-
-def _load() -> ModuleType:
-    name = "vqeval_calibrate"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "calibrate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cal = _load()
+cal = load_script("benchmarks/calibrate.py", "vqeval_calibrate")
 
 
 @dataclass

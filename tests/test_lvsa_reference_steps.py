@@ -18,6 +18,8 @@ import torch.nn.functional as F
 
 import lvsa
 from lvsa.integrations.session import AttentionSession
+from tests.test_lvsa_diffusers import tiny_wan
+from tests.test_lvsa_diffusers import tiny_wan_pipeline as shared_tiny_wan_pipeline
 
 diffusers = pytest.importorskip("diffusers")
 
@@ -50,39 +52,9 @@ def oracle_frame_mask(t: int, step: int, window: int, sinks: int, kfi: int) -> t
     return m
 
 
-def tiny_wan(seed: int = 0):
-    torch.manual_seed(seed)
-    return diffusers.WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=16,
-        out_channels=16,
-        text_dim=32,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-    ).eval()
-
-
 def tiny_wan_pipeline():
-    vae = diffusers.AutoencoderKLWan(
-        base_dim=3,
-        z_dim=16,
-        dim_mult=[1, 1, 1, 1],
-        num_res_blocks=1,
-        temperal_downsample=[False, True, True],
-    )
-    return diffusers.WanPipeline(
-        tokenizer=None,
-        text_encoder=None,
-        vae=vae,
-        scheduler=diffusers.FlowMatchEulerDiscreteScheduler(shift=7.0),
-        transformer=tiny_wan(),
-    )
+    """The shared offline ``WanPipeline`` around one tiny transformer."""
+    return shared_tiny_wan_pipeline(transformer=tiny_wan())
 
 
 CFG = lvsa.LVSAConfig(window=1, anchor_interval=3, reference_frames=3, backend="portable")

@@ -6,37 +6,23 @@ handful of clips in memory without encoding.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 LABELS = SAMPLES / "labels.json"
 
 
-def _load_generator() -> ModuleType:
-    """Import ``data/make_samples.py`` (``data/`` is not a package)."""
-    name = "vqeval_make_samples"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "data" / "make_samples.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-ms = _load_generator()
+ms = load_script("data/make_samples.py", "vqeval_make_samples")
 
 
 @pytest.fixture(scope="module")
