@@ -37,6 +37,7 @@ Usage (prints a summary; `benchmarks/evidence.py` writes the report)::
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import sys
@@ -142,6 +143,7 @@ class Case:
     def failure(self) -> bool:
         return self.label != "healthy"
 
+    @functools.cached_property
     def fixed_flag(self) -> bool:
         """A flag the calibrated thresholds do not touch (loop, flicker)."""
         return any(
@@ -165,7 +167,7 @@ class Case:
 
     def failed(self, p: Params) -> bool:
         """Verdict ``failed`` under ``p`` (motion_decay implies frozen)."""
-        return self.fixed_flag() or self.frozen(p) or self.collapse(p)
+        return self.fixed_flag or self.frozen(p) or self.collapse(p)
 
     def rescore(self, p: Params) -> Summary:
         """Composite, verdict and flags under ``p``."""

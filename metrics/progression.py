@@ -18,7 +18,10 @@ embeddings and ``w`` = ``min_lag_s`` in frames:
 * **still** frames: nothing changed by ``r`` or more within the last
   ``min_lag_s`` (``max over t - w <= s < t of D[s, t] < r``). The share of
   still frames separates a freeze (still) from a loop (not still: the
-  content moves, it just is not new); >= 25 % and >= 2 s raises ``frozen``.
+  content moves, it just is not new); >= 25 % and >= 2 s sets
+  ``ProgressionResult.frozen``, reported only: the ``progression`` dimension
+  raises no flag, since little new content is not a failure by itself (the
+  ``freeze`` dimension decides whether content stops changing).
 * **distinct states**: greedy covering of the trajectory with balls of cosine
   radius ``change_distance / 2`` (each frame farther than that from every
   existing centre opens a new state); also path length (sum of adjacent
@@ -33,8 +36,8 @@ import numpy as np
 
 __all__ = ["FROZEN_MIN_S", "FROZEN_MIN_SHARE", "ProgressionResult", "measure_progression"]
 
-#: Still frames raise the ``frozen`` flag when they make up at least this
-#: share of the video ...
+#: Still frames set ``ProgressionResult.frozen`` when they make up at least
+#: this share of the video ...
 FROZEN_MIN_SHARE = 0.25
 #: ... and at least this many seconds.
 FROZEN_MIN_S = 2.0

@@ -188,11 +188,13 @@ def fast_pairs(
         return np.zeros(k, dtype=bool)
     blur = max(0.5, long_side_px / 160.0)
     px_per_frame = flow.mean_mag * flow.diag_px / 100.0 * flow.dt_s
-    t = flow.pair_times_s
+    t = flow.pair_times_s  # increasing: each span is one slice of the flow pairs
+    lo = np.searchsorted(t, series.start_s, side="left")
+    hi = np.searchsorted(t, series.end_s, side="right")
     out = np.zeros(k, dtype=bool)
     for i in range(k):
-        m = (t >= series.start_s[i]) & (t <= series.end_s[i])
-        out[i] = bool(m.any()) and float(np.median(px_per_frame[m])) >= fast_motion * blur
+        if hi[i] > lo[i]:
+            out[i] = float(np.median(px_per_frame[lo[i] : hi[i]])) >= fast_motion * blur
     return out
 
 
