@@ -2,7 +2,9 @@
 
 A :class:`Backbone` turns frames into one L2-normalised vector per frame, so
 that the cosine similarity of two frames (their dot product) is in -1..1 and
-higher means more alike content. Three backbones are registered:
+higher means more alike content. Pure code: the models arrive built (state
+dicts or library models); finding, downloading and caching weights is
+:mod:`vqeval.weights`' job. The kinds:
 
 ``"pixel"`` (default, weight-free, CPU, ~1 ms per frame)
     Hand-made descriptor: a contrast-normalised 16 x 16 luma thumbnail, a
@@ -14,12 +16,15 @@ higher means more alike content. Three backbones are registered:
     downsampling makes it insensitive to sensor/codec noise of a few grey
     levels while a change of content moves it far.
 
-``"dino"`` (DINO ViT-B/16 CLS token) and ``"clip"`` (CLIP ViT-B/32 image
-embedding)
-    The feature extractors used by VBench's subject and background
-    consistency. They run from local weights only (see :func:`get_backbone`);
-    the transformer is a small local implementation whose size is read from
-    the weight shapes, so any checkpoint with the usual key layout loads.
+:class:`DinoBackbone` (DINO ViT CLS token) and :class:`ClipBackbone` (CLIP ViT
+image embedding)
+    Small local implementations built from a state dict (the ``dino`` and
+    ``clip`` files of a local weights folder); their size is read from the
+    weight shapes, so any checkpoint with the usual key layout loads.
+
+:class:`LibraryBackbone`
+    A model built by open_clip or timm, run with that library's own
+    evaluation transform (resize the shorter side, centre crop, mean/std).
 
 Every backbone declares ``change_distance``: the cosine distance
 (1 - similarity) above which two frames of one video show clearly different
@@ -30,28 +35,20 @@ scale; everything else in them is relative.
 from __future__ import annotations
 
 import math
-import os
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 
-from vqeval.results import ConfigError
-
 __all__ = [
-    "BACKBONES",
     "Backbone",
     "ClipBackbone",
     "DinoBackbone",
+    "LibraryBackbone",
     "PixelBackbone",
-    "available_backbones",
-    "get_backbone",
     "pixel_features",
-    "weights_path",
 ]
 
 
@@ -81,10 +78,14 @@ class Backbone(ABC):
             clearly different content for this backbone.
         novelty_distance: smallest cosine distance that counts as new content
             (several times the distance between two noisy encodes of one frame).
+        frame_side: shorter side in pixels the frames should have when they
+            reach :meth:`embed` (the model's resize target, before its centre
+            crop); 0 = the analysis frames are enough (weight-free backbones).
     """
 
     name: str = ""
     input_size: int = 0
+    frame_side: int = 0
     change_distance: float = 0.1
     novelty_distance: float = 0.01
 
@@ -204,23 +205,6 @@ _CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def _load_state_dict(path: Path) -> dict[str, Any]:
-    """Tensors of a ``.safetensors`` file or a torch file (``weights_only=True``)."""
-    import torch
-
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return dict(load_file(str(path)))
-    sd = torch.load(str(path), map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model", "teacher"):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
-            sd = sd[key]
-    if not isinstance(sd, dict):
-        raise ConfigError(f"{path}: not a state dict of tensors")
-    return sd
-
-
 def _strip(sd: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
     for p in prefixes:
         if any(k.startswith(p) for k in sd):
@@ -228,20 +212,41 @@ def _strip(sd: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
     return sd
 
 
-def _require(sd: dict[str, Any], keys: tuple[str, ...], path: Path, what: str) -> None:
+def _require(sd: dict[str, Any], keys: tuple[str, ...], source: str, what: str) -> None:
     missing = [k for k in keys if k not in sd]
     if missing:
-        raise ConfigError(
-            f"{path}: not {what} weights (missing {', '.join(missing[:3])}); "
+        raise ValueError(
+            f"{source}: not {what} weights (missing {', '.join(missing[:3])}); "
             "see docs/metrics.md, section Backbones"
         )
+
+
+def center_crop_resize(frame: np.ndarray, size: int) -> np.ndarray:
+    """Resize ``frame`` so its shorter side is ``size`` px (aspect kept; area
+    interpolation when shrinking, bicubic when enlarging), then crop the centre
+    ``size`` x ``size`` square: the evaluation transform of CLIP and timm models.
+
+    Args:
+        frame: (H, W, 3) uint8 RGB.
+        size: output side in pixels (>= 1).
+
+    Returns:
+        (size, size, 3) uint8 RGB.
+    """
+    h, w = frame.shape[:2]
+    s = size / min(h, w)
+    nh, nw = max(size, round(h * s)), max(size, round(w * s))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    r = cv2.resize(frame, (nw, nh), interpolation=interp) if (nh, nw) != (h, w) else frame
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return np.ascontiguousarray(r[top : top + size, left : left + size])
 
 
 def _preprocess(frames: np.ndarray, size: int, mean: tuple, std: tuple) -> Any:
     import torch
 
     f = _as_frames(frames)
-    x = np.stack([cv2.resize(fr, (size, size), interpolation=cv2.INTER_AREA) for fr in f])
+    x = np.stack([center_crop_resize(fr, size) for fr in f])
     t = torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255.0
     m = torch.tensor(mean).view(1, 3, 1, 1)
     s = torch.tensor(std).view(1, 3, 1, 1)
@@ -325,13 +330,13 @@ class DinoBackbone(_TorchBackbone):
         super().__init__(_strip(state_dict, ("module.", "backbone.")), source)
         sd = self.sd
         _require(sd, ("cls_token", "pos_embed", "patch_embed.proj.weight", "norm.weight"),
-                 Path(source), "DINO ViT")  # fmt: skip
+                 source, "DINO ViT")  # fmt: skip
         self.dim = sd["cls_token"].shape[-1]
         self.patch = sd["patch_embed.proj.weight"].shape[-1]
         self.depth = len({k.split(".")[1] for k in sd if k.startswith("blocks.")})
         self.heads = max(1, self.dim // 64)
         g = round(math.sqrt(sd["pos_embed"].shape[1] - 1))
-        self.input_size = g * self.patch
+        self.input_size = self.frame_side = g * self.patch
 
     def _forward(self, x: Any) -> Any:
         import torch.nn.functional as F
@@ -378,13 +383,13 @@ class ClipBackbone(_TorchBackbone):
         super().__init__(_strip(state_dict, ("visual.", "module.visual.")), source)
         sd = self.sd
         _require(sd, ("conv1.weight", "class_embedding", "positional_embedding", "proj"),
-                 Path(source), "CLIP ViT")  # fmt: skip
+                 source, "CLIP ViT")  # fmt: skip
         self.dim = sd["class_embedding"].shape[-1]
         self.patch = sd["conv1.weight"].shape[-1]
         self.depth = len({k.split(".")[2] for k in sd if k.startswith("transformer.resblocks.")})
         self.heads = max(1, self.dim // 64)
         g = round(math.sqrt(sd["positional_embedding"].shape[0] - 1))
-        self.input_size = g * self.patch
+        self.input_size = self.frame_side = g * self.patch
         self.quick_gelu = quick_gelu
 
     def _forward(self, x: Any) -> Any:
@@ -411,105 +416,83 @@ class ClipBackbone(_TorchBackbone):
         return h @ sd["proj"]
 
 
-# ------------------------------------------------------------------------ registry
-
-#: name -> (file stems looked for in the weights folder, how to get them, loader)
-BACKBONES: dict[str, tuple[tuple[str, ...], str, Callable[[dict[str, Any], str], Backbone]]] = {
-    "dino": (
-        ("dino_vitb16",),
-        "save the DINO ViT-B/16 backbone (timm 'vit_base_patch16_224.dino' model.safetensors, "
-        "or dino_vitbase16_pretrain.pth from facebookresearch/dino) under that name on a "
-        "machine with network access, then copy it",
-        DinoBackbone,
-    ),
-    "clip": (
-        ("clip_vitb32",),
-        "save the OpenAI CLIP ViT-B/32 weights (open_clip 'ViT-B-32' pretrained='openai' "
-        "state dict, or the image tower with keys 'visual.*') as a safetensors file under that "
-        "name on a machine with network access, then copy it",
-        ClipBackbone,
-    ),
-}
-_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
-_cache: dict[tuple[str, str], Backbone] = {}
-_lock = threading.Lock()
+# ------------------------------------------------------------ library-built models
 
 
-def available_backbones() -> tuple[str, ...]:
-    """Registered backbone names, weight-free first."""
-    return ("pixel", *BACKBONES)
-
-
-def weights_root(weights_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """The local weights folder: ``weights_dir``, else ``$VQEVAL_WEIGHTS``, else ``None``."""
-    root = weights_dir if weights_dir is not None else os.environ.get("VQEVAL_WEIGHTS")
-    return Path(root).expanduser() if root else None
-
-
-def find_weights(
-    stems: tuple[str, ...], weights_dir: str | os.PathLike[str] | None = None
-) -> Path | None:
-    """First existing ``<stem><suffix>`` in the weights folder (stems in order,
-    ``.safetensors`` before torch files), or ``None``."""
-    root = weights_root(weights_dir)
-    if root is None:
-        return None
-    for stem in stems:
-        for suf in _SUFFIXES:
-            p = root / f"{stem}{suf}"
-            if p.is_file():
-                return p
-    return None
-
-
-def weights_path(name: str, weights_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Local weight file of learned backbone ``name``.
-
-    Looks in ``weights_dir``, else ``$VQEVAL_WEIGHTS``, for
-    ``<stem>.safetensors`` (preferred) or ``<stem>.pt/.pth/.bin``.
-
-    Raises:
-        ConfigError: unknown name, or no file found (the message names the
-            expected file and how to obtain it).
-    """
-    if name not in BACKBONES:
-        raise ConfigError(f"unknown backbone {name!r}; known: {', '.join(available_backbones())}")
-    stems, how, _ = BACKBONES[name]
-    found = find_weights(stems, weights_dir)
-    if found is not None:
-        return found
-    where = weights_root(weights_dir) or Path("$VQEVAL_WEIGHTS")
-    raise ConfigError(
-        f"backbone {name!r} needs local weights: expected {where / (stems[0] + '.safetensors')} "
-        f"(or .pt/.pth); {how}; point --weights (CLI) or VQEVAL_WEIGHTS at that folder, "
-        "or use the weight-free backbone 'pixel'"
-    )
-
-
-def get_backbone(
-    name: str = "pixel", weights_dir: str | os.PathLike[str] | None = None
-) -> Backbone:
-    """Backbone by registry name, loaded once per (name, weight file).
+class LibraryBackbone(Backbone):
+    """A model built by its own library (open_clip, timm), run as that library
+    runs it: its evaluation transform, batches on one device, no grad.
 
     Args:
-        name: ``"pixel"`` (weight-free), ``"dino"`` or ``"clip"``.
-        weights_dir: folder of local weights; ``None`` = ``$VQEVAL_WEIGHTS``.
-
-    Raises:
-        ConfigError: unknown name, missing or unreadable weights. Nothing is
-            ever downloaded.
+        name: registry name (e.g. ``"clip:ViT-B-32/laion2b_s34b_b79k"``, ``"dinov2-s"``).
+        encode_image: (N, 3, S, S) float tensor on ``device`` -> (N, d) tensor.
+        transform: the library's evaluation transform, PIL RGB image ->
+            (3, S, S) float tensor (resize, centre crop, mean/std).
+        input_size: S, side in pixels of the model's input.
+        frame_side: shorter side in pixels the transform resizes to (>= S).
+        device: torch device the model lives on (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+        batch_size: frames per forward pass (>= 1).
+        encode_text: for CLIP models, list of str -> (n, d) tensor in the
+            image embedding space; ``None`` for image-only models.
+        change_distance, novelty_distance: see :class:`Backbone` (first guesses
+            for learned models, not calibrated).
+        source: where the weights came from (file or cache path), for messages.
     """
-    if name == "pixel":
-        return PixelBackbone()
-    path = weights_path(name, weights_dir)
-    key = (name, str(path.resolve()))
-    with _lock:
-        if key not in _cache:
-            try:
-                sd = _load_state_dict(path)
-            except ConfigError:
-                raise
-            except Exception as e:  # corrupt file, pickle refused by weights_only ...
-                raise ConfigError(f"cannot read backbone weights {path}: {e}") from e
-            _cache[key] = BACKBONES[name][2](sd, str(path))
-        return _cache[key]
+
+    def __init__(
+        self,
+        name: str,
+        encode_image: Callable[[Any], Any],
+        transform: Callable[[Any], Any],
+        input_size: int,
+        frame_side: int,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        encode_text: Callable[[Sequence[str]], Any] | None = None,
+        change_distance: float = 0.05,
+        novelty_distance: float = 0.01,
+        source: str = "",
+    ) -> None:
+        self.name = name
+        self.encode_image = encode_image
+        self.transform = transform
+        self.input_size = int(input_size)
+        self.frame_side = int(frame_side)
+        self.device = device
+        self.batch_size = max(1, int(batch_size))
+        self.encode_text = encode_text
+        self.change_distance = change_distance
+        self.novelty_distance = novelty_distance
+        self.source = source
+
+    def embed(self, frames: np.ndarray) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        f = _as_frames(frames)
+        outs = []
+        with torch.inference_mode():
+            for i in range(0, len(f), self.batch_size):
+                x = torch.stack(
+                    [self.transform(Image.fromarray(fr)) for fr in f[i : i + self.batch_size]]
+                )
+                y = self.encode_image(x.to(self.device))
+                outs.append(y.float().cpu().numpy())
+        e = np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
+        return _l2(e).astype(np.float32)
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, d) float32 L2-normalised text embeddings in the image space
+        (cosine with :meth:`embed` rows in -1..1, higher = better match).
+
+        Raises:
+            ValueError: the model has no text tower.
+        """
+        import torch
+
+        if self.encode_text is None:
+            raise ValueError(f"backbone {self.name!r} has no text tower")
+        with torch.inference_mode():
+            y = self.encode_text(list(texts)).float().cpu().numpy()
+        return _l2(y).astype(np.float32)

@@ -40,6 +40,18 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["VQEVAL_CACHE_DIR"] = str(tmp_path_factory.mktemp("vqeval-cache"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_weight_downloads(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never download weights and never see the user's model caches:
+    vqeval.weights is offline, the HF hub and torch hub caches are empty
+    folders, and no local weights folder is set (tests that need models build
+    tiny ones and point these variables at them)."""
+    os.environ["VQEVAL_OFFLINE"] = "1"
+    os.environ["HF_HUB_CACHE"] = str(tmp_path_factory.mktemp("hf-hub-cache"))
+    os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch-home"))
+    os.environ.pop("VQEVAL_WEIGHTS", None)
+
+
 @pytest.fixture
 def realvideos() -> Path:
     """The real generated videos folder, or skip."""
@@ -47,3 +59,16 @@ def realvideos() -> Path:
     if d is None:
         pytest.skip("../shared/realvideos not present (only on the project's machines)")
     return d
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under ``-n N`` (xdist's default ``load`` mode) keep the tests of one
+    ``pytest.mark.xdist_group`` on one worker: the Ray tests share one local
+    cluster, and two clusters on a small CI machine would fight for its cores.
+    Ungrouped tests are spread as in ``load`` mode."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    return LoadGroupScheduling(config, log)  # type: ignore[arg-type]

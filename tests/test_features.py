@@ -11,13 +11,11 @@ from vqeval.metrics.features import (
     ClipBackbone,
     DinoBackbone,
     PixelBackbone,
-    available_backbones,
-    get_backbone,
     pixel_features,
-    weights_path,
 )
 
 from vqeval.results import ConfigError
+from vqeval.weights import available_backbones, get_backbone, weights_path
 
 
 def _photo(name: str = "astronaut", size: tuple[int, int] = (144, 256)) -> np.ndarray:

@@ -27,6 +27,7 @@ from vqeval import batch as batch_mod
 from vqeval.cache import ResultCache
 from vqeval.cli import main
 from vqeval.config import ScoreConfig
+from vqeval.executors import local as local_executor
 from vqeval.pipeline import score_video
 from vqeval.report import ReportWriteError, csvio, write_atomic
 from vqeval.report.jsonio import read_results, write_results
@@ -212,7 +213,7 @@ def four_clips(clip_dir, tmp_path) -> Path:
 
 
 def test_f6_killed_worker_is_retried_and_no_row_is_lost(four_clips, monkeypatch) -> None:
-    monkeypatch.setattr(batch_mod, "_score_in_worker", _kill_once)
+    monkeypatch.setattr(local_executor, "_score_in_worker", _kill_once)
     cfg = ScoreConfig(dimensions=("freeze",))
     rs = batch_mod.score_batch([four_clips], cfg, workers=2, cache=False, progress=False)
     assert [Path(r.path).name for r in rs] == ["a.mp4", "b.mp4", "victim.mp4", "z.mp4"]
@@ -221,7 +222,7 @@ def test_f6_killed_worker_is_retried_and_no_row_is_lost(four_clips, monkeypatch)
 
 
 def test_f6_a_video_that_always_kills_its_worker_is_one_error_row(four_clips, monkeypatch) -> None:
-    monkeypatch.setattr(batch_mod, "_score_in_worker", _kill_always)
+    monkeypatch.setattr(local_executor, "_score_in_worker", _kill_always)
     cfg = ScoreConfig(dimensions=("freeze",))
     rs = batch_mod.score_batch([four_clips], cfg, workers=2, cache=False, progress=False)
     by = {Path(r.path).name: r for r in rs}

@@ -146,16 +146,18 @@ def test_dynamic_threshold_matches_vbench_rule() -> None:
     dd = mv.dynamic_degree(np.full(16, thr * 1.5), 90, 160)
     assert dd.dynamic and dd.needed == round(4 * 17 / 16) and dd.moving_pairs == 16
     few = np.zeros(16)
-    few[:4] = thr * 2  # 4 moving pairs of 17 frames: needed 4, not more than 4
+    few[:3] = thr * 2  # 3 moving pairs of 17 frames: needed round(4.25) = 4
     assert not mv.dynamic_degree(few, 90, 160).dynamic
-    few[:5] = thr * 2
+    few[:4] = thr * 2  # 4 >= 4: dynamic (VBench's count >= count_num)
     assert mv.dynamic_degree(few, 90, 160).dynamic
 
 
 def test_split_clips_and_long_protocol() -> None:
     assert mv.split_clips(10, 12.0) == [(0, 10)]
-    assert mv.split_clips(60, 12.0) == [(0, 24), (24, 48), (48, 60)]
-    assert mv.split_clips(55, 12.0) == [(0, 24), (24, 55)]  # 7-frame tail joins
+    assert mv.split_clips(48, 12.0) == [(0, 24), (24, 48)]
+    # VBench-Long: a remainder becomes a full-length clip of the last frames
+    assert mv.split_clips(60, 12.0) == [(0, 24), (24, 48), (36, 60)]
+    assert mv.split_clips(55, 12.0) == [(0, 24), (24, 48), (31, 55)]
     vals = np.concatenate([np.zeros(24), np.ones(24)])
     assert mv.long_protocol(vals, 12.0, np.mean) == pytest.approx(0.5)
     with pytest.raises(ValueError):
@@ -302,6 +304,8 @@ def test_aesthetic_head_from_local_weights(tmp_path, monkeypatch) -> None:
     safetensors.save_file(
         {"other": torch.zeros(3)}, str(tmp_path / "laion_aesthetic_l14_linear.safetensors")
     )
-    dv._model_cache.clear()
+    from vqeval.weights import clear_cache
+
+    clear_cache()
     with pytest.raises(ConfigError, match="linear aesthetic head"):
         dv.compute_aesthetic_quality(a)

@@ -11,6 +11,7 @@ Python API::
 
 __version__ = "0.1.0"
 
+from vqeval import _torchvision_compat
 from vqeval.config import ScoreConfig
 from vqeval.results import (
     DimensionScore,
@@ -19,6 +20,8 @@ from vqeval.results import (
     VideoResult,
     VQevalError,
 )
+
+_torchvision_compat.install()  # torchvision importable beside a CPU torch (no torch import here)
 
 
 def score_video(path, config=None, **kwargs):  # type: ignore[no-untyped-def]

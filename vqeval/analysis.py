@@ -83,12 +83,20 @@ class Analysis:
         config: the scoring configuration.
         features: features from a :class:`~vqeval.framepass.FramePass`;
             ``None`` = computed from ``clip.frames`` on first use.
+        path: the video's path (prompt look-up of ``text_alignment``); ``None``
+            for clips made in memory.
     """
 
     def __init__(
-        self, clip: Clip, config: ScoreConfig, features: FrameFeatures | None = None
+        self,
+        clip: Clip,
+        config: ScoreConfig,
+        features: FrameFeatures | None = None,
+        *,
+        path: str | None = None,
     ) -> None:
         self.clip = clip
+        self.path = path
         self.config = config
         self._features = features
         self.memo: dict[str, Any] = {}
@@ -207,9 +215,10 @@ class Analysis:
         Raises:
             ConfigError: unknown backbone or missing local weights.
         """
-        from vqeval.metrics.features import get_backbone
+        from vqeval.weights import get_backbone
 
-        return get_backbone(self.config.backbone, self.config.weights_dir)
+        c = self.config
+        return get_backbone(c.backbone, c.weights_dir, device=c.device, batch_size=c.batch_size)
 
     @property
     def embeddings(self) -> np.ndarray:

@@ -19,11 +19,16 @@ pairing (listed with the unmatched ones).
 
 Statistics per dimension (and for the ``composite``) come from
 :func:`vqeval.stats.paired_stats`; failure flags and scoring errors are
-counted per side over the paired videos.
+counted per side over the paired videos. Which flags exist, each dimension's
+direction and backbone come from the dimension declarations
+(:class:`vqeval.dimensions.Dimension`): a dimension whose raw value is
+"neither" better nor worse when higher (``motion_level``) gets the verdict
+``higher`` / ``lower`` instead of ``better`` / ``worse``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 from collections.abc import Iterable, Sequence
@@ -51,10 +56,16 @@ from vqeval.stats import (
 MATCH_MODES: tuple[str, ...] = ("stem", "relpath", "name")
 #: Name of the aggregate score, accepted wherever a dimension name is.
 COMPOSITE = "composite"
-#: Failure flags counted in reports, in display order; "error" = not scored.
-KNOWN_FLAGS: tuple[str, ...] = ("loop", "frozen", "motion_decay", "flicker")
+#: Pseudo-flags counted beside the dimensions' failure flags
+#: (:func:`known_flags`): "error" = not scored, "any" = either.
 ERROR_FLAG = "error"
 ANY_FLAG = "any"
+#: Legend of the backbone column in every report.
+PROVENANCE_NOTE = (
+    "backbone: the model or weight-free method behind each value; (VBench) = VBench's "
+    "formula and model, (approx.) = VBench has this dimension but the value is not its "
+    "number (weight-free proxy or another model), no tag = not a VBench dimension"
+)
 #: Fewest paired videos a comparison should have before its verdict is read.
 MIN_PAIRS = 5
 
@@ -260,9 +271,20 @@ def metric_value(r: VideoResult, name: str) -> float | None:
     return r.score(name)
 
 
+def known_flags() -> tuple[str, ...]:
+    """Failure flags counted in reports, in display order: those the registered
+    dimensions declare (:attr:`vqeval.dimensions.Dimension.flags`)."""
+    try:
+        from vqeval.dimensions import known_flags as declared
+
+        return declared()
+    except Exception:  # a broken family module must not break reports
+        return ()
+
+
 def count_flags(results: Iterable[VideoResult]) -> dict[str, int]:
     """Videos per failure flag, plus ``error`` (not scored) and ``any`` (either)."""
-    counts = dict.fromkeys((*KNOWN_FLAGS, ERROR_FLAG, ANY_FLAG), 0)
+    counts = dict.fromkeys((*known_flags(), ERROR_FLAG, ANY_FLAG), 0)
     for r in results:
         for f in set(r.flags):
             counts[f] = counts.get(f, 0) + 1
@@ -283,6 +305,49 @@ def dimension_titles() -> dict[str, str]:
     except Exception:  # a broken family module must not break reports
         pass
     return titles
+
+
+def dimension_declarations() -> dict[str, Any]:
+    """Dimension name -> its :class:`~vqeval.dimensions.Dimension` (empty when
+    the registry cannot be loaded)."""
+    try:
+        from vqeval.dimensions import registry
+
+        return dict(registry())
+    except Exception:  # a broken family module must not break reports
+        return {}
+
+
+def backbones_used(results: Iterable[VideoResult], name: str) -> list[str]:
+    """The backbones dimension ``name`` ran on over ``results`` (each once, in
+    order of first use); empty for the composite or when none is recorded."""
+    out: list[str] = []
+    for r in results:
+        d = r.dimensions.get(name)
+        if d is not None and d.backbone and d.backbone not in out:
+            out.append(d.backbone)
+    return out
+
+
+def dimension_provenance(results: Sequence[VideoResult], name: str) -> tuple[str, str]:
+    """(backbone(s), VBench relation) of dimension ``name`` over ``results``,
+    for report columns: e.g. ``("pixel", "approximation")``, ``("dino",
+    "same formula")``; ``("-", "-")`` for the composite and for dimensions
+    the registry does not know (their relation is not declared)."""
+    from vqeval.dimensions import VBENCH_RELATIONS
+
+    if name == COMPOSITE:
+        return "-", "-"
+    dim = dimension_declarations().get(name)
+    used = backbones_used(results, name)
+    if dim is None:
+        return ", ".join(used) or "-", "-"
+    if not used and dim.backbone_for():
+        used = [dim.backbone_for()]
+    rels = [dim.vbench_for(b) for b in used] or [dim.vbench_for(None)]
+    # the weakest relation wins: one heuristic value makes a mean not VBench's
+    rel = max(rels, key=VBENCH_RELATIONS.index)
+    return ", ".join(used) or "-", rel
 
 
 def available_dimensions(results: Iterable[VideoResult]) -> list[str]:
@@ -328,6 +393,8 @@ class DimensionRow:
     name: str
     title: str
     stats: PairedStats
+    backbone: str = "-"
+    vbench: str = "-"
 
 
 @dataclass
@@ -402,7 +469,14 @@ class Comparison:
                     "unmatched_baseline": m.pairing.only_baseline,
                     "unmatched_method": m.pairing.only_method,
                     "ambiguous": m.pairing.ambiguous,
-                    "dimensions": {row.name: row.stats.to_dict() for row in m.rows},
+                    "dimensions": {
+                        row.name: {
+                            **row.stats.to_dict(),
+                            "backbone": row.backbone,
+                            "vbench": row.vbench,
+                        }
+                        for row in m.rows
+                    },
                     "flags_baseline": m.flags_baseline,
                     "flags_method": m.flags_method,
                     "videos": [
@@ -423,6 +497,15 @@ class Comparison:
                 for m in self.methods
             ],
         }
+
+
+def _neutral_verdict(st: PairedStats) -> PairedStats:
+    """``better`` / ``worse`` read ``higher`` / ``lower`` for a dimension whose
+    direction is "neither" (more is not better by itself)."""
+    from vqeval.stats import VERDICT_BETTER, VERDICT_WORSE
+
+    words = {VERDICT_BETTER: "higher", VERDICT_WORSE: "lower"}
+    return dataclasses.replace(st, verdict=words.get(st.verdict, st.verdict))
 
 
 def _unique_labels(sides: list[Side]) -> None:
@@ -469,14 +552,19 @@ def compare_sides(
     avail = available_dimensions(every)
     dims = select_dimensions(avail, dimensions)
     titles = dimension_titles()
+    decl = dimension_declarations()
     methods = []
     for s, pr in zip(sides[1:], pairings):
         rows = []
+        paired = [r for _, ra, rb in pr.pairs for r in (ra, rb)]
         for d in dims:
             a = [metric_value(ra, d) for _, ra, _ in pr.pairs]
             b = [metric_value(rb, d) for _, _, rb in pr.pairs]
             st = paired_stats(a, b, tie_tol=tie_tol, alpha=alpha, n_boot=n_boot, seed=seed)
-            rows.append(DimensionRow(d, titles.get(d, d), st))
+            if d in decl and decl[d].direction == "neither":
+                st = _neutral_verdict(st)
+            bb, rel = dimension_provenance(paired, d)
+            rows.append(DimensionRow(d, titles.get(d, d), st, bb, rel))
         methods.append(
             MethodComparison(
                 side=s,
@@ -514,6 +602,8 @@ def format_p(p: float | None) -> str:
 
 def format_table(cmp: Comparison) -> str:
     """Plain-text tables for the terminal (one block per method)."""
+    from vqeval.dimensions import provenance_label
+
     lines: list[str] = []
     base = cmp.baseline
     s0 = cmp.methods[0].rows[0].stats if cmp.methods and cmp.methods[0].rows else None
@@ -529,6 +619,7 @@ def format_table(cmp: Comparison) -> str:
             lines.append(f"note: {note}")
         header = [
             "dimension",
+            "backbone",
             f"{base.label}",
             f"{m.side.label}",
             f"diff [{conf}% CI]",
@@ -548,6 +639,7 @@ def format_table(cmp: Comparison) -> str:
             body.append(
                 [
                     row.name,
+                    provenance_label(row.backbone, row.vbench),
                     _f(st.mean_a),
                     _f(st.mean_b),
                     ci,
@@ -564,7 +656,7 @@ def format_table(cmp: Comparison) -> str:
         lines.extend(fmt_row.format(*r).rstrip() for r in body)
         fl = [
             f"{k} {m.flags_baseline.get(k, 0)}->{m.flags_method.get(k, 0)}"
-            for k in (*KNOWN_FLAGS, ERROR_FLAG)
+            for k in (*known_flags(), ERROR_FLAG)
             if m.flags_baseline.get(k, 0) or m.flags_method.get(k, 0)
         ]
         lines.append(
@@ -587,6 +679,7 @@ def format_table(cmp: Comparison) -> str:
         f"{conf}% CI: bootstrap n={s['n_boot']} seed={s['seed']}; p: Wilcoxon signed-rank; "
         f"tie = |diff| <= {s['tie_tol']} points; verdict at p < {s['alpha']}"
     )
+    lines.append(PROVENANCE_NOTE)
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ DEFAULT_ANALYSIS_SIZE = 160  # px, long side
 DEFAULT_MAX_FPS = 8.0  # frames/s
 DEFAULT_STILLS = 8
 DEFAULT_STILL_SIZE = 512  # px, long side
+DEFAULT_BATCH_SIZE = 32  # frames per forward pass of a learned backbone
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,23 @@ class ScoreConfig:
         stills: number of evenly spaced frames also kept at ``still_size``
             for image-quality dimensions (0-64).
         still_size: long side of those stills in pixels.
-        backbone: feature backbone for embeddings (``"pixel"`` is weight-free).
+        backbone: feature backbone for embeddings (``"pixel"`` is weight-free;
+            ``"clip:MODEL/TAG"``, ``"dinov2-s"`` ...: see :mod:`vqeval.weights`).
         flow: optical-flow backbone (``"dis"`` default, ``"farneback"``,
-            ``"raft"`` with local weights).
+            ``"raft"``: torchvision RAFT-large).
         weights_dir: folder holding local weights for learned backbones;
-            ``None`` = the ``VQEVAL_WEIGHTS`` environment variable or none.
+            ``None`` = the ``VQEVAL_WEIGHTS`` environment variable or none
+            (then the libraries' caches, see :mod:`vqeval.weights`).
         image_fps: frame rate in frames/s of folders of numbered images
             (images carry no timing); ``None`` = 24, with a warning in the
             row. Video files keep their own timestamps.
+        device: torch device of learned backbones and RAFT (``"cpu"``,
+            ``"cuda"``, ``"cuda:N"``); weight-free backbones ignore it.
+        batch_size: frames per forward pass of a learned backbone (1-4096).
+        prompt: text prompt of every video (``text_alignment``); ``None`` =
+            from ``prompts`` or the clip's generator sidecar.
+        prompts: (video path or file name, prompt) pairs read from a
+            ``--prompts`` file; ``None`` = none.
     """
 
     dimensions: tuple[str, ...] | None = None
@@ -48,6 +58,10 @@ class ScoreConfig:
     flow: str = "dis"
     weights_dir: str | None = None
     image_fps: float | None = None
+    device: str = "cpu"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    prompt: str | None = None
+    prompts: tuple[tuple[str, str], ...] | None = None
 
     def key(self) -> str:
         """Stable hex digest of everything that changes results (cache key part)."""

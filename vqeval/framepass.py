@@ -18,7 +18,10 @@ feature            what it holds (the dimension that reads it)
 ``detail``         (T,) fine-scale detail per frame (detail)
 ``embeddings``     (T, d) embeddings of ``config.backbone`` (repetition,
                    progression, subject_consistency); ``embeddings:<name>`` of
-                   another backbone (``dino``, ``clip`` with local weights)
+                   another backbone (``dino``, ``clip:MODEL/TAG`` ...).
+                   Learned backbones embed frames decoded at their own
+                   resolution (``model_rgb`` of :meth:`FramePass.push`) with
+                   their library's transform, batched on ``config.device``
 ``background``     (T, d) border-ring descriptor (background_consistency)
 ``pixel_steps``    per pair: mean absolute RGB difference and per-channel
                    median shift (temporal_flickering and its flicker flag)
@@ -60,7 +63,7 @@ ALL_FEATURES = (
 #: Thumbnails kept per video for reports (evenly spaced), long side in pixels.
 THUMBNAILS = 4
 THUMBNAIL_SIZE = 120
-#: Frames embedded per batch by learned backbones.
+#: Frames embedded per batch by learned backbones (``ScoreConfig.batch_size``).
 EMBED_BATCH = 32
 #: Frame pairs per RAFT forward pass.
 RAFT_BATCH = 8
@@ -144,9 +147,9 @@ class FramePass:
     ) -> None:
         from vqeval.metrics.consistency import SmoothnessPredictor, smoothness_frames
         from vqeval.metrics.content import ContentAccumulator
-        from vqeval.metrics.features import get_backbone
         from vqeval.metrics.motion import FlowAccumulator
         from vqeval.metrics.shots import CutDetector
+        from vqeval.weights import get_backbone
 
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -174,14 +177,18 @@ class FramePass:
 
             validate_flow(config)
             if config.flow == "raft":
-                self._raft = load_raft(config.weights_dir)
+                self._raft = load_raft(config.weights_dir, config.device)
             self._flow = FlowAccumulator(config.flow)
         self._cuts = CutDetector(self.fps) if "cuts" in want else None
         self._content = ContentAccumulator(self.fps) if "content" in want else None
         self._detail: list[float] | None = [] if "detail" in want else None
         self._embed: dict[str, tuple[Any, list[np.ndarray], list[np.ndarray]]] = {}
         for name in sorted(n.split(":", 1)[1] for n in want if n.startswith("embeddings:")):
-            self._embed[name] = (get_backbone(name, config.weights_dir), [], [])
+            bb = get_backbone(
+                name, config.weights_dir, device=config.device, batch_size=config.batch_size
+            )
+            self._embed[name] = (bb, [], [])
+        self._embed_batch = max(1, int(config.batch_size))
         self._background: list[np.ndarray] | None = [] if "background" in want else None
         self._diffs: list[float] | None = [] if "pixel_steps" in want else None
         self._shifts: list[np.ndarray] = []
@@ -201,8 +208,13 @@ class FramePass:
 
     # ------------------------------------------------------------------ push
 
-    def push(self, rgb: np.ndarray, t_s: float) -> None:
-        """Add the next (H, W, 3) uint8 RGB analysis frame shown at ``t_s`` s."""
+    def push(self, rgb: np.ndarray, t_s: float, model_rgb: np.ndarray | None = None) -> None:
+        """Add the next (H, W, 3) uint8 RGB analysis frame shown at ``t_s`` s.
+
+        ``model_rgb`` is the same frame decoded for learned backbones (shorter
+        side :func:`model_side`, see :func:`vqeval.pipeline.analyse`); learned
+        backbones embed it instead of the analysis frame when it is given.
+        """
         from vqeval.metrics.consistency import background_features, brightness_shift
         from vqeval.metrics.content import weber_contrast
         from vqeval.metrics.detail import detail_level
@@ -229,8 +241,8 @@ class FramePass:
         if self._detail is not None:
             self._detail.append(detail_level(gray, contrast))
         for _, (bb, buf, out) in self._embed.items():
-            buf.append(rgb)
-            if len(buf) >= EMBED_BATCH:
+            buf.append(model_rgb if model_rgb is not None and bb.frame_side > 0 else rgb)
+            if len(buf) >= self._embed_batch:
                 out.append(bb.embed(np.stack(buf)))
                 buf.clear()
         if self._background is not None:
@@ -313,6 +325,25 @@ class FramePass:
                     self._thumbs[self._n - 1] = uri
             feats.thumbnails = [self._thumbs[k] for k in sorted(self._thumbs)]
         return feats
+
+
+def model_side(config: ScoreConfig, needs: Iterable[str]) -> int:
+    """Shorter side in pixels the frames of the learned backbones in ``needs``
+    should be decoded at (the largest resize target among them; 0 = none needs
+    more than the analysis frames).
+
+    Raises:
+        ConfigError: a backbone cannot be built (see :func:`vqeval.weights.get_backbone`).
+    """
+    from vqeval.weights import get_backbone
+
+    want = {config.backbone if n == "embeddings" else n.split(":", 1)[1]
+            for n in needs if n == "embeddings" or n.startswith("embeddings:")}  # fmt: skip
+    sides = [
+        get_backbone(n, config.weights_dir, device=config.device, batch_size=config.batch_size)
+        .frame_side for n in sorted(want)
+    ]  # fmt: skip
+    return max(sides, default=0)
 
 
 def _padded_raft(frames: np.ndarray, model: Any) -> np.ndarray:

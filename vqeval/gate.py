@@ -23,7 +23,8 @@ Semantics:
 * ``min_each``: every video must have the score and reach the minimum
   (a video that failed to score fails the rule).
 * ``max_rate``: fraction (0-1) of videos carrying the flag; ``error`` means
-  the video failed to score, ``any`` means any flag or an error.
+  the video failed to score, ``any`` means any flag or an error. The flags a
+  rule may name are those the dimensions declare (``Dimension.flags``).
 * ``max_regression``: ``baseline mean - current mean`` in points (0-100
   scale) over videos paired by stem with the baseline results; when no video
   pairs, the means over all videos are compared (said in the message).
@@ -31,6 +32,7 @@ Semantics:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import reprlib
@@ -43,8 +45,8 @@ from vqeval.compare import (
     ANY_FLAG,
     COMPOSITE,
     ERROR_FLAG,
-    KNOWN_FLAGS,
     Side,
+    known_flags,
     metric_value,
     pair_sides,
 )
@@ -58,8 +60,6 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 #: Check keys allowed on a dimension rule and on a flag rule.
 DIMENSION_CHECKS: tuple[str, ...] = ("min_mean", "min_each", "max_regression")
 FLAG_CHECKS: tuple[str, ...] = ("max_rate",)
-#: Flags a rule may name.
-RULE_FLAGS: tuple[str, ...] = (*KNOWN_FLAGS, ERROR_FLAG, ANY_FLAG)
 _TOP_KEYS = ("baseline", "rule")
 
 
@@ -110,6 +110,10 @@ class RuleResult:
         value: measured value (points or fraction), ``None`` when not measurable.
         message: one line saying what was measured against what.
         offenders: paths of videos that broke a per-video or flag rule.
+        backbone: for a dimension rule, the backbone(s) its scores came from
+            ("-" for flags and the composite).
+        vbench: how those scores relate to VBench (``Dimension.vbench``), "-"
+            for flags and the composite.
     """
 
     rule: Rule
@@ -117,6 +121,8 @@ class RuleResult:
     value: float | None
     message: str
     offenders: tuple[str, ...] = ()
+    backbone: str = "-"
+    vbench: str = "-"
 
 
 @dataclass
@@ -161,6 +167,8 @@ class GateReport:
                     "passed": r.passed,
                     "message": r.message,
                     "offenders": list(r.offenders),
+                    "backbone": r.backbone,
+                    "vbench": r.vbench,
                 }
                 for r in self.results
             ],
@@ -183,6 +191,24 @@ def _number(v: Any, where: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise ConfigError(f"{where} must be a number, got {_brief(v)}")
     return float(v)
+
+
+def rule_flags() -> tuple[str, ...]:
+    """Flags a rule may name: every flag a registered dimension declares, plus
+    ``error`` and ``any``."""
+    return (*known_flags(), ERROR_FLAG, ANY_FLAG)
+
+
+def score_range(target: str) -> tuple[float, float]:
+    """(low, high) of the scores of dimension ``target`` (its declaration;
+    0-100 for the composite and for dimensions the registry does not know)."""
+    if target != COMPOSITE:
+        from vqeval.compare import dimension_declarations
+
+        dim = dimension_declarations().get(target)
+        if dim is not None:
+            return dim.score_range
+    return (0.0, 100.0)
 
 
 def _rule_title(target: str, check: str, thr: float) -> str:
@@ -252,9 +278,10 @@ def parse_gate_config(
                 )
         else:
             target, kind, allowed = t["flag"], "flag", FLAG_CHECKS
-            if not isinstance(target, str) or target not in RULE_FLAGS:
+            flags = rule_flags()
+            if not isinstance(target, str) or target not in flags:
                 raise ConfigError(
-                    f"{where}: unknown flag {_brief(target)}; known: {', '.join(RULE_FLAGS)}"
+                    f"{where}: unknown flag {_brief(target)}; known: {', '.join(flags)}"
                 )
         extra = [k for k in t if k not in (*allowed, "dimension", "flag", "name")]
         if extra:
@@ -269,8 +296,9 @@ def parse_gate_config(
             thr = _number(t[c], f"{where}: {c}")
             if c == "max_rate" and not 0.0 <= thr <= 1.0:
                 raise ConfigError(f"{where}: max_rate is a fraction in 0-1, got {thr:g}")
-            if c in ("min_mean", "min_each") and not 0.0 <= thr <= 100.0:
-                raise ConfigError(f"{where}: {c} is a score in 0-100, got {thr:g}")
+            lo, hi = score_range(target) if kind == "dimension" else (0.0, 100.0)
+            if c in ("min_mean", "min_each") and not lo <= thr <= hi:
+                raise ConfigError(f"{where}: {c} is a score in {lo:g}-{hi:g}, got {thr:g}")
             if c == "max_regression" and thr < 0.0:
                 raise ConfigError(f"{where}: max_regression is points >= 0, got {thr:g}")
             title = _rule_title(target, c, thr)
@@ -374,7 +402,15 @@ def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
 
 def evaluate_gate(config: GateConfig, side: Side, baseline: Side | None = None) -> GateReport:
     """Apply every rule of ``config`` to the videos of ``side``."""
-    out = [_eval_rule(r, side, baseline) for r in config.rules]
+    from vqeval.compare import dimension_provenance
+
+    out = []
+    for r in config.rules:
+        res = _eval_rule(r, side, baseline)
+        if r.kind == "dimension":
+            bb, rel = dimension_provenance(side.results, r.target)
+            res = dataclasses.replace(res, backbone=bb, vbench=rel)
+        out.append(res)
     return GateReport(
         out,
         side.source,
@@ -384,8 +420,17 @@ def evaluate_gate(config: GateConfig, side: Side, baseline: Side | None = None) 
 
 
 def format_report(rep: GateReport) -> str:
-    """Terminal lines: one per rule, then the verdict."""
-    lines = [f"{'PASS' if r.passed else 'FAIL'}  {r.rule.name}: {r.message}" for r in rep.results]
+    """Terminal lines: one per rule (dimension rules name their backbone), then
+    the verdict."""
+    from vqeval.dimensions import provenance_label
+
+    lines = []
+    for r in rep.results:
+        src = provenance_label(r.backbone, r.vbench)
+        lines.append(
+            f"{'PASS' if r.passed else 'FAIL'}  {r.rule.name}: {r.message}"
+            + (f" [backbone {src}]" if src != "-" else "")
+        )
     n = len(rep.results)
     lines.append(
         f"gate {'passed' if rep.passed else 'FAILED'}: {n - rep.failures}/{n} rules passed "

@@ -14,6 +14,7 @@ from vqeval.dimensions import Dimension, resolve
 from vqeval.framepass import FramePass
 from vqeval.results import (
     STATUS_ERROR,
+    ConfigError,
     DimensionScore,
     VideoReadError,
     VideoResult,
@@ -34,10 +35,21 @@ def _one_line(exc: BaseException) -> str:
     return msg[:300]
 
 
-def needs_of(dims: list[Dimension], config: ScoreConfig) -> set[str]:
-    """Frame features the dimensions ``dims`` need (plus thumbnails for reports)."""
+def needs_of(
+    dims: list[Dimension], config: ScoreConfig, path: str | os.PathLike[str] | None = None
+) -> set[str]:
+    """Frame features the dimensions ``dims`` need (plus thumbnails for reports).
+
+    With ``path``, ``text_alignment`` needs nothing for a video without a
+    prompt (it is skipped there, so its CLIP embeddings are not computed).
+    """
     needs = {"thumbnails"}
     for d in dims:
+        if d.name == "text_alignment" and path is not None:
+            from vqeval.prompts import prompt_for
+
+            if prompt_for(path, config)[0] is None:
+                continue
         needs.update(d.needs_for(config))
     return needs
 
@@ -51,11 +63,16 @@ def validate_config(config: ScoreConfig) -> list[Dimension]:
             learned backbone whose local weights are missing.
     """
     from vqeval.dimensions.motion import validate_flow
-    from vqeval.metrics.features import get_backbone
+    from vqeval.weights import get_backbone, validate_device
 
     dims = resolve(config.dimensions)
+    validate_device(config.device)
+    if not 1 <= config.batch_size <= 4096:
+        raise ConfigError(f"batch size must be 1-4096 frames, got {config.batch_size}")
     validate_flow(config)
-    get_backbone(config.backbone, config.weights_dir)
+    get_backbone(
+        config.backbone, config.weights_dir, device=config.device, batch_size=config.batch_size
+    )
     return dims
 
 
@@ -70,8 +87,11 @@ def analyse(
         VideoReadError: the file cannot be read, or it has fewer than
             :data:`MIN_FRAMES` analysis frames.
     """
+    from vqeval.framepass import model_side
+
     if needs is None:
-        needs = needs_of(resolve(config.dimensions), config)
+        needs = needs_of(resolve(config.dimensions), config, path)
+    side = model_side(config, needs)  # learned backbones get frames at their resolution
     passes: list[FramePass] = []
 
     def sink(_info: object, fps: float, expected: int) -> Any:
@@ -87,6 +107,7 @@ def analyse(
         still_size=config.still_size,
         fps_override=config.image_fps if os.path.isdir(path) else None,
         sink=sink,
+        model_side=side,
     )
     clip = read(max_fps=config.max_fps)
     if clip.n_frames < MIN_FRAMES and clip.info.frame_count >= MIN_FRAMES:
@@ -96,7 +117,7 @@ def analyse(
             f"only {clip.n_frames} frame(s) to analyse; scoring needs at least "
             f"{MIN_FRAMES} (a still image is not a video)"
         )
-    return Analysis(clip, config, passes[-1].finish())
+    return Analysis(clip, config, passes[-1].finish(), path=os.fspath(path))
 
 
 def score_video(
@@ -126,7 +147,7 @@ def score_video(
     t0 = time.perf_counter()
     spath = os.fspath(path)
     info = None
-    needs = needs_of(dims, config)
+    needs = needs_of(dims, config, spath)
     try:
         analysis = analyse(spath, config, needs)
         clip, features = analysis.clip, analysis.features

@@ -120,8 +120,9 @@ class VideoResult:
         dimensions: dimension name -> :class:`DimensionScore`.
         composite: 0-100 weighted mean of dimension scores after failure caps.
         verdict: a word for the composite ("good", "fair", "poor", "failed").
-        flags: failure flags, a subset of ``loop``, ``frozen``,
-            ``motion_decay``, ``flicker``.
+        flags: failure flags, those the dimensions declare
+            (``Dimension.flags``: ``loop``, ``frozen``, ``collapse``,
+            ``motion_decay``, ``flicker``).
         loop_period_s: detected loop period in seconds, ``None`` if no loop.
         flag_details: one :class:`FlagDetail` per flag (when it starts, why).
         analysis: the analysis geometry actually used (fps, size, frames).

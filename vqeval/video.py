@@ -794,11 +794,13 @@ def _collect(
     wanted_stills: set[int],
     frame_size: tuple[int, int],
     still_size: tuple[int, int],
-    push: Callable[[np.ndarray, float], None] | None = None,
+    push: Callable[..., None] | None = None,
+    model_size: tuple[int, int] | None = None,
 ) -> _Collected:
     """Convert the frames the rate cap keeps and the wanted stills; stop early
     once ``max_frames`` frames and every wanted still are in. With ``push``,
-    kept frames go to it instead of being stored."""
+    kept frames go to it instead of being stored; with ``model_size`` too,
+    each is also converted at that size and pushed as a third argument."""
     got = _Collected()
     last_still = max(wanted_stills, default=-1)
     for sf in source:
@@ -808,6 +810,8 @@ def _collect(
                 rgb = sf.to_rgb(*frame_size)
                 if push is None:
                     got.frames.append(rgb)
+                elif model_size is not None:
+                    push(rgb, sf.time_s, sf.to_rgb(*model_size))
                 else:
                     push(rgb, sf.time_s)
                 got.times.append(sf.time_s)
@@ -832,6 +836,7 @@ def read_clip(
     still_size: int = DEFAULT_STILL_SIZE,
     fps_override: float | None = None,
     sink: FrameSink | None = None,
+    model_side: int = 0,
 ) -> Clip:
     """Decode a video (or numbered-image folder) into analysis frames.
 
@@ -859,6 +864,10 @@ def read_clip(
             which then receives every analysis frame ((H, W, 3) uint8 RGB) and
             its time instead of the clip storing it: ``Clip.frames`` is empty
             and memory does not grow with the video's length.
+        model_side: with ``sink``, also convert every analysis frame so that
+            its shorter side is ``model_side`` px (never upscaled) and pass it
+            as ``push(frame, t_s, model_frame)``: the input of learned
+            backbones (0 = no second frame).
 
     Returns:
         :class:`Clip`.
@@ -878,13 +887,26 @@ def read_clip(
     wanted_stills = _still_indices(span, stills)
     aw, ah = fit_size(info.width, info.height, size)
     sw, sh = fit_size(info.width, info.height, still_size)
+    msize = None
+    if model_side > 0 and sink is not None:
+        short = min(info.width, info.height)
+        long_side = math.ceil(model_side * max(info.width, info.height) / max(1, short)) + 1
+        msize = fit_size(info.width, info.height, long_side)
 
     expected = max(1, round(span * fps / info.fps)) if info.fps > 0 else max(1, span)
     push = None if sink is None else sink(info, float(fps), expected)
     state = _DecodeState()
     with contextlib.closing(_source(path, info, state, fps_override)) as source:
         got = _collect(
-            source, state, _RateCap(max_fps), max_frames, wanted_stills, (aw, ah), (sw, sh), push
+            source,
+            state,
+            _RateCap(max_fps),
+            max_frames,
+            wanted_stills,
+            (aw, ah),
+            (sw, sh),
+            push,
+            msize,
         )
     if not got.times:
         reason = state.error or state.bad_packet_error or "empty stream"

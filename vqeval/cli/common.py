@@ -9,7 +9,12 @@ from typing import Any
 
 import click
 
-from vqeval.config import DEFAULT_ANALYSIS_SIZE, DEFAULT_MAX_FPS, ScoreConfig
+from vqeval.config import (
+    DEFAULT_ANALYSIS_SIZE,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_FPS,
+    ScoreConfig,
+)
 from vqeval.report.safe import encodable, one_line, printable
 from vqeval.results import ConfigError
 
@@ -87,6 +92,10 @@ class RunOptions:
     no_cache: bool
     cache_dir: str | None
     progress: bool | None
+    device: str = "cpu"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    prompt: str | None = None
+    prompts_file: str | None = None
 
     def config(self) -> ScoreConfig:
         """The validated :class:`ScoreConfig` (exits 2 on bad input)."""
@@ -99,6 +108,10 @@ class RunOptions:
             self.max_fps,
             self.max_frames,
             self.fps,
+            device=self.device,
+            batch_size=self.batch_size,
+            prompt=self.prompt,
+            prompts_file=self.prompts_file,
         )
 
     def batch_kwargs(self) -> dict[str, Any]:
@@ -138,13 +151,45 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--backbone",
             default="pixel",
             show_default=True,
-            help="Feature backbone: pixel (weight-free), dino, clip (local weights).",
+            help="Feature backbone: pixel (weight-free); clip:MODEL/TAG (open_clip, e.g. "
+            "clip:ViT-B-32/laion2b_s34b_b79k); dino-s, dino-b, dinov2-s/-b/-l/-g, timm:NAME "
+            "(timm); dino, clip (VBench's models). Learned weights come from --weights, else "
+            "the library cache, else are downloaded there once.",
         ),
         click.option(
             "--flow",
             default="dis",
             show_default=True,
-            help="Optical flow: dis, dis-ultrafast, farneback, raft (local weights).",
+            help="Optical flow: dis, dis-ultrafast, farneback, raft (torchvision RAFT-large).",
+        ),
+        click.option(
+            "--device",
+            default="cpu",
+            show_default=True,
+            metavar="DEVICE",
+            help="Torch device of learned backbones and RAFT: cpu, cuda, cuda:N.",
+        ),
+        click.option(
+            "--batch-size",
+            default=DEFAULT_BATCH_SIZE,
+            show_default=True,
+            type=click.IntRange(1, 4096),
+            help="Frames per forward pass of a learned backbone.",
+        ),
+        click.option(
+            "--prompt",
+            default=None,
+            metavar="TEXT",
+            help="Prompt of every video, for text_alignment (else --prompts, else the "
+            "generator's sidecar JSON beside each clip).",
+        ),
+        click.option(
+            "--prompts",
+            "prompts_file",
+            default=None,
+            metavar="FILE",
+            help="Prompts per video: CSV with path,prompt columns or JSON mapping path or "
+            "file name to prompt.",
         ),
         click.option(
             "--weights",
@@ -152,7 +197,8 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             metavar="DIR",
             type=click.Path(file_okay=False),
-            help="Folder with local weights for learned backbones (default: $VQEVAL_WEIGHTS).",
+            help="Folder with local weight files for learned backbones (default: "
+            "$VQEVAL_WEIGHTS); checked before the library caches.",
         ),
         click.option(
             "--analysis-size",
@@ -215,6 +261,16 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _text_alignment_by_default(
+    backbone: str, weights_dir: str | None, extra: dict[str, Any]
+) -> bool:
+    from vqeval import weights
+
+    if "prompt" in extra or "prompts" in extra or backbone.startswith("clip:"):
+        return True
+    return weights.available(weights.DEFAULT_TEXT_CLIP, weights_dir)
+
+
 def build_config(
     dimensions: str | None,
     backbone: str,
@@ -224,8 +280,18 @@ def build_config(
     max_fps: float,
     max_frames: int | None,
     fps: float | None = None,
+    *,
+    device: str = "cpu",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    prompt: str | None = None,
+    prompts_file: str | None = None,
 ) -> ScoreConfig:
-    """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input)."""
+    """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input).
+
+    Without ``--dimensions``, ``text_alignment`` joins the default set when a
+    prompt is given, when ``--backbone`` is a CLIP model, or when the default
+    CLIP model is already on disk (see :mod:`vqeval.dimensions.alignment`).
+    """
     from vqeval.pipeline import validate_config
 
     dims = None
@@ -233,7 +299,24 @@ def build_config(
         dims = tuple(sorted({d.strip() for d in dimensions.split(",") if d.strip()}))
         if not dims:
             fail_usage("--dimensions is empty")
-    extra = {} if fps is None else {"image_fps": fps}
+    extra: dict[str, Any] = {} if fps is None else {"image_fps": fps}
+    if device != "cpu" or batch_size != DEFAULT_BATCH_SIZE:
+        extra.update(device=device, batch_size=batch_size)
+    if prompt is not None:
+        if not prompt.strip():
+            fail_usage("--prompt is empty")
+        extra["prompt"] = prompt
+    if prompts_file is not None:
+        from vqeval.prompts import load_prompts
+
+        try:
+            extra["prompts"] = load_prompts(prompts_file)
+        except ConfigError as e:
+            fail_usage(str(e))
+    if dims is None and _text_alignment_by_default(backbone, weights_dir, extra):
+        from vqeval.dimensions import default_names
+
+        dims = tuple(sorted({*default_names(), "text_alignment"}))
     try:
         cfg = ScoreConfig(
             dimensions=dims,

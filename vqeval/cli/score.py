@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +24,12 @@ from vqeval.cli.common import (
     write_reports,
 )
 from vqeval.report.safe import one_line
+from vqeval.results import ConfigError, ResultsFormatError, VideoResult
+
+if TYPE_CHECKING:
+    from vqeval.config import ScoreConfig
+    from vqeval.executors import Executor
+    from vqeval.resume import Checkpoint
 
 
 def read_path_list(source: str) -> list[str]:
@@ -59,6 +66,34 @@ def read_path_list(source: str) -> list[str]:
     "(find -print0); - reads them from stdin.",
 )
 @click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Score on a Ray cluster: ADDRESS = auto, ray://HOST:10001 or HOST:6379 of a "
+    "running cluster; --ray alone (or --ray=local) starts one on this machine with -j "
+    "CPUs. Needs pip install 'vqeval[ray]'. See docs/scale.md.",
+)
+@click.option(
+    "--shard",
+    "shard_text",
+    default=None,
+    metavar="I/N",
+    help="Score only shard I of N (1..N), split by a hash of each path: N jobs given "
+    "the same inputs never score the same video and together score all.",
+)
+@click.option(
+    "--resume",
+    "resume_path",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Keep the OK rows of results JSON FILE (an earlier or interrupted run with the "
+    "same options; a missing FILE resumes nothing); score the rest, retry its errors.",
+)
+@click.option(
     "--json",
     "json_path",
     default=None,
@@ -88,6 +123,9 @@ def command(
     paths: tuple[str, ...],
     run: RunOptions,
     files_from: str | None,
+    ray_address: str | None,
+    shard_text: str | None,
+    resume_path: str | None,
     json_path: str | None,
     no_series: bool,
     csv_path: str | None,
@@ -103,6 +141,7 @@ def command(
       vqeval score data/samples
       vqeval score out/ --glob '*.mp4' -j 2 --json results.json --html report.html
       find out -name '*.mp4' -print0 | vqeval score --files-from - --csv -
+      vqeval score s3://bucket/clips/ --ray auto --shard 1/8 --json s1.json --resume s1.json
     Exit codes: 0 all scored, 1 some videos failed (error rows), 2 usage or
     input error (no videos found, a report could not be written), 130 interrupted.
     """
@@ -120,10 +159,20 @@ def command(
     cfg = run.config()
     if sum(p == "-" for p in (json_path, csv_path)) > 1:
         fail_usage("only one of --json/--csv may write to stdout")
+    scale = _scale_options(ray_address, shard_text, resume_path, json_path, cfg, run, no_series)
     t0 = time.perf_counter()
-    results = score_batch(all_paths, cfg, **run.batch_kwargs())
+    try:
+        results = score_batch(all_paths, cfg, **run.batch_kwargs(), **scale.batch_kwargs())
+    except ConfigError as e:  # the executor could not start (ray missing, cluster unreachable)
+        fail_usage(str(e))
+        raise
+    except KeyboardInterrupt:
+        scale.save_partial()
+        raise
     elapsed = time.perf_counter() - t0
-    if not results:
+    if not results and scale.shard is not None:
+        say(f"note: no videos in shard {shard_text} of these inputs", err=True)
+    elif not results:
         shown = ", ".join(all_paths[:5]) + (" ..." if len(all_paths) > 5 else "")
         fail_usage(
             f"no videos found in {shown}" + (f" matching {run.pattern!r}" if run.pattern else "")
@@ -170,7 +219,7 @@ def command(
             click.echo(f"warning: {one_line(r.path)}: {one_line(w)}", err=True)
     say(
         f"scored {len(results) - len(errors)}/{len(results)} videos"
-        f" ({cached} from cache) in {elapsed:.1f} s"
+        f" ({cached} from cache{scale.resumed_note(results)}) in {elapsed:.1f} s"
         + (f"; {len(errors)} error(s)" if errors else ""),
         err=True,
     )
@@ -179,3 +228,78 @@ def command(
     if write_failures:
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if errors else EXIT_OK)
+
+
+@dataclasses.dataclass
+class _Scale:
+    """The scale-out options of one run (executor, shard, resume, checkpoint)."""
+
+    executor: str | Executor = "local"
+    shard: tuple[int, int] | None = None
+    resume: dict[str, VideoResult] = dataclasses.field(default_factory=dict)
+    checkpoint: Checkpoint | None = None
+    resume_path: str | None = None
+
+    def batch_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`vqeval.batch.score_batch`."""
+        return {
+            "executor": self.executor,
+            "shard": self.shard,
+            "resume": self.resume,
+            "on_result": None if self.checkpoint is None else self.checkpoint.add,
+        }
+
+    def save_partial(self) -> None:
+        """On Ctrl-C: write the rows done so far to --json, to resume from."""
+        cp = self.checkpoint
+        if cp is not None and cp.rows:
+            cp.write()
+            say(
+                f"\nwrote {len(cp.rows)} finished rows to {cp.path} "
+                f"(continue with --resume {cp.path})",
+                err=True,
+            )
+
+    def resumed_note(self, results: list[VideoResult]) -> str:
+        """``", N resumed"`` for the summary line ("" without --resume)."""
+        if self.resume_path is None:
+            return ""
+        from vqeval.shards import normalized
+
+        return f", {sum(r.ok and normalized(r.path) in self.resume for r in results)} resumed"
+
+
+def _scale_options(
+    ray_address: str | None,
+    shard_text: str | None,
+    resume_path: str | None,
+    json_path: str | None,
+    cfg: ScoreConfig,
+    run: RunOptions,
+    no_series: bool,
+) -> _Scale:
+    """Check --ray/--shard/--resume (exit 2 with one line when wrong)."""
+    from vqeval.resume import Checkpoint, load_resume
+    from vqeval.shards import parse_shard
+
+    scale = _Scale(resume_path=resume_path)
+    if shard_text is not None:
+        try:
+            scale.shard = parse_shard(shard_text)
+        except ValueError as e:
+            fail_usage(str(e))
+    if ray_address is not None:
+        from vqeval.executors.ray import RayExecutor
+
+        try:
+            scale.executor = RayExecutor(ray_address, workers=run.workers)
+        except ConfigError as e:
+            fail_usage(str(e))
+    if resume_path is not None:
+        try:
+            scale.resume = load_resume(resume_path, cfg)
+        except ResultsFormatError as e:
+            fail_usage(f"--resume {e}")
+    if json_path and json_path != "-":
+        scale.checkpoint = Checkpoint(json_path, cfg, no_series=no_series)
+    return scale

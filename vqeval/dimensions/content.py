@@ -157,6 +157,13 @@ register(
         compute=compute_freeze,
         family="content",
         needs=("content", "flow"),
+        raw_key="freeze_ratio",
+        raw_range=(0.0, 1.0),
+        raw_unit="fraction of the video still",
+        direction="lower",
+        flags=("frozen",),
+        backbone="content",
+        short="freeze",
     )
 )
 register(
@@ -174,5 +181,12 @@ register(
         compute=compute_detail,
         family="content",
         needs=("detail", "cuts"),
+        raw_key="retention",
+        raw_range=(0.0, None),
+        raw_unit="end / opening detail ratio",
+        direction="higher",
+        flags=("collapse",),
+        backbone="content",
+        short="detail",
     )
 )

@@ -11,7 +11,6 @@ motion that dies from motion that merely slows.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,62 +22,15 @@ from vqeval.results import ConfigError, DimensionScore
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
 
-#: Local weight file stems looked for when ``config.flow == "raft"``.
-RAFT_STEMS = ("raft_large", "raft_small")
-_raft_cache: dict[str, Any] = {}
-
 #: Motion level (mean flow, %diag/s) at which ``motion_level`` scores 100.
 MOTION_LEVEL_FULL = 5.0
 
 
-def _raft_weights(weights_dir: str | None) -> Path:
-    from vqeval.metrics.features import find_weights, weights_root
+def load_raft(weights_dir: str | None = None, device: str = "cpu") -> Any:
+    """torchvision RAFT (see :func:`vqeval.weights.load_raft`, the owner of weights)."""
+    from vqeval.weights import load_raft as _load
 
-    found = find_weights(RAFT_STEMS, weights_dir)
-    if found is not None:
-        return found
-    where = weights_root(weights_dir) or Path("$VQEVAL_WEIGHTS")
-    raise ConfigError(
-        f"flow 'raft' needs local weights: expected {where / 'raft_large.safetensors'} "
-        "(or raft_small, .pth) holding torchvision's RAFT state dict, saved on a machine with "
-        "network access; or use the weight-free flow 'dis'"
-    )
-
-
-def load_raft(weights_dir: str | None = None) -> Any:
-    """torchvision RAFT built from local weights (never downloads).
-
-    Raises:
-        ConfigError: weights missing or unreadable, or torchvision not
-            importable beside the installed torch.
-    """
-    path = _raft_weights(weights_dir)
-    key = str(path.resolve())
-    if key in _raft_cache:
-        return _raft_cache[key]
-    try:
-        from torchvision.models.optical_flow import raft_large, raft_small
-    except Exception as e:  # not installed, or built for another torch
-        raise ConfigError(
-            f"flow 'raft' needs torchvision importable beside torch ({type(e).__name__}: {e}); "
-            "install the torchvision build matching your torch, or use the flow 'dis'"
-        ) from e
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            sd = load_file(str(path))
-        else:
-            import torch
-
-            sd = torch.load(str(path), map_location="cpu", weights_only=True)
-        model = (raft_small if "small" in path.stem else raft_large)(weights=None)
-        model.load_state_dict(sd)
-    except Exception as e:
-        raise ConfigError(f"cannot load RAFT weights {path}: {e}") from e
-    model.eval()
-    _raft_cache[key] = model
-    return model
+    return _load(weights_dir, device)
 
 
 def validate_flow(config: Any) -> None:
@@ -89,7 +41,7 @@ def validate_flow(config: Any) -> None:
             without an importable torchvision.
     """
     if config.flow == "raft":
-        load_raft(config.weights_dir)
+        load_raft(config.weights_dir, getattr(config, "device", "cpu"))
     elif config.flow not in mm.FLOW_METHODS:
         raise ConfigError(
             f"unknown flow backend {config.flow!r}; known: {', '.join((*mm.FLOW_METHODS, 'raft'))}"
@@ -199,6 +151,11 @@ def compute_motion_level(analysis: Analysis) -> DimensionScore:
     return DimensionScore("motion_level", round(score, 2), lv, fs.method)
 
 
+def _flow_backbone(config: Any) -> str:
+    """The optical-flow backend the motion dimensions run on (``config.flow``)."""
+    return str(config.flow)
+
+
 #: ``motion_decay`` scores 100 while late motion keeps at least this fraction
 #: of the early motion (natural videos often halve their motion), linearly
 #: down to 0 at no late motion.
@@ -219,6 +176,13 @@ register(
         compute=compute_motion_decay,
         family="motion",
         needs=("flow", "content"),
+        raw_key="decay_ratio",
+        raw_range=(0.0, None),
+        raw_unit="late / early motion ratio",
+        direction="higher",
+        flags=("motion_decay",),
+        backbone=_flow_backbone,
+        short="decay",
     )
 )
 register(
@@ -235,5 +199,11 @@ register(
         compute=compute_motion_level,
         family="motion",
         needs=("flow",),
+        raw_key="motion_mean_pct_diag_s",
+        raw_range=(0.0, None),
+        raw_unit="%diag/s",
+        direction="neither",
+        backbone=_flow_backbone,
+        short="motion",
     )
 )

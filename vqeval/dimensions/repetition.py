@@ -23,6 +23,7 @@ from vqeval.results import DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
+    from vqeval.config import ScoreConfig
 
 
 def compute_repetition(analysis: Analysis) -> DimensionScore:
@@ -111,6 +112,11 @@ def compute_progression(analysis: Analysis) -> DimensionScore:
     return DimensionScore("progression", p.score, raw, bb.name)
 
 
+def _backbone(config: ScoreConfig) -> str:
+    """The feature backbone both dimensions embed frames with (``config.backbone``)."""
+    return str(config.backbone)
+
+
 REPETITION = register(
     Dimension(
         name="repetition",
@@ -124,6 +130,13 @@ REPETITION = register(
         compute=compute_repetition,
         family="repetition",
         needs=("embeddings",),
+        raw_key="loop_strength",
+        raw_range=(0.0, 1.0),
+        raw_unit="return after departure, 0-1",
+        direction="lower",
+        flags=("loop",),
+        backbone=_backbone,
+        short="repet",
     )
 )
 
@@ -141,5 +154,11 @@ PROGRESSION = register(
         compute=compute_progression,
         family="repetition",
         needs=("embeddings",),
+        raw_key="novel_fraction",
+        raw_range=(0.0, 1.0),
+        raw_unit="fraction of the video showing new content",
+        direction="higher",
+        backbone=_backbone,
+        short="progr",
     )
 )

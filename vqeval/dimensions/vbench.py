@@ -7,25 +7,32 @@ default with light weights: VBench rewards freezes and loops (a frozen video
 scores ~100 on consistency, flickering and smoothness), so the composite
 leans on ``freeze``, ``motion_decay`` and ``repetition`` instead.
 
-Learned models run only from local weights (``config.weights_dir`` or
-``$VQEVAL_WEIGHTS``): DINO for subject consistency, CLIP ViT-B/32 for
-background consistency, CLIP ViT-L/14 + the LAION linear head for aesthetic
-quality. Without them each dimension uses its weight-free default and says
-so in ``backbone``.
+Learned models (owned by :mod:`vqeval.weights`) are used when they are there
+without the network, a local file (``config.weights_dir`` or
+``$VQEVAL_WEIGHTS``) or the library cache: DINO ViT-B/16 for subject
+consistency, CLIP ViT-B/32 for background consistency, CLIP ViT-L/14 + the
+LAION linear head for aesthetic quality. Without them each dimension uses its
+weight-free default and says so in ``backbone``.
 
-Videos longer than ``LONG_VIDEO_S`` follow the VBench-Long protocol for the
-consistency and dynamic-degree dimensions (2 s clips scored and averaged);
-``raw["protocol"]`` records which one was used.
+Videos longer than ``LONG_VIDEO_S`` (5 s) follow the VBench-Long protocol
+for the consistency and dynamic-degree dimensions (2 s clips scored and
+averaged; the consistency dimensions also report VBench-Long's cross-clip
+branch, ``raw["cross_clip"]``, and its slow-fast fusion, ``raw["slow_fast"]``);
+``raw["protocol"]`` records which one was used. ``temporal_flickering`` is
+scored only on clips that pass VBench's static filter (``raw["static"]``).
+
+Each dimension declares its raw value, direction, flags, backbone and how it
+relates to VBench (:class:`~vqeval.dimensions.Dimension`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vqeval.dimensions import Dimension, register
+from vqeval import weights as _weights
+from vqeval.dimensions import VBENCH_APPROX, VBENCH_SAME, Dimension, register
 from vqeval.metrics import consistency as mc
 from vqeval.metrics import imaging as mi
 from vqeval.metrics import vbench as mv
@@ -34,23 +41,28 @@ from vqeval.results import ConfigError, DimensionScore
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
 
-#: Videos longer than this (s) use the VBench-Long protocol (standard VBench
-#: clips are 2-8 s long).
-LONG_VIDEO_S = 8.0
+#: Videos longer than this (s) use the VBench-Long protocol (as VBench-Long
+#: does for videos over 5 s).
+LONG_VIDEO_S = 5.0
 #: VBench-Long clip length, s.
 CLIP_S = 2.0
-#: Weight files of the learned aesthetic path (in the weights folder).
-AESTHETIC_HEAD_STEMS = ("laion_aesthetic_l14_linear", "laion_aesthetic_l14")
-CLIP_L14_STEMS = ("clip_vitl14",)
+#: Weight files of the learned aesthetic path (in the weights folder; owned by
+#: :mod:`vqeval.weights`).
+AESTHETIC_HEAD_STEMS = _weights.AESTHETIC_HEAD_STEMS
+CLIP_L14_STEMS = _weights.CLIP_L14_STEMS
 #: Weight of each VBench dimension in the composite (freeze = 3, decay = 2).
 VBENCH_WEIGHT = 0.5
 
-_model_cache: dict[str, Any] = {}
+
+def is_long(analysis: Analysis) -> bool:
+    """True when ``analysis`` is scored with the VBench-Long protocol
+    (duration strictly above :data:`LONG_VIDEO_S`)."""
+    return analysis.duration_s > LONG_VIDEO_S
 
 
 def _protocol(analysis: Analysis, values: Any, fn: Any) -> tuple[float, dict[str, Any]]:
     """``fn`` over the whole sequence, or VBench-Long over 2 s clips."""
-    if analysis.duration_s > LONG_VIDEO_S:
+    if is_long(analysis):
         n_clips = len(mv.split_clips(len(values), analysis.fps, CLIP_S))
         v = mv.long_protocol(values, analysis.fps, fn, CLIP_S)
         return v, {"protocol": "vbench-long", "clip_s": CLIP_S, "clips": n_clips}
@@ -58,13 +70,8 @@ def _protocol(analysis: Analysis, values: Any, fn: Any) -> tuple[float, dict[str
 
 
 def _has_weights(name: str, config: Any) -> bool:
-    from vqeval.metrics.features import weights_path
-
-    try:
-        weights_path(name, config.weights_dir)
-    except ConfigError:
-        return False
-    return True
+    """Backbone ``name`` can be built without the network (local file or cache)."""
+    return _weights.available(name, config.weights_dir)
 
 
 def _subject_backbone(config: Any) -> str:
@@ -83,7 +90,16 @@ def _consistency(analysis: Analysis, name: str, feats: np.ndarray, backbone: str
     if len(feats) < 2:
         return DimensionScore(name, None, {"reason": "fewer than 2 frames"}, backbone)
     v, proto = _protocol(analysis, feats, mc.vbench_consistency)
-    return DimensionScore(name, round(100.0 * v, 3), {"value": round(v, 5), **proto}, backbone)
+    raw: dict[str, Any] = {"value": round(v, 5), **proto}
+    if proto["protocol"] == "vbench-long":
+        # VBench-Long's "fast" branch: the same formula on the first frame of
+        # each clip; its default evaluation weighs it 0 (in-clip score only),
+        # its slow-fast branch fuses the two (reported, not scored)
+        firsts = mv.clip_first_frames(len(feats), analysis.fps, CLIP_S)
+        c2c = mc.vbench_consistency(feats[firsts])
+        raw["cross_clip"] = round(c2c, 5)
+        raw["slow_fast"] = round(mv.slow_fast_fusion(v, c2c, mv.SLOW_FAST[name]), 5)
+    return DimensionScore(name, round(100.0 * v, 3), raw, backbone)
 
 
 def compute_subject_consistency(analysis: Analysis) -> DimensionScore:
@@ -102,7 +118,8 @@ def compute_background_consistency(analysis: Analysis) -> DimensionScore:
 
 
 def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
-    """VBench temporal flickering, plus the brightness-flicker detector (flag ``flicker``)."""
+    """VBench temporal flickering on static clips (VBench's static filter; ``None`` on
+    moving ones), plus the brightness-flicker detector (flag ``flicker``, on every clip)."""
     feats = analysis.require(["pixel_steps"])
     diffs = feats.pixel_diffs
     if diffs is None or len(diffs) < 1:
@@ -111,8 +128,13 @@ def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
         )
     v = mc.temporal_flickering_from_diffs(diffs)
     fl = mc.flicker_from_shifts(feats.pixel_shifts)
-    raw = {
+    st = static_filter(analysis)
+    raw: dict[str, Any] = {
         "value": round(v, 5),
+        "static": st.static,
+        "moving_pairs": st.moving_pairs,
+        "static_allowed_pairs": st.allowed,
+        "static_threshold_pct_diag_s": round(st.threshold, 3),
         "flicker_index": round(fl.flicker_index, 4),
         "flicker_fraction": round(fl.flicker_fraction, 4),
         "flags": ["flicker"] if fl.flicker else [],
@@ -129,7 +151,24 @@ def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
         if fl.flicker
         else [],
     }
+    if not st.static:
+        # VBench scores temporal flickering on static videos only: on a moving
+        # one the value measures motion, so it is reported in raw, not scored
+        raw["reason"] = (
+            f"not static ({st.moving_pairs} moving pairs > {st.allowed} allowed): VBench "
+            "scores temporal flickering on static clips only"
+        )
+        return DimensionScore("temporal_flickering", None, raw, "pixels")
     return DimensionScore("temporal_flickering", round(100.0 * v, 3), raw, "pixels")
+
+
+def static_filter(analysis: Analysis) -> mv.StaticCheck:
+    """VBench's static-video filter on the clip's flow (:func:`metrics.vbench.
+    static_check`; the threshold refers to the source frame rate)."""
+    fs = analysis.flow
+    info = getattr(analysis.clip, "info", None)
+    src_fps = float(getattr(info, "fps", 0.0) or 0.0) or analysis.fps
+    return mv.static_check(fs.top_mag, fs.height, fs.width, src_fps)
 
 
 def compute_motion_smoothness(analysis: Analysis) -> DimensionScore:
@@ -154,7 +193,7 @@ def compute_motion_smoothness(analysis: Analysis) -> DimensionScore:
 
 
 def compute_dynamic_degree(analysis: Analysis) -> DimensionScore:
-    """VBench dynamic degree (per 2 s clip for long videos: share of dynamic clips)."""
+    """VBench dynamic degree (per 2 s clip over 5 s: share of dynamic clips)."""
     fs = analysis.flow
     if len(fs.top_mag) < 1:
         return DimensionScore("dynamic_degree", None, {"reason": "fewer than 2 frames"}, fs.method)
@@ -201,58 +240,10 @@ def compute_imaging_quality(analysis: Analysis) -> DimensionScore:
     return DimensionScore("imaging_quality", round(p.score, 2), raw, "heuristic")
 
 
-def _load_tensors(path: Path) -> dict[str, Any]:
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return dict(load_file(str(path)))
-        import torch
-
-        sd = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ConfigError(f"cannot read weights {path}: {e}") from e
-    if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
-        sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise ConfigError(f"{path}: not a state dict of tensors")
-    return sd
-
-
-def _aesthetic_model(weights_dir: str | None) -> tuple[Any, np.ndarray, float] | None:
-    """(CLIP ViT-L/14 backbone, head weight, head bias), or None without a head file.
-
-    Raises:
-        ConfigError: the head is there but its CLIP ViT-L/14 tower is not, or
-            a file does not hold the expected tensors.
-    """
-    from vqeval.metrics.features import find_weights
-
-    head = find_weights(AESTHETIC_HEAD_STEMS, weights_dir)
-    if head is None:
-        return None
-    tower = find_weights(CLIP_L14_STEMS, weights_dir)
-    if tower is None:
-        raise ConfigError(
-            f"aesthetic head {head} needs the CLIP ViT-L/14 image tower beside it: expected "
-            f"{head.parent / (CLIP_L14_STEMS[0] + '.safetensors')} (OpenAI CLIP ViT-L/14 state "
-            "dict, saved on a machine with network access); remove the head file to use the "
-            "weight-free aesthetic heuristic"
-        )
-    key = f"{head.resolve()}|{tower.resolve()}"
-    if key not in _model_cache:
-        from vqeval.metrics.features import ClipBackbone
-
-        sd = _load_tensors(head)
-        w = next((sd[k] for k in ("weight", "linear.weight", "layers.0.weight") if k in sd), None)
-        b = next((sd[k] for k in ("bias", "linear.bias", "layers.0.bias") if k in sd), None)
-        if w is None or b is None or w.numel() != w.shape[-1]:
-            raise ConfigError(
-                f"{head}: not a linear aesthetic head (expected tensors 'weight' (1, d) and 'bias')"
-            )
-        bb = ClipBackbone(_load_tensors(tower), str(tower))
-        _model_cache[key] = (bb, w.float().numpy().reshape(-1), float(b.float().reshape(-1)[0]))
-    return _model_cache[key]
+def _aesthetic_model(weights_dir: str | None, device: str = "cpu") -> Any:
+    """(CLIP ViT-L/14 backbone, head weight, head bias), or None without a head
+    file (:func:`vqeval.weights.aesthetic_model`)."""
+    return _weights.aesthetic_model(weights_dir, device)
 
 
 def compute_aesthetic_quality(analysis: Analysis) -> DimensionScore:
@@ -260,7 +251,7 @@ def compute_aesthetic_quality(analysis: Analysis) -> DimensionScore:
     st = _stills(analysis)
     if len(st) == 0:
         return DimensionScore("aesthetic_quality", None, {"reason": "no frames"}, "heuristic")
-    model = _aesthetic_model(analysis.config.weights_dir)
+    model = _aesthetic_model(analysis.config.weights_dir, getattr(analysis.config, "device", "cpu"))
     if model is not None:
         bb, w, b = model
         raw_scores = mi.linear_head(bb.embed(st), w, b)
@@ -289,14 +280,15 @@ _DIMS = (
      "VBench background consistency: same formula on CLIP ViT-B/32 features, or on a "
      "weight-free descriptor of the frame border ring, x100. Rewards freezes."),
     ("temporal_flickering", "Temporal flickering", compute_temporal_flickering,
-     "VBench: (1 - mean |F_t - F_t+1| / 255) x 100 (100 = steady). Flag 'flicker' when the "
-     "median brightness shift alternates by > 2 grey levels on >= 20% of frame triplets."),
+     "VBench: (1 - mean |F_t - F_t+1| / 255) x 100 (100 = steady), scored only on clips "
+     "passing VBench's static filter (else no score). Flag 'flicker' when the median "
+     "brightness shift alternates by > 2 grey levels on >= 20% of frame triplets."),
     ("motion_smoothness", "Motion smoothness", compute_motion_smoothness,
      "(255 - mean abs error of odd frames predicted by flow-warped averaging of their "
      "neighbours) / 255 x 100 (VBench uses AMT interpolation). Rewards freezes."),
     ("dynamic_degree", "Dynamic degree", compute_dynamic_degree,
-     "VBench dynamic degree x 100: 100 when more than round(4n/16) pairs move faster than "
-     "6*min(H,W)/256 px per ~8 fps pair; for long videos the share of dynamic 2 s clips."),
+     "VBench dynamic degree x 100: 100 when at least round(4n/16) pairs move faster than "
+     "6*min(H,W)/256 px per ~8 fps pair; over 5 s the share of dynamic 2 s clips."),
     ("imaging_quality", "Imaging quality", compute_imaging_quality,
      "Weight-free heuristic 0-100 on the stills: sharpness (re-blur), noise (Immerkaer), "
      "codec blocking. Not MUSIQ: ranks defects, values not comparable with VBench."),
@@ -308,12 +300,87 @@ _DIMS = (
 _NEEDS: dict[str, Any] = {
     "subject_consistency": _subject_needs,
     "background_consistency": _background_needs,
-    "temporal_flickering": ("pixel_steps",),
+    "temporal_flickering": ("pixel_steps", "flow"),
     "motion_smoothness": ("smoothness",),
     "dynamic_degree": ("flow",),
     "imaging_quality": (),
     "aesthetic_quality": (),
 }
+
+
+def _background_backbone(config: Any) -> str:
+    return "clip" if _has_weights("clip", config) else "border-ring"
+
+
+def _smoothness_backbone(config: Any) -> str:
+    return f"{'farneback' if config.flow == 'farneback' else 'dis-ultrafast'}-warp"
+
+
+def _aesthetic_backbone(config: Any) -> str:
+    try:
+        head = _weights.find_weights(AESTHETIC_HEAD_STEMS, config.weights_dir)
+    except ConfigError:
+        head = None
+    return "clip-l14+laion" if head is not None else "heuristic"
+
+
+def _same_with(*models: str) -> Any:
+    """``Dimension.vbench``: VBench's number with one of ``models``, else an approximation."""
+    return lambda backbone: VBENCH_SAME if backbone in models else VBENCH_APPROX
+
+
+#: Per dimension: the declarations of :class:`~vqeval.dimensions.Dimension`
+#: (raw value, unit, range, direction, flags, backbone, VBench relation).
+_DECLARED: dict[str, dict[str, Any]] = {
+    "subject_consistency": dict(
+        raw_key="value", raw_range=(0.0, 1.0), raw_unit="0-1 (mean clamped cosine)",
+        flags=(), backbone=_subject_backbone, vbench=_same_with("dino"), short="subj",
+        vbench_definition=(
+            "DINO ViT-B/16 features of every frame; mean over frames i >= 1 of "
+            "(max(0, cos(f_{i-1}, f_i)) + max(0, cos(f_0, f_i))) / 2"
+        ),
+    ),
+    "background_consistency": dict(
+        raw_key="value", raw_range=(0.0, 1.0), raw_unit="0-1 (mean clamped cosine)",
+        flags=(), backbone=_background_backbone, vbench=_same_with("clip"), short="bg",
+        vbench_definition="the subject-consistency formula on CLIP ViT-B/32 image features",
+    ),
+    "temporal_flickering": dict(
+        raw_key="value", raw_range=(0.0, 1.0), raw_unit="0-1 (1 - mean abs frame difference / 255)",
+        flags=("flicker",), backbone="pixels", vbench=VBENCH_SAME, short="flick",
+        vbench_definition=(
+            "(255 - mean |F_t - F_{t+1}|) / 255 over every frame, on videos that pass the "
+            "static filter (RAFT)"
+        ),
+    ),
+    "motion_smoothness": dict(
+        raw_key="value", raw_range=(0.0, 1.0), raw_unit="0-1 ((255 - mean abs error) / 255)",
+        flags=(), backbone=_smoothness_backbone, vbench=VBENCH_APPROX, short="smooth",
+        vbench_definition=(
+            "odd frames re-synthesised from their neighbours by AMT; "
+            "(255 - mean abs error) / 255"
+        ),
+    ),
+    "dynamic_degree": dict(
+        raw_key="value", raw_range=(0.0, 1.0), raw_unit="0-1 (dynamic or not; share of dynamic clips)",
+        flags=(), backbone=lambda c: str(c.flow), vbench=_same_with("raft"), short="dyn",
+        vbench_definition=(
+            "RAFT at ~8 fps: a pair moves when the mean of its top-5 % flow magnitudes exceeds "
+            "6 min(H, W) / 256 px; dynamic when at least round(4 n / 16) pairs move"
+        ),
+    ),
+    "imaging_quality": dict(
+        raw_key="blur_index", raw_range=(0.0, 1.0), raw_unit="0-1 blur index",
+        direction="lower", flags=(), backbone="heuristic", vbench=VBENCH_APPROX, short="img",
+        vbench_definition="MUSIQ (SPAQ) image quality of every frame / 100",
+    ),
+    "aesthetic_quality": dict(
+        raw_key="value", raw_range=(0.0, 1.0), raw_unit="0-1 (LAION score / 10)",
+        flags=(), backbone=_aesthetic_backbone, vbench=_same_with("clip-l14+laion"),
+        short="aesth",
+        vbench_definition="LAION aesthetic linear head on CLIP ViT-L/14 of every frame / 10",
+    ),
+}  # fmt: skip
 
 for _name, _title, _fn, _desc in _DIMS:
     register(
@@ -326,5 +393,6 @@ for _name, _title, _fn, _desc in _DIMS:
             compute=_fn,
             family="vbench",
             needs=_NEEDS[_name],
+            **_DECLARED[_name],
         )
     )

@@ -166,41 +166,46 @@ def _status(r: VideoResult) -> str:
 
 
 def _dimension_summary(results: Sequence[VideoResult], dims: Sequence[str]) -> str:
-    from vqeval.compare import COMPOSITE, dimension_titles, metric_value
+    from vqeval.compare import (
+        COMPOSITE,
+        PROVENANCE_NOTE,
+        dimension_declarations,
+        dimension_provenance,
+        dimension_titles,
+        metric_value,
+    )
 
     titles = dimension_titles()
     descs: dict[str, str] = {COMPOSITE: "weighted mean of the dimension scores after failure caps"}
     weights: dict[str, float] = {}
-    try:
-        from vqeval.dimensions import registry
-
-        for n, d in registry().items():
-            descs[n] = d.description
-            weights[n] = d.weight
-    except Exception:
-        pass
+    for n, d in dimension_declarations().items():
+        descs[n] = d.description
+        weights[n] = d.weight
     series = []
     rows = []
     for d in dims:
         vals = [v for v in (metric_value(r, d) for r in results) if v is not None]
         series.append((titles.get(d, d), vals))
         mean = sum(vals) / len(vals) if vals else None
+        bb, rel = dimension_provenance(results, d)
         rows.append(
             f'<tr><td>{escape(titles.get(d, d))}<div class="side">{escape(d)}</div></td>'
             f'<td class="num">{_f(mean)}</td><td class="num">{_f(min(vals) if vals else None)}</td>'
             f'<td class="num">{_f(max(vals) if vals else None)}</td><td class="num">{len(vals)}</td>'
             f'<td class="num">{_f(weights.get(d), "{:g}")}</td>'
+            f"<td>{escape(bb)}</td><td>{escape(rel)}</td>"
             f'<td class="note">{escape(descs.get(d, ""))}</td></tr>'
         )
     return (
         "<h2>Dimensions</h2>"
-        '<p class="note">Scores 0-100, higher is better. Dots: one per video; bar: mean.</p>'
+        '<p class="note">Scores 0-100, higher is better. Dots: one per video; bar: mean. '
+        + escape(PROVENANCE_NOTE)
+        + ".</p>"
         + svg_strip(series, width=760, label_w=180)
         + '<table class="dims"><thead><tr><th>dimension</th><th class="num">mean</th>'
         '<th class="num">min</th><th class="num">max</th><th class="num">n</th>'
-        '<th class="num">weight</th><th>what it measures</th></tr></thead><tbody>'
-        + "".join(rows)
-        + "</tbody></table>"
+        '<th class="num">weight</th><th>backbone</th><th>VBench</th><th>what it measures</th>'
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 
 
@@ -266,7 +271,15 @@ def write_score_html(
 
 def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> str:
     """One self-contained HTML page for a comparison (one ``tr.pair`` per paired video)."""
-    from vqeval.compare import COMPOSITE, ERROR_FLAG, KNOWN_FLAGS, format_p, metric_value
+    from vqeval.compare import (
+        COMPOSITE,
+        ERROR_FLAG,
+        PROVENANCE_NOTE,
+        format_p,
+        known_flags,
+        metric_value,
+    )
+    from vqeval.dimensions import provenance_label
 
     s = cmp.settings
     conf = round(s.get("confidence", 0.95) * 100)
@@ -282,7 +295,9 @@ def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> st
             f"{conf}% CI: percentile bootstrap of the mean difference (n={s['n_boot']}, "
             f"seed={s['seed']}). p: two-sided Wilcoxon signed-rank test. Tie: |diff| <= "
             f"{s['tie_tol']} points. Verdict 'better'/'worse' when p < {s['alpha']} and the CI "
-            "excludes 0; p-values are not corrected for testing several dimensions."
+            "excludes 0; p-values are not corrected for testing several dimensions. "
+            + PROVENANCE_NOTE
+            + "."
         )
         + "</p>"
     ]
@@ -315,6 +330,7 @@ def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> st
             ci = "-" if st.ci_low is None else f"[{st.ci_low:+.1f}, {st.ci_high:+.1f}]"
             rows.append(
                 f'<tr><td>{escape(row.title)}<div class="side">{escape(row.name)}</div></td>'
+                f"<td>{escape(provenance_label(row.backbone, row.vbench))}</td>"
                 f'<td class="num">{_f(st.mean_a)}</td><td class="num">{_f(st.mean_b)}</td>'
                 f'<td class="num">{_f(st.mean_diff, "{:+.1f}")}</td><td class="num">{ci}</td>'
                 f'<td class="num">{format_p(st.p_value)}</td>'
@@ -322,7 +338,7 @@ def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> st
                 f"<td>{_badge(st.verdict, st.verdict)}</td></tr>"
             )
         body.append(
-            '<table class="stats"><thead><tr><th>dimension</th>'
+            '<table class="stats"><thead><tr><th>dimension</th><th>backbone</th>'
             f'<th class="num">{escape(base.label)}</th><th class="num">{escape(m.side.label)}</th>'
             f'<th class="num">diff</th><th class="num">{conf}% CI</th><th class="num">p</th>'
             '<th class="num">W/T/L</th><th class="num">n</th><th>verdict</th></tr></thead><tbody>'
@@ -332,7 +348,7 @@ def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> st
         frows = "".join(
             f'<tr><td>{escape(k)}</td><td class="num">{m.flags_baseline.get(k, 0)}</td>'
             f'<td class="num">{m.flags_method.get(k, 0)}</td></tr>'
-            for k in (*KNOWN_FLAGS, ERROR_FLAG)
+            for k in (*known_flags(), ERROR_FLAG)
         )
         body.append(
             '<table class="flags"><thead><tr><th>failure flag (videos)</th>'

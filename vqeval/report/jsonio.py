@@ -1,5 +1,9 @@
 """Results JSON files: ``{"vqeval": version, "schema": N, "config": {...},
-"results": [record, ...]}`` with one :meth:`VideoResult.to_dict` record per video."""
+"dimensions": {name: declaration}, "results": [record, ...]}`` with one
+:meth:`VideoResult.to_dict` record per video; ``dimensions`` holds each scored
+dimension's declaration (range, unit, direction, flags, backbone, VBench
+relation) and the backbones the videos really used. Readers need only
+``schema`` and ``results``."""
 
 from __future__ import annotations
 
@@ -36,12 +40,35 @@ def clean(obj: Any) -> Any:
     return obj
 
 
+def declarations(
+    results: list[VideoResult], config: ScoreConfig | None = None
+) -> dict[str, dict[str, Any]]:
+    """Declarations (:meth:`vqeval.dimensions.Dimension.describe`) of the
+    dimensions present in ``results``, with the backbones the videos really
+    used (``backbones_used``) and the VBench relation of those values."""
+    from vqeval.compare import backbones_used, dimension_declarations, dimension_provenance
+
+    decl = dimension_declarations()
+    out: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for name in r.dimensions:
+            if name in out or name not in decl:
+                continue
+            out[name] = {
+                **decl[name].describe(config),
+                "backbones_used": backbones_used(results, name),
+                "vbench_used": dimension_provenance(results, name)[1],
+            }
+    return out
+
+
 def dumps(results: list[VideoResult], config: ScoreConfig | None = None) -> str:
     """The results JSON document as text."""
     doc = {
         "vqeval": __version__,
         "schema": SCHEMA_VERSION,
         "config": dataclasses.asdict(config) if config is not None else None,
+        "dimensions": declarations(results, config),
         "results": [r.to_dict() for r in results],
     }
     return json.dumps(clean(doc), indent=1, allow_nan=False, ensure_ascii=False)

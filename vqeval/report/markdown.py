@@ -5,6 +5,10 @@ summary (``$GITHUB_STEP_SUMMARY``). Every file name, prompt and error text
 goes through :func:`md_escape`: Markdown punctuation is backslash-escaped and
 ``<``, ``>``, ``&`` become HTML entities, so a clip named
 ``<img src=x onerror=alert(1)>.mp4`` shows as text.
+
+Every table of dimensions names each dimension's backbone and whether its
+value is VBench's (``Dimension.vbench``), so a weight-free value is never read
+as a VBench number.
 """
 
 from __future__ import annotations
@@ -58,8 +62,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = ""
 def render_score_markdown(
     results: Sequence[VideoResult], config: ScoreConfig | None = None, title: str = "VQeval scores"
 ) -> str:
-    """Markdown for ``vqeval score``: summary, per-dimension means, one row per video."""
-    from vqeval.compare import available_dimensions, dimension_titles, metric_value
+    """Markdown for ``vqeval score``: summary, per-dimension means (with each
+    dimension's backbone and VBench relation), one row per video."""
+    from vqeval.compare import (
+        PROVENANCE_NOTE,
+        available_dimensions,
+        dimension_provenance,
+        dimension_titles,
+        metric_value,
+    )
 
     dims = available_dimensions(results)
     titles = dimension_titles()
@@ -79,6 +90,7 @@ def render_score_markdown(
     for d in dims:
         vals = [v for v in (metric_value(r, d) for r in results) if v is not None]
         mean = sum(vals) / len(vals) if vals else None
+        bb, rel = dimension_provenance(results, d)
         rows.append(
             [
                 md_escape(titles.get(d, d)) + f" ({md_escape(d)})",
@@ -86,9 +98,12 @@ def render_score_markdown(
                 _f(min(vals) if vals else None),
                 _f(max(vals) if vals else None),
                 str(len(vals)),
+                md_escape(bb),
+                md_escape(rel),
             ]
         )
-    lines += _table(["dimension", "mean", "min", "max", "n"], rows)
+    lines += _table(["dimension", "mean", "min", "max", "n", "backbone", "VBench"], rows, "lrrrrll")
+    lines += ["", md_escape(PROVENANCE_NOTE) + "."]
     lines += ["", "## Videos", ""]
     vrows = []
     for r in results:
@@ -125,7 +140,8 @@ def write_score_markdown(
 
 def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -> str:
     """Markdown for ``vqeval compare``: one statistics table per method."""
-    from vqeval.compare import ERROR_FLAG, KNOWN_FLAGS, format_p
+    from vqeval.compare import ERROR_FLAG, PROVENANCE_NOTE, format_p, known_flags
+    from vqeval.dimensions import provenance_label
 
     s = cmp.settings
     conf = round(s.get("confidence", 0.95) * 100)
@@ -140,7 +156,7 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
         f"{conf}% CI: percentile bootstrap (n={s['n_boot']}, seed={s['seed']}); "
         f"p: two-sided Wilcoxon signed-rank; tie: |diff| <= {s['tie_tol']} points; "
         f"verdict at p < {s['alpha']} with the CI excluding 0 (not corrected for "
-        "several dimensions)."
+        "several dimensions). " + md_escape(PROVENANCE_NOTE) + "."
     )
     for m in cmp.methods:
         pr = m.pairing
@@ -160,6 +176,7 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
             rows.append(
                 [
                     md_escape(row.title) + f" ({md_escape(row.name)})",
+                    md_escape(provenance_label(row.backbone, row.vbench)),
                     _f(st.mean_a),
                     _f(st.mean_b),
                     _f(st.mean_diff, "{:+.1f}"),
@@ -172,6 +189,7 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
             )
         hdr = [
             "dimension",
+            "backbone",
             md_escape(cmp.baseline.label),
             md_escape(m.side.label),
             "diff",
@@ -181,10 +199,10 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
             "n",
             "verdict",
         ]
-        lines += _table(hdr, rows, "lrrrrrrrl")
+        lines += _table(hdr, rows, "llrrrrrrrl")
         frows = [
             [md_escape(k), str(m.flags_baseline.get(k, 0)), str(m.flags_method.get(k, 0))]
-            for k in (*KNOWN_FLAGS, ERROR_FLAG)
+            for k in (*known_flags(), ERROR_FLAG)
         ]
         lines += ["", "Failure flags (videos among the pairs):", ""]
         lines += _table(["flag", md_escape(cmp.baseline.label), md_escape(m.side.label)], frows)
@@ -209,7 +227,10 @@ def write_compare_markdown(cmp: Comparison, path: str | os.PathLike[str]) -> Pat
 
 
 def render_gate_markdown(rep: GateReport) -> str:
-    """Markdown gate summary for ``$GITHUB_STEP_SUMMARY``."""
+    """Markdown gate summary for ``$GITHUB_STEP_SUMMARY`` (dimension rules
+    name the backbone of their scores)."""
+    from vqeval.dimensions import provenance_label
+
     n = len(rep.results)
     head = "passed" if rep.passed else "FAILED"
     icon = "\u2705" if rep.passed else "\u274c"
@@ -231,10 +252,11 @@ def render_gate_markdown(rep: GateReport) -> str:
                 md_escape(r.rule.name),
                 val,
                 "\u2705 pass" if r.passed else "\u274c fail",
+                md_escape(provenance_label(r.backbone, r.vbench)),
                 md_escape(r.message),
             ]
         )
-    lines += _table(["rule", "value", "result", "details"], rows, "lrll")
+    lines += _table(["rule", "value", "result", "backbone", "details"], rows, "lrlll")
     failed = [r for r in rep.results if not r.passed and r.offenders]
     for r in failed:
         shown = ", ".join(f"{md_escape(p)}" for p in r.offenders[:20])

@@ -1,27 +1,24 @@
-"""Readable terminal table of score results (fits the terminal width)."""
+"""Readable terminal table of score results (fits the terminal width).
+
+Column headers are the dimensions' declared short names
+(``Dimension.short``); the legend names the backbone of every shown column and
+marks which values are VBench's (``Dimension.vbench``)."""
 
 from __future__ import annotations
 
 import shutil
+import textwrap
 
 from vqeval.dimensions import registry
 from vqeval.report.safe import one_line
 from vqeval.results import VideoResult
 
-#: Short column headers; unknown dimensions use their first 6 letters.
-SHORT = {
-    "repetition": "repet",
-    "progression": "progr",
-    "freeze": "freeze",
-    "motion_decay": "decay",
-    "subject_consistency": "subj",
-    "background_consistency": "bg",
-    "temporal_flickering": "flick",
-    "motion_smoothness": "smooth",
-    "dynamic_degree": "dyn",
-    "imaging_quality": "img",
-    "aesthetic_quality": "aesth",
-}
+
+def short_name(name: str) -> str:
+    """Column header of dimension ``name``: its declared short name, else the
+    first 6 letters."""
+    d = registry().get(name)
+    return d.short_name if d is not None else name[:6]
 
 
 def _fmt(v: float | None) -> str:
@@ -48,12 +45,12 @@ def render(results: list[VideoResult], width: int | None = None) -> str:
     used = sum(len(c) + 1 for c in fixed) + flags_w + 1
     shown = []
     for d in dims:
-        w = max(6, len(SHORT.get(d, d[:6]))) + 1
+        w = max(6, len(short_name(d))) + 1
         if used + w > width:
             break
         shown.append(d)
         used += w
-    heads = [*fixed, *[SHORT.get(d, d[:6]).rjust(6) for d in shown], "flags"]
+    heads = [*fixed, *[short_name(d).rjust(6) for d in shown], "flags"]
     lines = [" ".join(heads)]
     for r in results:
         name = _clip(one_line(r.path), path_w).ljust(path_w)  # no raw control chars
@@ -78,4 +75,13 @@ def render(results: list[VideoResult], width: int | None = None) -> str:
     if hidden:
         legend += f"; {hidden} more dimension(s) in --json/--csv"
     lines.append(f"({legend})")
+    if shown:
+        from vqeval.compare import dimension_provenance
+        from vqeval.dimensions import provenance_label
+
+        cells = [
+            f"{short_name(d)}={provenance_label(*dimension_provenance(results, d))}" for d in shown
+        ]
+        text = "(backbone: " + ", ".join(cells) + ")"
+        lines += textwrap.wrap(text, width, subsequent_indent=" ", break_on_hyphens=False)
     return "\n".join(lines)
