@@ -101,15 +101,19 @@ def _stop_cluster(temp_dir: str, gcs_port: int) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """Head + one worker node (1 CPU, 200 MB object store each) on loopback."""
+@contextlib.contextmanager
+def _cluster(worker_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """Head + one worker node (1 CPU, 200 MB object store each) on loopback;
+    ``worker_env`` is added to the worker node's environment (its raylet and
+    worker processes inherit it)."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the cluster fixture reads /proc to stop its processes")
     # short folder: Ray's unix sockets live under it (path limit 107 bytes)
     temp_dir = tempfile.mkdtemp(prefix="vqray-", dir="/tmp")
     gcs, client = _free_port(), _free_port()
-    env = {**os.environ, **RAY_ENV, "OMP_NUM_THREADS": "1"}
+    # a dead node is declared dead after ~1.5 s instead of ~30 s
+    health = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "3"}
+    env = {**os.environ, **RAY_ENV, **health, "OMP_NUM_THREADS": "1"}
     node = [
         "--num-cpus=1",
         "--object-store-memory=200000000",
@@ -124,7 +128,7 @@ def cluster() -> Iterator[Cluster]:
         _ray_start(["--head", *head, *node, f"--dashboard-agent-listen-port={_free_port()}"], env)
         _ray_start(
             [f"--address={HOST}:{gcs}", *node, f"--dashboard-agent-listen-port={_free_port()}"],
-            env,
+            {**env, **(worker_env or {})},
         )
         yield Cluster(address=f"{HOST}:{gcs}", client=f"ray://{HOST}:{client}")
     finally:
@@ -138,6 +142,13 @@ def cluster() -> Iterator[Cluster]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """The module's cluster: head + one worker node on loopback."""
+    with _cluster() as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +250,34 @@ def test_a_video_that_always_kills_its_worker_is_one_error_row(
         "worker process died" in by["victim.mp4"].error and "tried 2 time" in by["victim.mp4"].error
     )
     assert all(by[n].ok for n in NAMES if n != "victim.mp4")
+
+
+def _kill_node_once(path: str, config: ScoreConfig) -> VideoResult:  # runs on a Ray worker
+    """On the worker node, the first task kills the node's raylet: the node dies."""
+    marker = Path(path).parent / "node.killed"
+    if os.environ.get("VQEVAL_TEST_NODE") == "doomed" and not marker.exists():
+        marker.touch()
+        os.kill(os.getppid(), signal.SIGKILL)  # a worker's parent is its node's raylet
+        time.sleep(60)  # the raylet's death takes this worker down
+    return score_video(path, config)
+
+
+def test_a_node_that_dies_loses_no_row(four: Path, by_value) -> None:
+    """Its own cluster (the module's keeps both nodes): the worker node's raylet is
+    killed while it runs a task; every video still gets an OK row."""
+    marker = four / "node.killed"
+    marker.unlink(missing_ok=True)
+    with _cluster(worker_env={"VQEVAL_TEST_NODE": "doomed"}) as c:
+        ex = RayExecutor(c.address, score=_kill_node_once)
+        rs = score_batch([four], CFG, executor=ex, cache=False, progress=False)
+        assert marker.exists()  # a task did run on the worker node and killed it
+        ray.init(address=c.address, logging_level="WARNING", log_to_driver=False)
+        try:  # the head declares the node dead after a few missed health checks
+            deadline = time.monotonic() + 20
+            while len([n for n in ray.nodes() if n["Alive"]]) > 1 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len([n for n in ray.nodes() if n["Alive"]]) == 1
+        finally:
+            ray.shutdown()
+    assert sorted(Path(r.path).name for r in rs) == sorted(NAMES)
+    assert all(r.ok for r in rs), [(r.path, r.error) for r in rs]
