@@ -68,6 +68,24 @@ def test_prompt_priority_and_files(tmp_path: Path) -> None:
         load_prompts(tmp_path / "none.csv")
 
 
+def test_cache_key_follows_the_sidecar_prompt(tmp_path: Path) -> None:
+    """A sidecar edited after scoring must not return the old prompt's cached row."""
+    from vqeval.cache import ResultCache
+
+    video = tmp_path / "a-fox_s0.mp4"
+    video.write_bytes(b"not really a video, only hashed")
+    cache, cfg = ResultCache(tmp_path / "cache"), ScoreConfig()
+    bare = cache.key(video, cfg)
+    side = tmp_path / "a-fox_s0.json"
+    side.write_text(json.dumps({"prompt": "a fox"}))
+    fox = cache.key(video, cfg)
+    side.write_text(json.dumps({"prompt": "a wolf"}))
+    wolf = cache.key(video, cfg)
+    assert len({bare, fox, wolf}) == 3
+    side.write_text(json.dumps({"prompt": "a  fox"}))  # the same prompt once normalised
+    assert cache.key(video, cfg) == fox
+
+
 # ------------------------------------------------------------------ end to end
 
 

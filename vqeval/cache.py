@@ -140,6 +140,17 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
+def _prompt_digest(path: str | os.PathLike[str], config: ScoreConfig) -> str:
+    """Short digest of the prompt ``text_alignment`` would use for ``path``
+    (``"none"`` without one)."""
+    from vqeval.prompts import prompt_for
+
+    prompt, _ = prompt_for(path, config)
+    if prompt is None:
+        return "none"
+    return hashlib.blake2b(prompt.encode("utf-8"), digest_size=6).hexdigest()
+
+
 class ResultCache:
     """Content + configuration + code keyed store of :class:`VideoResult` records."""
 
@@ -147,12 +158,14 @@ class ResultCache:
         self.root = Path(root) if root is not None else default_cache_dir()
 
     def key(self, path: str | os.PathLike[str], config: ScoreConfig) -> str:
-        """Cache key of ``path`` under ``config`` and the current scoring code.
+        """Cache key of ``path`` under ``config``, the video's prompt (``--prompt``,
+        ``--prompts`` or the generator's sidecar JSON, which can change without the
+        video changing) and the current scoring code.
 
         Raises:
             OSError: unreadable, or not a regular file / folder.
         """
-        return f"{content_digest(path)}-{config.key()}-{code_fingerprint()}"
+        return f"{content_digest(path)}-{config.key()}-{_prompt_digest(path, config)}-{code_fingerprint()}"
 
     def _file(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
