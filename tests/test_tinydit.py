@@ -206,3 +206,11 @@ def test_generators_sweep_writes_a_tiny_clip(tmp_path) -> None:
     assert len(mp4s) == 1 and mp4s[0].stat().st_size > 0
     sidecar = json.loads(mp4s[0].with_suffix(".json").read_text())
     assert sidecar["model"] == "tiny" and sidecar["frames"] == 16
+    # what `vqeval score out/` reads for text_alignment: the generator's own sidecar
+    from vqeval.config import ScoreConfig
+    from vqeval.prompts import prompt_for
+
+    assert prompt_for(mp4s[0], ScoreConfig()) == (
+        "a cat, camera moving up",
+        f"sidecar {mp4s[0].with_suffix('.json').name}",
+    )
