@@ -59,16 +59,3 @@ def realvideos() -> Path:
     if d is None:
         pytest.skip("../shared/realvideos not present (only on the project's machines)")
     return d
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Under ``-n N`` (xdist's default ``load`` mode) keep the tests of one
-    ``pytest.mark.xdist_group`` on one worker: the Ray tests share one local
-    cluster, and two clusters on a small CI machine would fight for its cores.
-    Ungrouped tests are spread as in ``load`` mode."""
-    if config.getvalue("dist") != "load":
-        return None
-    from xdist.scheduler import LoadGroupScheduling
-
-    return LoadGroupScheduling(config, log)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ row. Skipped when ray is not installed (`pip install -e ".[ray]"`)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -33,15 +34,18 @@ from .conftest import SAMPLES
 
 ray = pytest.importorskip("ray", reason="ray not installed (pip install -e '.[ray]')")
 
-# one cluster for the module: all its tests on one xdist worker (see conftest.py)
-pytestmark = pytest.mark.xdist_group("ray")
 
 DIMS = ("freeze", "repetition")
 CFG = ScoreConfig(dimensions=DIMS)
 NAMES = ("healthy_pan_rocket.mp4", "frozen_camera.mp4", "loop_coffee.mp4", "victim.mp4")
 #: Environment of the cluster and of this process while connected: no token
 #: authentication (a test cluster on loopback), no usage reporting.
-RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+RAY_ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    # Ray Client's per-client server may take long to start on a busy 2-core machine
+    "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "120",
+}
 #: The cluster's address: loopback, but not 127.0.0.1, which Ray rewrites to the
 #: host's outward address (see vqeval.executors.ray.LOCAL_NODE_IP).
 HOST = LOCAL_NODE_IP
@@ -108,6 +112,39 @@ def _cluster(worker_env: dict[str, str] | None = None) -> Iterator[Cluster]:
     worker processes inherit it)."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the cluster fixture reads /proc to stop its processes")
+    with _one_cluster_per_machine(), _started(worker_env) as c:
+        yield c
+
+
+_held = 0  # clusters this process runs (the lock is taken by the first)
+
+
+@contextlib.contextmanager
+def _one_cluster_per_machine() -> Iterator[None]:
+    """Under ``pytest -n 2`` another worker may start its own cluster: two on a
+    2-core machine starve each other (Ray Client's server then misses its start
+    deadline). A file lock lets one worker's clusters run at a time; within one
+    process it is re-entrant (the node test's cluster beside the module's)."""
+    global _held
+    if _held:
+        _held += 1
+        try:
+            yield
+        finally:
+            _held -= 1
+        return
+    with open(Path(tempfile.gettempdir()) / "vqeval-ray-tests.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _held = 1
+        try:
+            yield
+        finally:
+            _held = 0
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _started(worker_env: dict[str, str] | None) -> Iterator[Cluster]:
     # short folder: Ray's unix sockets live under it (path limit 107 bytes)
     temp_dir = tempfile.mkdtemp(prefix="vqray-", dir="/tmp")
     gcs, client = _free_port(), _free_port()

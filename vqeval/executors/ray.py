@@ -184,6 +184,8 @@ class RayExecutor:
         except ConfigError:
             raise
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError, ...
+            with contextlib.suppress(Exception):  # a half-made connection would block the next
+                ray.shutdown()
             where = self.address or "a local cluster"
             raise ConfigError(
                 f"--ray: cannot start or reach {where}: {error_row('', exc).error}"
