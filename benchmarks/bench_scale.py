@@ -44,17 +44,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import cpu_name
 
+from vqeval.executors.local import available_cpus
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results"
 SAMPLES = REPO / "data" / "samples"
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def make_copies(folder: Path, copies: int) -> list[Path]:
@@ -241,7 +235,7 @@ def gpu_section(batch: int, cpu_batch: int, min_s: float) -> dict[str, Any]:
             {"device": "cuda", "precision": label, "batch": batch, "frames_per_s": round(fps, 1)}
         )
         print(f"ViT-B cuda {label}: {fps:.1f} frames/s", flush=True)
-    threads = cores()
+    threads = available_cpus()
     torch.set_num_threads(threads)
     cpu_model = model.to("cpu")
     fps = frames_per_s(cpu_model, "cpu", cpu_batch, None, min_s)
@@ -271,7 +265,7 @@ def device_line() -> str:
             gpu = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
     except ImportError:
         pass
-    return f"{cpu_name()}, {cores()} cores, {gpu}"
+    return f"{cpu_name()}, {available_cpus()} cores, {gpu}"
 
 
 def versions() -> dict[str, str]:
@@ -316,7 +310,10 @@ def write(rec: dict[str, Any], tag: str | None) -> None:
                     f"{r['efficiency']:.2f} |"
                 )
         if s.get("skipped_cpus"):
-            md += ["", f"Skipped (more than this machine's {cores()} cores): {s['skipped_cpus']}."]
+            md += [
+                "",
+                f"Skipped (more than this machine's {available_cpus()} cores): {s['skipped_cpus']}.",
+            ]
         md.append("")
     g = rec.get("gpu")
     if g is not None:
@@ -365,9 +362,9 @@ def main() -> None:
         executors = [e.strip() for e in args.executors.split(",") if e.strip()]
         if not wanted or min(wanted) < 1 or args.copies < 1 or set(executors) - {"ray", "local"}:
             raise SystemExit("error: --cpus are counts >= 1, --copies >= 1, --executors ray,local")
-        cpus = [k for k in wanted if k <= cores()]
+        cpus = [k for k in wanted if k <= available_cpus()]
         rec["scaling"] = scaling(cpus, executors, args.copies, max(1, args.repeats))
-        rec["scaling"]["skipped_cpus"] = [k for k in wanted if k > cores()]
+        rec["scaling"]["skipped_cpus"] = [k for k in wanted if k > available_cpus()]
     if args.gpu:
         rec["gpu"] = gpu_section(args.gpu_batch, args.cpu_batch, args.min_seconds)
     rec["load_average_after"] = round(os.getloadavg()[0], 2)
