@@ -289,6 +289,16 @@ def _missing(what: str, cache: Path | str, how: str, local: str, cause: str = ""
 # ---------------------------------------------------------------- hub cache
 
 
+def _load_failed(
+    what: str, file: Path | None, cache: Path | str, how: str, local: str, e: BaseException
+) -> ConfigError:
+    """The error of a library loader that raised ``e``: a local ``file`` that
+    does not load, else weights neither cached nor downloadable."""
+    if file is not None:
+        return ConfigError(f"cannot load {what} from {file}: {_short(e)}")
+    return _missing(what, cache, how, local, _short(e))
+
+
 def _hf_repo_dir(repo: str) -> Path:
     return hf_cache_dir() / ("models--" + repo.replace("/", "--"))
 
@@ -367,9 +377,7 @@ def _open_clip_backbone(
             **kwargs,
         )
     except Exception as e:
-        if file is not None:
-            raise ConfigError(f"cannot load {what} from {file}: {_short(e)}") from e
-        raise _missing(what, cache, how, _local_hint(stems, weights_dir), _short(e)) from e
+        raise _load_failed(what, file, cache, how, _local_hint(stems, weights_dir), e) from e
     model.eval()
     tokenizer = oc.get_tokenizer(spec.model)
     size = _side(getattr(model.visual, "image_size", 224))
@@ -449,9 +457,7 @@ def _timm_backbone(spec: ModelSpec, weights_dir: Any, device: str, batch: int) -
             **kwargs,
         )
     except Exception as e:
-        if file is not None:
-            raise ConfigError(f"cannot load {what} from {file}: {_short(e)}") from e
-        raise _missing(what, cache, how, _local_hint(stems, weights_dir), _short(e)) from e
+        raise _load_failed(what, file, cache, how, _local_hint(stems, weights_dir), e) from e
     model.eval().to(device)
     cfg = data.resolve_data_config({}, model=model)
     transform = data.create_transform(**cfg, is_training=False)
@@ -473,16 +479,22 @@ def _timm_backbone(spec: ModelSpec, weights_dir: Any, device: str, batch: int) -
 # ------------------------------------------------------------------- legacy
 
 
+def _read_tensors(path: Path) -> Any:
+    """What a ``.safetensors`` file (a dict of tensors) or a torch file
+    (``weights_only=True``) holds; the library's error as it is."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return dict(load_file(str(path)))
+    import torch
+
+    return torch.load(str(path), map_location="cpu", weights_only=True)
+
+
 def _load_state_dict(path: Path) -> dict[str, Any]:
     """Tensors of a ``.safetensors`` file or a torch file (``weights_only=True``)."""
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return dict(load_file(str(path)))
-        import torch
-
-        sd = torch.load(str(path), map_location="cpu", weights_only=True)
+        sd = _read_tensors(path)
     except Exception as e:  # corrupt file, pickle refused by weights_only ...
         raise ConfigError(f"cannot read backbone weights {path}: {_short(e)}") from e
     for key in ("state_dict", "model", "teacher"):
@@ -659,16 +671,8 @@ def load_raft(weights_dir: str | os.PathLike[str] | None = None, device: str = "
         path = find_weights(RAFT_STEMS, weights_dir)
         if path is not None:
             try:
-                if path.suffix == ".safetensors":
-                    from safetensors.torch import load_file
-
-                    sd = load_file(str(path))
-                else:
-                    import torch
-
-                    sd = torch.load(str(path), map_location="cpu", weights_only=True)
                 model = (of.raft_small if "small" in path.stem else of.raft_large)(weights=None)
-                model.load_state_dict(sd)
+                model.load_state_dict(_read_tensors(path))
             except Exception as e:
                 raise ConfigError(f"cannot load RAFT weights {path}: {_short(e)}") from e
         else:
