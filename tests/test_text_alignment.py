@@ -74,14 +74,16 @@ def test_cache_key_follows_the_sidecar_prompt(tmp_path: Path) -> None:
 
     video = tmp_path / "a-fox_s0.mp4"
     video.write_bytes(b"not really a video, only hashed")
-    cache, cfg = ResultCache(tmp_path / "cache"), ScoreConfig()
-    bare = cache.key(video, cfg)
+    cache, cfg = ResultCache(tmp_path / "cache"), ScoreConfig(dimensions=("text_alignment",))
+    other = ScoreConfig(dimensions=("freeze",))  # reads no sidecar: its key ignores the prompt
+    bare, bare_other = cache.key(video, cfg), cache.key(video, other)
     side = tmp_path / "a-fox_s0.json"
     side.write_text(json.dumps({"prompt": "a fox"}))
     fox = cache.key(video, cfg)
     side.write_text(json.dumps({"prompt": "a wolf"}))
     wolf = cache.key(video, cfg)
     assert len({bare, fox, wolf}) == 3
+    assert cache.key(video, other) == bare_other
     side.write_text(json.dumps({"prompt": "a  fox"}))  # the same prompt once normalised
     assert cache.key(video, cfg) == fox
 

@@ -142,9 +142,12 @@ def code_fingerprint() -> str:
 
 def _prompt_digest(path: str | os.PathLike[str], config: ScoreConfig) -> str:
     """Short digest of the prompt ``text_alignment`` would use for ``path``
-    (``"none"`` without one)."""
+    (``"none"`` without one, or when that dimension is not selected: then no
+    sidecar is read)."""
     from vqeval.prompts import prompt_for
 
+    if "text_alignment" not in (config.dimensions or ()):  # None = defaults, without it
+        return "none"
     prompt, _ = prompt_for(path, config)
     if prompt is None:
         return "none"
