@@ -288,3 +288,31 @@ def test_unreachable_cluster_is_one_line_and_exit_2(four: Path, scheme: str) -> 
     code, _, err = run(["score", str(four / NAMES[0]), *FAST, "--ray", f"{scheme}127.0.0.1:{port}"])
     assert code == 2 and "nothing answers there" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_ray_client_connection_is_retried_once_other_addresses_are_not() -> None:
+    from vqeval.executors import ray as ray_exec
+
+    class FakeRay:
+        def __init__(self, failures: int) -> None:
+            self.failures, self.inits, self.shutdowns = failures, 0, 0
+
+        def init(self, address: str, **_: object) -> None:
+            self.inits += 1
+            if self.inits <= self.failures:
+                raise ConnectionAbortedError("Starting Ray client server failed")
+
+        def shutdown(self) -> None:
+            self.shutdowns += 1
+
+    once = FakeRay(failures=1)
+    ray_exec._connect(once, "ray://head:10001", {})
+    assert (once.inits, once.shutdowns) == (2, 1)
+    always = FakeRay(failures=ray_exec.CLIENT_TRIES)
+    with pytest.raises(ConnectionAbortedError):
+        ray_exec._connect(always, "ray://head:10001", {})
+    assert always.inits == ray_exec.CLIENT_TRIES
+    gcs = FakeRay(failures=1)  # a GCS address: Ray itself retries; no second init
+    with pytest.raises(ConnectionAbortedError):
+        ray_exec._connect(gcs, "head:6379", {})
+    assert gcs.inits == 1

@@ -101,6 +101,26 @@ def _worker_task(
     return score(path, config)
 
 
+#: Tries of a Ray Client (``ray://``) connection. The head starts a server
+#: process for each client; when that start fails or misses its deadline, the
+#: next try gets a new server on the next port of the head's range.
+CLIENT_TRIES = 2
+
+
+def _connect(ray: Any, address: str, options: dict[str, Any]) -> None:
+    """``ray.init(address)``, retrying a failed Ray Client connection."""
+    tries = CLIENT_TRIES if address.startswith("ray://") else 1
+    for attempt in range(tries):
+        try:
+            ray.init(address=address, **options)
+            return
+        except ConnectionError:  # ConnectionAbortedError: the client's server did not start
+            if attempt + 1 == tries:
+                raise
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+
+
 #: Loopback address a private local cluster binds to on Linux. Ray rewrites
 #: ``127.0.0.1``/``localhost`` to the host's outward address (so that other nodes
 #: could join); any other address of 127.0.0.0/8 is kept, and Linux routes the
@@ -180,7 +200,7 @@ class RayExecutor:
                 )
             else:
                 _check_reachable(self.address)
-                ray.init(address=self.address, **quiet)
+                _connect(ray, self.address, quiet)
         except ConfigError:
             raise
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError, ...
