@@ -110,8 +110,13 @@ def run_ray(folder: Path, k: int) -> float:
 
 
 def run_local(folder: Path, k: int) -> float:
-    """Seconds to score ``folder`` with the local process pool of ``k`` workers."""
+    """Seconds to score ``folder`` with the local process pool of ``k`` workers
+    (``k = 1`` scores in this process, made a one-CPU worker like the pool's)."""
     from vqeval.batch import score_batch
+    from vqeval.executors import one_cpu
+
+    if k == 1:
+        one_cpu()
 
     t0 = time.perf_counter()
     rs = score_batch([folder], workers=k, cache=False, progress=False)

@@ -316,3 +316,36 @@ def test_ray_client_connection_is_retried_once_other_addresses_are_not() -> None
     with pytest.raises(ConnectionAbortedError):
         ray_exec._connect(gcs, "head:6379", {})
     assert gcs.inits == 1
+
+
+def test_one_cpu_worker_decodes_on_one_thread_with_the_same_frames() -> None:
+    """A pool or Ray worker stands for one CPU: FFmpeg decodes on one thread there
+    (it would start about one per core), and the frames do not change."""
+    import subprocess
+
+    code = (
+        "import sys, cv2, numpy as np\n"
+        "from vqeval import video\n"
+        "from vqeval.executors import one_cpu\n"
+        "path = sys.argv[1]\n"
+        "auto = video.read_clip(path, size=96).frames\n"
+        "assert video._decode_threads == 0\n"
+        "one_cpu()\n"
+        "assert video._decode_threads == 1 and cv2.getNumThreads() == 1\n"
+        "single = video.read_clip(path, size=96).frames\n"
+        "assert auto.shape == single.shape and np.array_equal(auto, single)\n"
+        "print('ok', len(single))\n"
+    )
+    clip = str(SAMPLES / "healthy_pan_coffee.mp4")
+    out = subprocess.run(
+        [sys.executable, "-c", code, clip], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("ok ")
+
+
+def test_decode_threads_must_not_be_negative() -> None:
+    from vqeval.video import set_decode_threads
+
+    with pytest.raises(ValueError, match="threads must be >= 0"):
+        set_decode_threads(-1)

@@ -88,6 +88,9 @@ _DIGITS = re.compile(r"(\d+)")
 _MAX_MESSAGE = 300
 # Relative spread of frame intervals above which timestamps count as variable.
 _VFR_TOLERANCE = 0.1
+#: FFmpeg decoding threads per video; 0 = FFmpeg's choice (about one per core).
+#: Workers that stand for one CPU each set 1 (:func:`set_decode_threads`).
+_decode_threads = 0
 _EPS_S = 1e-6
 
 
@@ -622,6 +625,8 @@ def _video_frames(
     try:
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
+        if _decode_threads:
+            stream.thread_count = _decode_threads
         for frame in _decode_tolerant(container, stream, state):
             index = state.decoded
             state.decoded += 1
@@ -826,6 +831,20 @@ def _collect(
     return got
 
 
+def set_decode_threads(threads: int) -> None:
+    """Threads FFmpeg may use to decode one video in this process.
+
+    Args:
+        threads: >= 1 to cap them (a worker that stands for one CPU of a pool or
+            cluster sets 1, so that N workers use about N cores), 0 for
+            FFmpeg's choice (about one per core; the default).
+    """
+    global _decode_threads
+    if threads < 0:
+        raise ValueError(f"threads must be >= 0, got {threads}")
+    _decode_threads = int(threads)
+
+
 def read_clip(
     path: str | os.PathLike[str],
     *,
@@ -1000,4 +1019,5 @@ __all__ = [
     "probe",
     "read_clip",
     "rotate_frame",
+    "set_decode_threads",
 ]

@@ -9,7 +9,7 @@ exactly once, so the batch runner (progress, cache, reports) is the same for all
 
 from __future__ import annotations
 
-from vqeval.executors.base import Done, Executor, WorkItem, score_one, worker_died
+from vqeval.executors.base import Done, Executor, WorkItem, one_cpu, score_one, worker_died
 
 #: Names accepted by :func:`make_executor` (and ``score_batch(executor=...)``).
 EXECUTORS: tuple[str, ...] = ("local", "ray")
@@ -20,6 +20,7 @@ __all__ = [
     "Executor",
     "WorkItem",
     "make_executor",
+    "one_cpu",
     "score_one",
     "worker_died",
 ]

@@ -25,6 +25,18 @@ class WorkItem(NamedTuple):
     key: str | None
 
 
+def one_cpu() -> None:
+    """Make this process a one-CPU worker: OpenCV and FFmpeg decoding on one
+    thread each, so that a pool or cluster of N workers uses about N cores (and
+    its throughput per worker is that of one core)."""
+    import cv2
+
+    from vqeval.video import set_decode_threads
+
+    cv2.setNumThreads(1)
+    set_decode_threads(1)
+
+
 #: Called by an executor once per item, in order of completion.
 Done = Callable[[WorkItem, VideoResult], None]
 

@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, as_
 from concurrent.futures.process import BrokenProcessPool
 
 from vqeval.config import ScoreConfig
-from vqeval.executors.base import Done, WorkItem, error_row, score_one, worker_died
+from vqeval.executors.base import Done, WorkItem, error_row, one_cpu, score_one, worker_died
 from vqeval.results import VideoResult
 
 #: Fresh pools tried for unfinished videos after a worker died, before the
@@ -37,13 +37,6 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker_init() -> None:
-    """Keep each worker on one thread so ``-j N`` uses about N cores."""
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
 def _pool_context() -> multiprocessing.context.BaseContext:
     """How to start workers. ``fork`` is fast (no re-imports) but can deadlock
     children of a process that runs threads (OpenMP, torch, progress monitors):
@@ -56,9 +49,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=_pool_context(), initializer=_worker_init
-    )
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=one_cpu)
 
 
 def _score_in_worker(path: str, config: ScoreConfig) -> VideoResult:

@@ -95,9 +95,9 @@ def _worker_task(
     score: Callable[[str, ScoreConfig], VideoResult], path: str, config: ScoreConfig
 ) -> VideoResult:
     """What a Ray worker runs for one video (module-level: pickles by reference)."""
-    import cv2
+    from vqeval.executors.base import one_cpu
 
-    cv2.setNumThreads(1)  # one task = one CPU of the cluster
+    one_cpu()  # one task = one CPU of the cluster
     return score(path, config)
 
 
