@@ -1,0 +1,173 @@
+"""Do VQeval's verdicts survive another encoding of the same clips?
+
+Hidden test clips come from other web pages, so other encoders, bitrates and
+sizes. This script re-encodes every labelled clip (the real dev set, and the
+derived failures of ``benchmarks/dev_failures.py`` when given) with H.264 at a
+few quality / size settings, scores each copy with the default configuration,
+and reports per setting: composite AUROC (failure vs healthy), healthy clips
+failed, loops and freezes caught (verdict ``failed``), and every clip whose
+verdict differs from the one it gets as shipped. No threshold is changed.
+
+Settings (CRF: x264 constant rate factor, 18 = visually lossless, 38 = heavy
+blocking; size: long side in px, never upscaled): see :data:`SETTINGS`.
+
+Usage::
+
+    python benchmarks/dev_failures.py --real ../shared/realvideos --out out/dev_failures
+    python benchmarks/robust_encoding.py --real ../shared/realvideos --derived out/dev_failures
+
+Writes ``benchmarks/results/encoding_robustness.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from lvsa.generators.output import write_mp4  # noqa: E402
+from machine import cpu_name  # noqa: E402
+from vqeval.metrics.stats import auroc  # noqa: E402
+
+from vqeval.batch import score_batch  # noqa: E402
+from vqeval.executors.local import available_cpus  # noqa: E402
+from vqeval.video import read_clip  # noqa: E402
+
+#: (name, x264 CRF, long side in px); ``None`` = the clips as shipped.
+SETTINGS: tuple[tuple[str, int | None, int | None], ...] = (
+    ("as shipped", None, None),
+    ("CRF 18, 480 px", 18, 480),
+    ("CRF 30, 320 px", 30, 320),
+    ("CRF 38, 240 px", 38, 240),
+)
+
+
+def reencode(src: Path, dst: Path, crf: int, size: int) -> None:
+    """Every clip of ``src/labels.json`` re-encoded into ``dst`` (with the labels)."""
+    labels = json.loads((src / "labels.json").read_text())
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in sorted(labels):
+        if not (src / name).exists():
+            continue
+        clip = read_clip(src / name, size=size, max_fps=None)
+        write_mp4(dst / name, clip.frames, clip.fps, crf=crf)
+    (dst / "labels.json").write_text(json.dumps(labels))
+
+
+def judge(folder: Path) -> dict[str, Any]:
+    """Verdicts and the summary figures of one folder of labelled clips."""
+    labels = json.loads((folder / "labels.json").read_text())
+    rows = score_batch([folder], workers=available_cpus(), cache=False, progress=False)
+    by_name = {Path(r.path).name: r for r in rows}
+    clips = {}
+    for name, lab in sorted(labels.items()):
+        r = by_name.get(name)
+        if r is None:
+            continue
+        clips[name] = {
+            "label": lab["label"],
+            "composite": r.composite,
+            "failed": r.verdict == "failed",
+            "flags": list(r.flags),
+            "error": r.error,
+        }
+    ok = {n: c for n, c in clips.items() if c["composite"] is not None}
+    healthy = [c for c in ok.values() if c["label"] == "healthy"]
+    fails = [c for c in ok.values() if c["label"] != "healthy"]
+    count = {
+        kind: (
+            sum(c["failed"] for c in ok.values() if c["label"] == kind),
+            sum(c["label"] == kind for c in ok.values()),
+        )
+        for kind in ("loop", "frozen")
+    }
+    return {
+        "clips": clips,
+        "auroc": auroc([c["composite"] for c in healthy], [c["composite"] for c in fails]),
+        "healthy_failed": (sum(c["failed"] for c in healthy), len(healthy)),
+        "loops_caught": count["loop"],
+        "freezes_caught": count["frozen"],
+        "errors": sum(c["error"] is not None for c in clips.values()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--real", type=Path, default=REPO.parent / "shared" / "realvideos")
+    ap.add_argument("--derived", type=Path, default=None, help="out/dev_failures folder")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = ap.parse_args()
+    sets = {"real": args.real}
+    if args.derived is not None:
+        sets["derived"] = args.derived
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="vqeval-reencode-") as tmp:
+        for setting, crf, size in SETTINGS:
+            for set_name, src in sets.items():
+                folder = src
+                if crf is not None and size is not None:
+                    folder = Path(tmp) / f"{set_name}-{crf}-{size}"
+                    reencode(src, folder, crf, size)
+                res = judge(folder)
+                results.setdefault(set_name, {})[setting] = res
+                print(
+                    f"{set_name} / {setting}: AUROC {res['auroc']:.3f}, healthy failed "
+                    f"{res['healthy_failed']}, loops {res['loops_caught']}, "
+                    f"freezes {res['freezes_caught']}",
+                    flush=True,
+                )
+                if folder != src:
+                    shutil.rmtree(folder)
+    lines = [
+        "# Verdicts under other encodings of the same clips",
+        "",
+        f"Device: {cpu_name()}, Python {platform.python_version()}. Produced by "
+        "`python benchmarks/robust_encoding.py` (default configuration, no threshold "
+        "changed; x264 `medium` preset, yuv420p; sizes are long sides, never upscaled).",
+        "",
+        "| set | encoding | composite AUROC | healthy failed | loops caught | freezes caught |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for set_name, per in results.items():
+        for setting, res in per.items():
+
+            def frac(p: tuple[int, int]) -> str:
+                return f"{p[0]} of {p[1]}"
+
+            lines.append(
+                f"| {set_name} | {setting} | {res['auroc']:.3f} | {frac(res['healthy_failed'])} "
+                f"| {frac(res['loops_caught'])} | {frac(res['freezes_caught'])} |"
+            )
+    lines += ["", "Verdicts that differ from the clip as shipped:", ""]
+    for set_name, per in results.items():
+        base = per["as shipped"]["clips"]
+        for setting, res in per.items():
+            if setting == "as shipped":
+                continue
+            for name, c in res["clips"].items():
+                b = base.get(name)
+                if b is not None and b["failed"] != c["failed"]:
+                    lines.append(
+                        f"- {set_name} / {setting}: `{name}` ({c['label']}) "
+                        f"{'failed' if b['failed'] else 'passed'} -> "
+                        f"{'failed' if c['failed'] else 'passed'} (composite "
+                        f"{b['composite']} -> {c['composite']}, flags {c['flags'] or '-'})"
+                    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "encoding_robustness.md").write_text("\n".join(lines) + "\n")
+    (args.out / "encoding_robustness.json").write_text(json.dumps(results, indent=1) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
