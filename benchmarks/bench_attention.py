@@ -139,6 +139,47 @@ def rel_error(out: torch.Tensor, refs) -> float:
     return worst
 
 
+FI_DEFAULT_LAYOUT = fi_backend.QUERY_LAYOUT
+
+
+def bench_flashinfer(kernel, layout, plan, q, k, v, row, record, jit_done, flops):
+    """One FlashInfer variant: the run layout (``lvsa_flashinfer_<kernel>``) or the
+    tile-aligned one (``..._aligned``, see ``AttentionPlan.aligned_layout``)."""
+    name = f"lvsa_flashinfer_{kernel}" + ("_aligned" if layout == "aligned" else "")
+    if not fi_backend.flashinfer_available():
+        row["variants"][name] = {"error": "flashinfer unavailable"}
+        return
+    g = plan.geometry
+    extra = {}
+    try:
+        t0 = time.perf_counter()
+        fi_backend.prepare(plan, q, kernel=kernel)
+        torch.cuda.synchronize()
+        first = (time.perf_counter() - t0) * 1e3
+        if kernel not in jit_done:
+            extra["jit_plus_plan_ms"] = first
+            jit_done.add(kernel)
+            # plan time alone: a fresh plan object (same geometry, other offset)
+            pat = plan.pattern
+            p2 = get_plan(frame_pattern(g.frames, 1, anchor_interval=pat.anchor_interval), g)
+            t0 = time.perf_counter()
+            fi_backend.prepare(p2, q, kernel=kernel)
+            torch.cuda.synchronize()
+            extra["plan_ms"] = (time.perf_counter() - t0) * 1e3
+        else:
+            extra["plan_ms"] = first
+    except Exception as exc:
+        row["variants"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+        traceback.print_exc()
+        return
+    record(
+        name,
+        lambda: fi_backend.flashinfer_attention(q, k, v, plan, kernel=kernel),
+        flops,
+        extra=extra,
+    )
+
+
 def bench_config(model, res, horizon, args, results, jit_done):
     heads, dim, ref, tpf = (
         MODELS[model][0],
@@ -202,36 +243,10 @@ def bench_config(model, res, horizon, args, results, jit_done):
         results.append(row)
         return row
     for kernel in args.fi_kernels:
-        if not fi_backend.flashinfer_available():
-            row["variants"][f"lvsa_flashinfer_{kernel}"] = {"error": "flashinfer unavailable"}
-            continue
-        extra = {}
-        try:
-            t0 = time.perf_counter()
-            fi_backend.prepare(plan, q, kernel=kernel)
-            torch.cuda.synchronize()
-            first = (time.perf_counter() - t0) * 1e3
-            if kernel not in jit_done:
-                extra["jit_plus_plan_ms"] = first
-                jit_done.add(kernel)
-                # plan time alone: a fresh plan object (same geometry, other offset)
-                p2 = get_plan(frame_pattern(t, 1, reference_frames=ref), geom)
-                t0 = time.perf_counter()
-                fi_backend.prepare(p2, q, kernel=kernel)
-                torch.cuda.synchronize()
-                extra["plan_ms"] = (time.perf_counter() - t0) * 1e3
-            else:
-                extra["plan_ms"] = first
-        except Exception as exc:
-            row["variants"][f"lvsa_flashinfer_{kernel}"] = {"error": f"{type(exc).__name__}: {exc}"}
-            traceback.print_exc()
-            continue
-        record(
-            f"lvsa_flashinfer_{kernel}",
-            lambda kernel=kernel: fi_backend.flashinfer_attention(q, k, v, plan, kernel=kernel),
-            sparse_fl,
-            extra=extra,
-        )
+        for layout in ("runs", "aligned"):
+            fi_backend.QUERY_LAYOUT = layout
+            bench_flashinfer(kernel, layout, plan, q, k, v, row, record, jit_done, sparse_fl)
+    fi_backend.QUERY_LAYOUT = FI_DEFAULT_LAYOUT
     key = (model, res, horizon)
     if key in args.flex_configs:
         t0 = time.perf_counter()

@@ -3,8 +3,10 @@
 * Wan 2.1 1.3B config (30 blocks, 12 x 128) at 1x, 2x, 4x, 6x the training horizon,
   480p: stock diffusers processors (SDPA, cuDNN preferred) vs ``lvsa.apply`` (auto
   backend: FlashInfer fa3 on Hopper; dense cuDNN path when the pattern is dense); at
-  ``--wan-extra-horizons`` also this project's processor forced dense and LVSA without
-  the fused norm + RoPE kernel (see ``WAN_VARIANTS``).
+  ``--wan-extra-horizons`` the ``--wan-extra-variants`` instead (default all of
+  ``WAN_VARIANTS``: also this project's processor forced dense, LVSA without the fused
+  norm + RoPE kernel, and LVSA with each FlashInfer query layout forced, ``lvsa_runs`` /
+  ``lvsa_aligned``).
 * ``wan_compiled``: eager stock baselines, then diffusers' regional compilation and the
   compiled dense / LVSA pair at ``--wan-compile-horizons``.
 * ``wan_profile``: CUDA kernel time of one eager forward by kernel class, and the top
@@ -34,9 +36,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_attention import device_info, latent_frames
+from bench_attention import FI_DEFAULT_LAYOUT, device_info, latent_frames
 
 import lvsa
+from lvsa.backends import flashinfer as fi_backend
 
 
 @contextlib.contextmanager
@@ -151,7 +154,14 @@ WAN_VARIANTS = {
     "dense_lvsa_processor": lvsa.LVSAConfig(reference_frames=10**6),
     "lvsa_unfused": lvsa.LVSAConfig(reference_frames=21, fused_norm_rope=False),
     "lvsa": lvsa.LVSAConfig(reference_frames=21),
+    # LVSA with each FlashInfer layout forced (``lvsa.backends.flashinfer.QUERY_LAYOUT``;
+    # "lvsa" uses the library default): one request per run of query frames, or
+    # requests on 128-row query tiles (``AttentionPlan.aligned_layout``)
+    "lvsa_runs": lvsa.LVSAConfig(reference_frames=21),
+    "lvsa_aligned": lvsa.LVSAConfig(reference_frames=21),
 }
+#: ``QUERY_LAYOUT`` of the variants that force a layout.
+WAN_LAYOUTS = {"lvsa_runs": "runs", "lvsa_aligned": "aligned"}
 
 
 def wan_inputs(model, horizon: float, gen: torch.Generator):
@@ -168,6 +178,7 @@ def wan_inputs(model, horizon: float, gen: torch.Generator):
 
 def set_variant(model, variant: str):
     lvsa.remove(model)
+    fi_backend.QUERY_LAYOUT = WAN_LAYOUTS.get(variant, FI_DEFAULT_LAYOUT)
     cfg = WAN_VARIANTS[variant]
     return None if cfg is None else lvsa.apply(model, cfg)
 
@@ -186,9 +197,9 @@ def bench_wan(rows, args, compiled: bool = False):
         # the LVSA attention is one opaque op, so the blocks compile to one graph each
         model.compile_repeated_blocks(fullgraph=True, dynamic=False)
     for h, (t, fwd) in inputs.items():
-        names = ["dense_stock", "lvsa"]
+        names = args.wan_compile_variants if compiled else ["dense_stock", "lvsa"]
         if not compiled and h in args.wan_extra_horizons:
-            names = list(WAN_VARIANTS)
+            names = args.wan_extra_variants
         for name in names:
             sess = set_variant(model, name)
             label = name + ("_compiled" if compiled else "")
@@ -396,7 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         nargs="*",
         type=float,
         default=[2, 6],
-        help="horizons that also run dense_lvsa_processor and lvsa_unfused",
+        help="horizons that run --wan-extra-variants instead of dense_stock and lvsa",
+    )
+    ap.add_argument("--wan-extra-variants", nargs="*", default=list(WAN_VARIANTS))
+    ap.add_argument(
+        "--wan-compile-variants",
+        nargs="*",
+        default=["dense_stock", "lvsa"],
+        help="compiled variants, in order, after the eager dense_stock baselines",
     )
     ap.add_argument("--profile-horizon", type=float, default=2)
     ap.add_argument("--profile-variants", nargs="*", default=["dense_stock", "lvsa"])

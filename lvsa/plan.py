@@ -146,24 +146,8 @@ class AttentionPlan:
                 runs.append([f, 1])
         return tuple((a, n) for a, n in runs)
 
-    def paged_layout(self, page: int, text_valid: int) -> dict[str, torch.Tensor | int]:
-        """Paged-KV layout for FlashInfer's prefill kernel (block = ``page`` tokens).
-
-        Keys are laid out as ``frames * tokens_per_frame / page`` video pages followed by
-        ``ceil(text_valid / page)`` text pages. One request per run of consecutive query
-        frames that share one key set (:attr:`query_runs`; their key pages) plus one
-        request for the text queries (all pages). The last page of a request that ends on
-        text holds ``text_valid - (pages - 1) * page`` tokens. Merging such frames into
-        one request computes the same pairs with fewer partly filled query tiles (a
-        1560-token frame fills 13 tiles of 128 rows, the last one with 24).
-
-        Returns:
-            dict with int32 CPU tensors ``qo_indptr``, ``kv_indptr``, ``kv_indices``,
-            ``last_page_len`` and ints ``num_pages``, ``page``.
-        """
-        key = ("paged", page, text_valid)
-        if key in self._cache:
-            return self._cache[key]
+    def _page_ids(self, page: int, text_valid: int) -> tuple[int, list[int], int, int]:
+        """``(pages per frame, text page ids, text last-page length, total pages)``."""
         g = self.geometry
         c = g.tokens_per_frame
         if c % page:
@@ -173,30 +157,125 @@ class AttentionPlan:
         text_pages = -(-text_valid // page) if text_valid > 0 else 0
         text_last = text_valid - (text_pages - 1) * page if text_pages else page
         text_ids = list(range(video_pages, video_pages + text_pages))
-        qo, kv_indptr, indices, last = [0], [0], [], []
+        return ppf, text_ids, text_last, video_pages + text_pages
 
-        def add(q_len: int, frames: tuple[int, ...] | range, with_text: bool) -> None:
+    def _layout(
+        self, requests: list[tuple[int, tuple[int, ...], bool]], page: int, text_valid: int
+    ) -> dict[str, torch.Tensor | int]:
+        """Paged-KV arrays for ``requests`` = ``(query rows, key frames, with text keys)``,
+        queries consecutive in request order."""
+        ppf, text_ids, text_last, num_pages = self._page_ids(page, text_valid)
+        qo, kv_indptr, indices, last = [0], [0], [], []
+        for q_len, frames, with_text in requests:
             pages = [f * ppf + i for f in frames for i in range(ppf)]
             if with_text:
                 pages += text_ids
             indices.extend(pages)
             qo.append(qo[-1] + q_len)
             kv_indptr.append(len(indices))
-            last.append(text_last if (with_text and text_pages) else page)
-
-        if g.text_tokens and g.text_first:
-            add(g.text_tokens, range(g.frames), True)
-        for first, count in self.query_runs:
-            add(c * count, self.pattern.key_frames[first], True)
-        if g.text_tokens and not g.text_first:
-            add(g.text_tokens, range(g.frames), True)
-        out: dict[str, torch.Tensor | int] = {
+            last.append(text_last if (with_text and text_ids) else page)
+        return {
             "qo_indptr": torch.tensor(qo, dtype=torch.int32),
             "kv_indptr": torch.tensor(kv_indptr, dtype=torch.int32),
             "kv_indices": torch.tensor(indices, dtype=torch.int32),
             "last_page_len": torch.tensor(last, dtype=torch.int32),
-            "num_pages": video_pages + max(text_pages, 0),
+            "num_pages": num_pages,
             "page": page,
+        }
+
+    def _text_requests(self) -> tuple[list, list]:
+        """Requests for the text queries before and after the video queries."""
+        g = self.geometry
+        text = [(g.text_tokens, tuple(range(g.frames)), True)] if g.text_tokens else []
+        return (text, []) if g.text_first else ([], text)
+
+    def paged_layout(self, page: int, text_valid: int) -> dict[str, torch.Tensor | int]:
+        """Paged-KV layout for FlashInfer's prefill kernel (block = ``page`` tokens).
+
+        Keys are laid out as ``frames * tokens_per_frame / page`` video pages followed by
+        ``ceil(text_valid / page)`` text pages. One request per run of consecutive query
+        frames that share one key set (:attr:`query_runs`; their key pages) plus one
+        request for the text queries (all pages). The last page of a request that ends on
+        text holds ``text_valid - (pages - 1) * page`` tokens. Merging such frames into
+        one request computes the same pairs with fewer partly filled query tiles (a
+        1560-token frame fills 13 tiles of 128 rows, the last one with 24);
+        :meth:`aligned_layout` removes the rest of that loss.
+
+        Returns:
+            dict with int32 CPU tensors ``qo_indptr``, ``kv_indptr``, ``kv_indices``,
+            ``last_page_len`` and ints ``num_pages``, ``page``.
+        """
+        key = ("paged", page, text_valid)
+        if key not in self._cache:
+            c = self.geometry.tokens_per_frame
+            keys = self.pattern.key_frames
+            before, after = self._text_requests()
+            runs = [(c * n, keys[a], True) for a, n in self.query_runs]
+            self._cache[key] = self._layout(before + runs + after, page, text_valid)
+        return self._cache[key]
+
+    def aligned_layout(self, page: int, text_valid: int, q_tile: int) -> dict:
+        """Paged-KV layout whose video query requests are whole ``q_tile``-row tiles.
+
+        The kernel computes queries in tiles of ``q_tile`` rows (128 for FlashInfer's fa3
+        at head dim 128), so a request of ``n`` rows costs ``ceil(n / q_tile)`` tiles: with
+        one request per run of frames, every run ends on a partly filled tile (Wan 480p at
+        6x: 5.5 % more tile work than the pattern's pairs). Here the video query rows are
+        cut into consecutive ``q_tile``-row tiles instead. A tile inside one frame gets that
+        frame's keys. A tile spanning frames gets the keys all of them share (and the text)
+        in the *main* layout, and each frame's part of it gets the rest of that frame's
+        keys in the *fix* layout, whose queries are the rows ``fix_rows``; merging the two
+        partial results by their log-sum-exp gives exact attention (each (query, key) pair
+        is computed once, in one of the two). Consecutive tiles with one key set form one
+        request. Tiles whose frames share no key (and no text) are split at the frame
+        boundaries instead.
+
+        Returns:
+            dict with ``main`` and ``fix`` (layouts as :meth:`paged_layout`; ``fix`` is
+            ``None`` when nothing needs fixing) and ``fix_rows`` (int64 CPU tensor of
+            sequence indices of the fix queries, in request order).
+        """
+        key = ("aligned", page, text_valid, q_tile)
+        if key in self._cache:
+            return self._cache[key]
+        g = self.geometry
+        c = g.tokens_per_frame
+        keys = self.pattern.key_frames
+        has_text = text_valid > 0
+        video: list[list] = []  # [rows, key frames], merged when key frames repeat
+        fixes: list[tuple[int, tuple[int, ...], bool]] = []
+        fix_rows: list[torch.Tensor] = []
+
+        def emit(rows: int, frames: tuple[int, ...]) -> None:
+            if video and video[-1][1] == frames:
+                video[-1][0] += rows
+            else:
+                video.append([rows, frames])
+
+        for lo in range(0, g.video_tokens, q_tile):
+            hi = min(g.video_tokens, lo + q_tile)
+            spanned = range(lo // c, (hi - 1) // c + 1)
+            if len(spanned) == 1:
+                emit(hi - lo, keys[spanned[0]])
+                continue
+            common = set(keys[spanned[0]]).intersection(*(keys[f] for f in spanned[1:]))
+            parts = [(f, max(lo, f * c), min(hi, (f + 1) * c)) for f in spanned]
+            if not common and not has_text:
+                for f, a, b in parts:
+                    emit(b - a, keys[f])
+                continue
+            emit(hi - lo, tuple(sorted(common)))
+            for f, a, b in parts:
+                rest = tuple(k for k in keys[f] if k not in common)
+                if rest:
+                    fixes.append((b - a, rest, False))
+                    fix_rows.append(torch.arange(a, b, dtype=torch.int64) + g.video_start)
+        before, after = self._text_requests()
+        main = before + [(n, frames, True) for n, frames in video] + after
+        out = {
+            "main": self._layout(main, page, text_valid),
+            "fix": self._layout(fixes, page, text_valid) if fixes else None,
+            "fix_rows": torch.cat(fix_rows) if fix_rows else torch.zeros(0, dtype=torch.int64),
         }
         self._cache[key] = out
         return out

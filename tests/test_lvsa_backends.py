@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import pytest
@@ -15,7 +16,13 @@ from lvsa.backends import (
     portable_attention,
     resolve_backend,
 )
-from lvsa.backends.flashinfer import flashinfer_available
+from lvsa.backends import flashinfer as fi_backend
+from lvsa.backends.flashinfer import (
+    choose_layout,
+    flashinfer_available,
+    layout_tiles,
+    merge_partial,
+)
 from lvsa.pattern import frame_pattern
 from lvsa.plan import Geometry, get_plan
 
@@ -109,33 +116,130 @@ def test_flex_block_lists_agree_with_token_mask(case, block) -> None:
                     assert not bool(tile.any())
 
 
+def _stored_positions(plan, tv):
+    """Sequence position of each token in the paged key buffer (video, then valid text)."""
+    g = plan.geometry
+    store = list(range(g.video_start, g.video_start + g.video_tokens))
+    return store + list(range(g.text_start, g.text_start + tv))
+
+
+def _request_keys(lay, store):
+    """Per request: (first query row, rows, key sequence positions)."""
+    qo, kvp, idx, last = (
+        lay[n].tolist() for n in ("qo_indptr", "kv_indptr", "kv_indices", "last_page_len")
+    )
+    page = lay["page"]
+    for r in range(len(qo) - 1):
+        pages = idx[kvp[r] : kvp[r + 1]]
+        cols = []
+        for n, p in enumerate(pages):
+            length = last[r] if n == len(pages) - 1 else page
+            cols += store[p * page : p * page + length]
+        yield qo[r], qo[r + 1] - qo[r], cols
+
+
+def _coverage(plan, lay, tv, rows=None):
+    """How often the layout computes each (query, key) pair; ``rows`` maps the layout's
+    query rows to sequence positions (identity when None)."""
+    g = plan.geometry
+    got = torch.zeros(g.seq_len, g.seq_len, dtype=torch.int32)
+    for start, n, cols in _request_keys(lay, _stored_positions(plan, tv)):
+        seq = torch.arange(start, start + n) if rows is None else rows[start : start + n]
+        got[seq[:, None], torch.tensor(cols, dtype=torch.int64)[None, :]] += 1
+    return got
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_paged_layout_reproduces_token_mask(case) -> None:
     """FlashInfer requests/pages cover exactly the allowed (query, key) pairs."""
     plan, *_, valid = _setup(case)
     g = plan.geometry
     for tv in set(valid or (g.text_tokens,)):
-        lay = plan.paged_layout(g.tokens_per_frame, tv)
-        page = lay["page"]
-        # sequence position of each token stored in the paged buffer
-        store = list(range(g.video_start, g.video_start + g.video_tokens))
-        store += list(range(g.text_start, g.text_start + tv))
-        got = torch.zeros(g.seq_len, g.seq_len, dtype=torch.bool)
-        qo, kvp, idx, last = (
-            lay["qo_indptr"],
-            lay["kv_indptr"],
-            lay["kv_indices"],
-            lay["last_page_len"],
-        )
-        for r in range(len(qo) - 1):
-            pages = idx[kvp[r] : kvp[r + 1]].tolist()
-            cols = []
-            for n, p in enumerate(pages):
-                length = int(last[r]) if n == len(pages) - 1 else page
-                cols += store[p * page : p * page + length]
-            # queries are laid out in sequence order
-            got[int(qo[r]) : int(qo[r + 1])][:, cols] = True
-        assert torch.equal(got, plan.token_mask(tv))
+        got = _coverage(plan, plan.paged_layout(g.tokens_per_frame, tv), tv)
+        assert torch.equal(got.bool(), plan.token_mask(tv)) and int(got.max()) == 1
+
+
+@pytest.mark.parametrize("q_tile", [8, 16, 128])
+@pytest.mark.parametrize("case", CASES)
+def test_aligned_layout_computes_each_allowed_pair_once(case, q_tile) -> None:
+    """Main + fix requests of the tile-aligned layout cover every allowed pair exactly
+    once (the log-sum-exp merge is exact only then), video requests start on tiles."""
+    plan, *_, valid = _setup(case)
+    g = plan.geometry
+    for tv in set(valid or (g.text_tokens,)):
+        lay = plan.aligned_layout(g.tokens_per_frame, tv, q_tile)
+        got = _coverage(plan, lay["main"], tv)
+        if lay["fix"] is not None:
+            got += _coverage(plan, lay["fix"], tv, lay["fix_rows"])
+        assert torch.equal(got.bool(), plan.token_mask(tv)) and int(got.max()) == 1
+        assert len(set(lay["fix_rows"].tolist())) == len(lay["fix_rows"])
+        starts = lay["main"]["qo_indptr"].tolist()
+        for s in starts:
+            if g.video_start <= s < g.video_start + g.video_tokens:
+                assert (s - g.video_start) % q_tile == 0
+
+
+def _emulated_kernel(q, k, v, plan, lay, tv, rows=None):
+    """What FlashInfer's paged prefill returns for one sample: output and base-2 LSE."""
+    store = _stored_positions(plan, tv)
+    n = q.shape[0] if rows is None else len(rows)
+    out = q.new_zeros(n, *q.shape[1:])
+    lse = torch.full((n, q.shape[1]), float("-inf"))
+    for start, count, cols in _request_keys(lay, store):
+        seq = torch.arange(start, start + count) if rows is None else rows[start : start + count]
+        cols_t = torch.tensor(cols, dtype=torch.int64)
+        logits = torch.einsum("qhd,khd->hqk", q[seq], k[cols_t]) * q.shape[-1] ** -0.5
+        out[start : start + count] = torch.einsum("hqk,khd->qhd", logits.softmax(-1), v[cols_t])
+        lse[start : start + count] = (torch.logsumexp(logits, -1) / math.log(2)).T
+    return out, lse
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_aligned_layout_merge_equals_masked_sdpa(case) -> None:
+    """The backend's two launches + :func:`merge_partial`, with the kernel emulated on
+    CPU, equal masked SDPA."""
+    plan, q, k, v, valid = _setup(case, heads=2, dim=8)
+    g = plan.geometry
+    ref = _reference(q, k, v, plan, valid)
+    for b in range(q.shape[0]):
+        tv = valid[b] if valid else g.text_tokens
+        lay = plan.aligned_layout(g.tokens_per_frame, tv, 24)
+        assert lay["fix"] is not None
+        out, lse = _emulated_kernel(q[b], k[b], v[b], plan, lay["main"], tv)
+        rows = lay["fix_rows"]
+        out2, lse2 = _emulated_kernel(q[b], k[b], v[b], plan, lay["fix"], tv, rows)
+        merge_partial(out, lse, rows, out2[: len(rows)], lse2[: len(rows)])
+        assert (out - ref[b]).abs().max().item() <= 1e-5
+
+
+def test_choose_layout_prefers_aligned_tiles_for_wan_480p(monkeypatch) -> None:
+    """Wan 480p at 6x (121 frames of 1560 tokens): the run layout needs 5.5 % more
+    (128 x 96) tiles than the pattern's pairs; the aligned one about 0.6 %."""
+    plan = get_plan(frame_pattern(121, 0), Geometry(121, 1560))
+    assert choose_layout(plan, 1560, 0)["fix"] is None  # "runs" by default (not yet timed)
+    monkeypatch.setattr(fi_backend, "QUERY_LAYOUT", "auto")
+    pairs = sum(len(k) for k in plan.pattern.key_frames) * 1560 * 1560 / (128 * 96)
+    runs = layout_tiles(plan.paged_layout(1560, 0), 128, 96)
+    lay = choose_layout(plan, 1560, 0)
+    assert lay["fix"] is not None
+    aligned = layout_tiles(lay["main"], 128, 96) + layout_tiles(lay["fix"], 128, 96)
+    assert 1.05 < runs / pairs < 1.06
+    assert 1.0 < aligned / pairs < 1.01
+    # one frame of 1560 tokens fits no tile boundary problem when nothing is sparse
+    dense = get_plan(frame_pattern(21, 0), Geometry(21, 1560))
+    assert choose_layout(dense, 1560, 0)["fix"] is None
+    # "auto" takes whichever layout counts fewer tiles
+    for c in (20, 130, 1560):
+        p = get_plan(frame_pattern(41, 2), Geometry(41, c))
+        cost = {
+            m: sum(layout_tiles(x, 128, 96) for x in (lay["main"], lay["fix"]) if x)
+            for m in ("runs", "aligned")
+            for lay in [choose_layout(p, c, 0, m)]
+        }
+        picked = choose_layout(p, c, 0, "auto")
+        assert (picked["fix"] is not None) == (cost["aligned"] < cost["runs"])
+    with pytest.raises(ValueError):
+        choose_layout(p, 1560, 0, "tiles")
 
 
 def test_bsr_layout_matches_frame_mask() -> None:
@@ -197,9 +301,14 @@ def test_backend_resolution_on_cpu() -> None:
 
 
 @pytest.mark.skipif(not flashinfer_available(), reason="needs CUDA and flashinfer")
-def test_flashinfer_matches_masked_sdpa() -> None:
+@pytest.mark.parametrize("layout", ["runs", "aligned"])
+def test_flashinfer_matches_masked_sdpa(layout, monkeypatch) -> None:
+    """The real kernel, both query layouts (aligned on 24-row tiles so that every case
+    has boundary tiles to fix and merge)."""
     from lvsa.backends import flashinfer_attention
 
+    monkeypatch.setattr(fi_backend, "QUERY_LAYOUT", layout)
+    monkeypatch.setattr(fi_backend, "Q_TILE", 24)
     for case in CASES:
         plan, q, k, v, valid = _setup(case, heads=2, dim=128)
         q, k, v = (x.cuda().bfloat16() for x in (q, k, v))

@@ -8,6 +8,13 @@ of any length (and per-sample valid length) are merged exactly, and text queries
 one more request. ``plan`` (a host sync) runs once per (pattern, geometry, dtype, valid
 text length); each layer call only does ``run``.
 
+The kernel computes queries in tiles of 128 rows. With ``QUERY_LAYOUT = "auto"`` (the
+default stays ``"runs"`` until it is timed on a GPU), when it saves tile work by the
+count of :func:`layout_tiles`, the layout is :meth:`AttentionPlan.aligned_layout`:
+query requests cut at tile boundaries, the keys shared by the frames of a boundary tile
+in one launch, each frame's remaining keys in a second small launch, and the two partial
+results merged exactly by their log-sum-exp (:func:`merge_partial`).
+
 Needs CUDA, ``flashinfer-python`` >= 0.7 and bf16/fp16 inputs.
 """
 
@@ -20,6 +27,15 @@ from ..plan import AttentionPlan
 __all__ = ["flashinfer_attention", "flashinfer_available"]
 
 _WORKSPACE: dict[str, torch.Tensor] = {}
+
+#: Query and key tile of FlashInfer's paged prefill (fa3, head dim 128: 128 x 96).
+Q_TILE, KV_TILE = 128, 96
+#: Query layout: ``"runs"`` (one request per run of query frames sharing a key set),
+#: ``"aligned"`` (:meth:`AttentionPlan.aligned_layout` on ``Q_TILE``-row tiles) or
+#: ``"auto"`` (whichever :func:`layout_tiles` counts fewer tiles for). ``"runs"`` stays
+#: the default until the aligned layout is timed on a GPU (docs/gpu-notes.md).
+QUERY_LAYOUT = "runs"
+QUERY_LAYOUTS = ("runs", "aligned", "auto")
 
 
 def flashinfer_available() -> bool:
@@ -42,15 +58,41 @@ def _workspace(device: torch.device) -> torch.Tensor:
     return ws
 
 
-def _wrapper(plan: AttentionPlan, q: torch.Tensor, valid: int, page: int, kernel: str):
-    heads, dim = q.shape[-2], q.shape[-1]
-    key = ("flashinfer", str(q.device), q.dtype, heads, dim, valid, page, kernel)
-    got = plan._cache.get(key)
-    if got is not None:
-        return got
+def layout_tiles(layout: dict, q_tile: int, kv_tile: int) -> int:
+    """(query tile, key tile) pairs the kernel computes for ``layout`` (per head): the
+    cost model behind ``QUERY_LAYOUT = "auto"``."""
+    qo = layout["qo_indptr"].tolist()
+    kvp = layout["kv_indptr"].tolist()
+    page, last = layout["page"], layout["last_page_len"].tolist()
+    total = 0
+    for r in range(len(qo) - 1):
+        pages = kvp[r + 1] - kvp[r]
+        kv_len = (pages - 1) * page + last[r] if pages else 0
+        total += -(-(qo[r + 1] - qo[r]) // q_tile) * -(-kv_len // kv_tile)
+    return total
+
+
+def choose_layout(plan: AttentionPlan, page: int, valid: int, mode: str | None = None) -> dict:
+    """The FlashInfer layout for ``mode`` (default :data:`QUERY_LAYOUT`), as
+    ``{"main": layout, "fix": layout or None, "fix_rows": int64 rows}``."""
+    mode = QUERY_LAYOUT if mode is None else mode
+    if mode not in QUERY_LAYOUTS:
+        raise ValueError(f"QUERY_LAYOUT must be one of {QUERY_LAYOUTS}, got {mode!r}")
+    runs = {"main": plan.paged_layout(page, valid), "fix": None}
+    runs["fix_rows"] = torch.zeros(0, dtype=torch.int64)
+    if mode == "runs":
+        return runs
+    aligned = plan.aligned_layout(page, valid, Q_TILE)
+    if mode == "aligned":
+        return aligned
+    cost = sum(layout_tiles(aligned[n], Q_TILE, KV_TILE) for n in ("main", "fix") if aligned[n])
+    return aligned if cost < layout_tiles(runs["main"], Q_TILE, KV_TILE) else runs
+
+
+def _planned(lay: dict, q: torch.Tensor, kernel: str):
     import flashinfer
 
-    lay = plan.paged_layout(page, valid)
+    heads, dim = q.shape[-2], q.shape[-1]
     w = flashinfer.BatchPrefillWithPagedKVCacheWrapper(_workspace(q.device), "NHD", backend=kernel)
     dev = q.device
     w.plan(
@@ -61,15 +103,51 @@ def _wrapper(plan: AttentionPlan, q: torch.Tensor, valid: int, page: int, kernel
         heads,
         heads,
         dim,
-        page,
+        lay["page"],
         causal=False,
         q_data_type=q.dtype,
         kv_data_type=q.dtype,
         o_data_type=q.dtype,
     )
-    got = (w, lay["num_pages"])
+    return w
+
+
+def _wrapper(plan: AttentionPlan, q: torch.Tensor, valid: int, page: int, kernel: str):
+    """``(main wrapper, fix wrapper or None, fix rows on q's device, pages)``, cached."""
+    heads, dim = q.shape[-2], q.shape[-1]
+    key = ("flashinfer", str(q.device), q.dtype, heads, dim, valid, page, kernel)
+    key += (QUERY_LAYOUT, Q_TILE)
+    got = plan._cache.get(key)
+    if got is not None:
+        return got
+    lay = choose_layout(plan, page, valid)
+    main = _planned(lay["main"], q, kernel)
+    fix = _planned(lay["fix"], q, kernel) if lay["fix"] is not None else None
+    got = (main, fix, lay["fix_rows"].to(q.device), lay["main"]["num_pages"])
     plan._cache[key] = got
     return got
+
+
+def merge_partial(
+    out: torch.Tensor, lse: torch.Tensor, rows: torch.Tensor, out2: torch.Tensor, lse2: torch.Tensor
+) -> None:
+    """Merge a second partial attention into rows ``rows`` of ``out``, in place.
+
+    Args:
+        out: ``(S, H, D)`` attention over one key subset; rows ``rows`` are updated.
+        lse: ``(S, H)`` float32 base-2 log-sum-exp of ``out``'s logits (FlashInfer's).
+        rows: int64 row indices, unique.
+        out2: ``(len(rows), H, D)`` attention of those rows over the disjoint rest of keys.
+        lse2: ``(len(rows), H)`` its base-2 log-sum-exp.
+    """
+    la = lse.index_select(0, rows)
+    m = torch.maximum(la, lse2)
+    wa = torch.exp2(la - m)
+    wb = torch.exp2(lse2 - m)
+    inv = 1.0 / (wa + wb)
+    merged = out.index_select(0, rows).float() * (wa * inv)[..., None]
+    merged.addcmul_(out2.float(), (wb * inv)[..., None])
+    out.index_copy_(0, rows, merged.to(out.dtype))
 
 
 def prepare(
@@ -125,8 +203,15 @@ def flashinfer_attention(
     outs = []
     for b in range(q.shape[0]):
         valid = text_valid[b] if text_valid else g.text_tokens
-        w, pages = _wrapper(plan, q, valid, page, kernel)
+        main, fix, rows, pages = _wrapper(plan, q, valid, page, kernel)
         kb = _paged(k[b], plan, valid, page, pages)
         vb = _paged(v[b], plan, valid, page, pages)
-        outs.append(w.run(q[b].contiguous(), (kb, vb)))
+        qb = q[b].contiguous()
+        if fix is None:
+            outs.append(main.run(qb, (kb, vb)))
+            continue
+        out, lse = main.run(qb, (kb, vb), return_lse=True)
+        out2, lse2 = fix.run(qb.index_select(0, rows), (kb, vb), return_lse=True)
+        merge_partial(out, lse, rows, out2, lse2)
+        outs.append(out)
     return outs[0].unsqueeze(0) if len(outs) == 1 else torch.stack(outs, dim=0)
