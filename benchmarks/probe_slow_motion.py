@@ -49,6 +49,7 @@ if str(REPO) not in sys.path:
 
 from machine import cpu_name  # noqa: E402
 from vqeval.metrics.content import weber_contrast  # noqa: E402
+from vqeval.metrics.features import _IMAGENET_MEAN, _IMAGENET_STD  # noqa: E402
 
 from vqeval.video import read_clip  # noqa: E402
 from vqeval.weights import _load_state_dict  # noqa: E402
@@ -115,8 +116,8 @@ def semantic_change(model: Any, rgb: np.ndarray, fps: float) -> tuple[float, flo
     x = torch.from_numpy(np.ascontiguousarray(rgb[::step])).permute(0, 3, 1, 2).float() / 255
     width = max(32, int(224 * x.shape[3] / x.shape[2]) // 32 * 32)
     x = torch.nn.functional.interpolate(x, size=(224, width), mode="bilinear", antialias=True)
-    mean = torch.tensor((0.485, 0.456, 0.406))[:, None, None]
-    std = torch.tensor((0.229, 0.224, 0.225))[:, None, None]
+    mean = torch.tensor(_IMAGENET_MEAN)[:, None, None]
+    std = torch.tensor(_IMAGENET_STD)[:, None, None]
     x = (x - mean) / std
     with torch.no_grad():
         fmap = torch.cat([model.forward_features(x[i : i + 16]) for i in range(0, len(x), 16)])
