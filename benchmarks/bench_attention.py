@@ -139,9 +139,6 @@ def rel_error(out: torch.Tensor, refs) -> float:
     return worst
 
 
-FI_DEFAULT_LAYOUT = fi_backend.QUERY_LAYOUT
-
-
 def bench_flashinfer(kernel, layout, plan, q, k, v, row, record, jit_done, flops):
     """One FlashInfer variant: the run layout (``lvsa_flashinfer_<kernel>``) or the
     tile-aligned one (``..._aligned``, see ``AttentionPlan.aligned_layout``)."""
@@ -153,7 +150,7 @@ def bench_flashinfer(kernel, layout, plan, q, k, v, row, record, jit_done, flops
     extra = {}
     try:
         t0 = time.perf_counter()
-        fi_backend.prepare(plan, q, kernel=kernel)
+        fi_backend.prepare(plan, q, kernel=kernel, layout=layout)
         torch.cuda.synchronize()
         first = (time.perf_counter() - t0) * 1e3
         if kernel not in jit_done:
@@ -163,7 +160,7 @@ def bench_flashinfer(kernel, layout, plan, q, k, v, row, record, jit_done, flops
             pat = plan.pattern
             p2 = get_plan(frame_pattern(g.frames, 1, anchor_interval=pat.anchor_interval), g)
             t0 = time.perf_counter()
-            fi_backend.prepare(p2, q, kernel=kernel)
+            fi_backend.prepare(p2, q, kernel=kernel, layout=layout)
             torch.cuda.synchronize()
             extra["plan_ms"] = (time.perf_counter() - t0) * 1e3
         else:
@@ -174,7 +171,7 @@ def bench_flashinfer(kernel, layout, plan, q, k, v, row, record, jit_done, flops
         return
     record(
         name,
-        lambda: fi_backend.flashinfer_attention(q, k, v, plan, kernel=kernel),
+        lambda: fi_backend.flashinfer_attention(q, k, v, plan, kernel=kernel, layout=layout),
         flops,
         extra=extra,
     )
@@ -244,9 +241,7 @@ def bench_config(model, res, horizon, args, results, jit_done):
         return row
     for kernel in args.fi_kernels:
         for layout in ("runs", "aligned"):
-            fi_backend.QUERY_LAYOUT = layout
             bench_flashinfer(kernel, layout, plan, q, k, v, row, record, jit_done, sparse_fl)
-    fi_backend.QUERY_LAYOUT = FI_DEFAULT_LAYOUT
     key = (model, res, horizon)
     if key in args.flex_configs:
         t0 = time.perf_counter()

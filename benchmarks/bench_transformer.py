@@ -36,10 +36,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_attention import FI_DEFAULT_LAYOUT, device_info, latent_frames
+from bench_attention import device_info, latent_frames
 
 import lvsa
-from lvsa.backends import flashinfer as fi_backend
 
 
 @contextlib.contextmanager
@@ -152,16 +151,14 @@ WAN_VARIANTS = {
     # this project's processor with the attention forced dense (cuDNN SDPA): the dense
     # forward with the same non-attention code as LVSA
     "dense_lvsa_processor": lvsa.LVSAConfig(reference_frames=10**6),
-    "lvsa_unfused": lvsa.LVSAConfig(reference_frames=21, fused_norm_rope=False),
-    "lvsa": lvsa.LVSAConfig(reference_frames=21),
-    # LVSA with each FlashInfer layout forced (``lvsa.backends.flashinfer.QUERY_LAYOUT``;
-    # "lvsa" uses the library default): one request per run of query frames, or
-    # requests on 128-row query tiles (``AttentionPlan.aligned_layout``)
-    "lvsa_runs": lvsa.LVSAConfig(reference_frames=21),
-    "lvsa_aligned": lvsa.LVSAConfig(reference_frames=21),
+    "lvsa_unfused": lvsa.LVSAConfig(fused_norm_rope=False),
+    "lvsa": lvsa.LVSAConfig(),  # the library defaults (Wan: 21 frames, layout "auto")
+    # LVSA with each FlashInfer query layout forced (``LVSAConfig.query_layout``): one
+    # request per run of query frames, or requests on 128-row query tiles
+    # (``AttentionPlan.aligned_layout``)
+    "lvsa_runs": lvsa.LVSAConfig(query_layout="runs"),
+    "lvsa_aligned": lvsa.LVSAConfig(query_layout="aligned"),
 }
-#: ``QUERY_LAYOUT`` of the variants that force a layout.
-WAN_LAYOUTS = {"lvsa_runs": "runs", "lvsa_aligned": "aligned"}
 
 
 def wan_inputs(model, horizon: float, gen: torch.Generator):
@@ -178,7 +175,6 @@ def wan_inputs(model, horizon: float, gen: torch.Generator):
 
 def set_variant(model, variant: str):
     lvsa.remove(model)
-    fi_backend.QUERY_LAYOUT = WAN_LAYOUTS.get(variant, FI_DEFAULT_LAYOUT)
     cfg = WAN_VARIANTS[variant]
     return None if cfg is None else lvsa.apply(model, cfg)
 
@@ -331,7 +327,7 @@ def bench_hunyuan(rows, args):
             )
         lvsa.apply(model, lvsa.LVSAConfig(reference_frames=10**6))
         run_variant(rows, "hunyuan1.5", h, t, tokens, "dense_no_mask", fwd, args.reps, 1.0)
-        sess = lvsa.apply(model, lvsa.LVSAConfig(reference_frames=33))
+        sess = lvsa.apply(model, lvsa.LVSAConfig())  # HunyuanVideo 1.5's default: 33
         run_variant(rows, "hunyuan1.5", h, t, tokens, "lvsa", fwd, args.reps)
         rows[-1]["density"] = sess.last_density
         lvsa.remove(model)
@@ -425,15 +421,26 @@ def main(argv: list[str] | None = None) -> int:
         help="wan, hunyuan, wan_compiled, wan_profile",
     )
     ap.add_argument("--merge", nargs="*", default=[], help="merge result JSONs into --out")
+    ap.add_argument(
+        "--notes",
+        nargs="*",
+        default=[],
+        help="with --merge: one note per merged file (device, commit, what it measured), "
+        "given to its runs that have none ('' for no note)",
+    )
     ap.add_argument("--tag", default="transformer")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.merge:
         runs = []
-        for p in args.merge:  # a run file, or a merged file whose runs are taken in order
+        notes = list(args.notes) + [""] * (len(args.merge) - len(args.notes))
+        for p, note in zip(args.merge, notes):  # a run file, or a merged file's runs in order
             got = json.loads(Path(p).read_text())
-            runs += got.get("runs", [got])
+            for run in got.get("runs", [got]):
+                if note and not run.get("note"):
+                    run = {**run, "note": note}
+                runs.append(run)
         md = "# Transformer forward benchmark (dense vs LVSA)\n\n" + "\n".join(
             run_markdown(r, f"## Run {i + 1}") for i, r in enumerate(runs)
         )

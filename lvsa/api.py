@@ -8,7 +8,15 @@ import torch
 
 from .backends import lvsa_attention
 from .config import LVSAConfig
-from .integrations import AttentionSession, find_session, install, uninstall
+from .integrations import (
+    AttentionSession,
+    find_session,
+    install,
+    model_kind,
+    model_reference_frames,
+    transformers_of,
+    uninstall,
+)
 from .plan import Geometry, get_plan
 
 __all__ = ["apply", "density", "remove", "session_of"]
@@ -28,7 +36,16 @@ def _lvsa_attend(
     pattern = cfg.pattern(geometry.frames, session.step)
     plan = get_plan(pattern, geometry)
     session.last_density = pattern.density
-    return lvsa_attention(q, k, v, plan, backend=cfg.backend, text_valid=text_valid, tile=cfg.tile)
+    return lvsa_attention(
+        q,
+        k,
+        v,
+        plan,
+        backend=cfg.backend,
+        text_valid=text_valid,
+        tile=cfg.tile,
+        query_layout=cfg.query_layout,
+    )
 
 
 def apply(pipe_or_transformer: Any, config: LVSAConfig | None = None) -> AttentionSession:
@@ -37,8 +54,10 @@ def apply(pipe_or_transformer: Any, config: LVSAConfig | None = None) -> Attenti
     Args:
         pipe_or_transformer: a diffusers pipeline (its ``transformer`` and, for Wan 2.2,
             ``transformer_2`` are patched) or a transformer model.
-        config: LVSA settings; set ``reference_frames`` to the model's training horizon
-            in latent frames (Wan 21, HunyuanVideo 1.5 33).
+        config: LVSA settings. Unset fields take the detected model's defaults
+            (:data:`lvsa.config.MODEL_DEFAULTS`: ``reference_frames`` Wan 21,
+            HunyuanVideo 1.5 33, CogVideoX from its config); explicit values win.
+            ``session.options.describe(T)`` says which default applied.
 
     Returns:
         The installed session (``session.step``, ``session.steps_seen`` and
@@ -46,6 +65,12 @@ def apply(pipe_or_transformer: Any, config: LVSAConfig | None = None) -> Attenti
         install on the same object.
     """
     config = LVSAConfig() if config is None else config
+    models = transformers_of(pipe_or_transformer)
+    kinds = {model_kind(m) for m in models}
+    if len(kinds) != 1:
+        raise TypeError(f"transformers of different kinds in one pipeline: {sorted(kinds)}")
+    kind = kinds.pop()
+    config = config.for_model(kind, model_reference_frames(models[0], kind))
     uninstall(pipe_or_transformer, "ultravico")
     session = AttentionSession(attend=_lvsa_attend, name=NAME, options=config)
     return install(pipe_or_transformer, session)

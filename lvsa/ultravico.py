@@ -104,17 +104,26 @@ def _attend(q, k, v, geometry, text_valid, session: AttentionSession):
 
 
 def apply(
-    pipe_or_transformer: Any, reference_frames: int = 21, alpha: float = 0.9
+    pipe_or_transformer: Any, reference_frames: int | None = None, alpha: float = 0.9
 ) -> AttentionSession:
     """Install UltraViCo self-attention (replaces an LVSA install on the same object).
 
     Args:
         pipe_or_transformer: Wan / HunyuanVideo 1.5 pipeline or transformer.
-        reference_frames: training horizon in latent frames (Wan 21, HunyuanVideo 1.5 33).
+        reference_frames: training horizon in latent frames; ``None`` takes the detected
+            model's default (``lvsa.config.MODEL_DEFAULTS``: Wan 21, HunyuanVideo 1.5 33).
         alpha: decay of far positive logits, in (0, 1].
     """
     if not 0 < alpha <= 1:
         raise ValueError("alpha must be in (0, 1]")
+    if reference_frames is None:
+        from .config import LVSAConfig
+        from .integrations import model_kind, model_reference_frames, transformers_of
+
+        model = transformers_of(pipe_or_transformer)[0]
+        kind = model_kind(model)
+        cfg0 = LVSAConfig().for_model(kind, model_reference_frames(model, kind))
+        reference_frames = cfg0.effective_reference_frames
     uninstall(pipe_or_transformer, "lvsa")
     cfg = UltraViCoConfig(reference_frames=reference_frames, alpha=alpha)
     session = AttentionSession(attend=_attend, name=NAME, options=cfg)

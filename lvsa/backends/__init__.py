@@ -2,7 +2,7 @@
 
 | name | device | kernel |
 | --- | --- | --- |
-| ``flashinfer`` | CUDA (bf16/fp16) | FlashInfer paged prefill (fa3 on Hopper, fa2) |
+| ``flashinfer`` | CUDA (bf16/fp16) | FlashInfer paged prefill (fa3 on Hopper, fa2), 128-row query tiles |
 | ``flex`` | CUDA, CPU | compiled FlexAttention with a BlockMask |
 | ``portable`` | any | gather key frames per query group + torch SDPA |
 | ``npu`` | Ascend | portable gather + ``npu_fusion_attention`` (BSND) |
@@ -77,6 +77,7 @@ def lvsa_attention(
     scale: float | None = None,
     tile: int | None = None,
     dense_fallback: bool = True,
+    query_layout: str = "auto",
 ) -> torch.Tensor:
     """LVSA self-attention of ``(B, S, H, D)`` tensors laid out as ``plan.geometry``.
 
@@ -89,6 +90,8 @@ def lvsa_attention(
         scale: softmax scale, default ``1 / sqrt(D)``.
         tile: kernel block size in tokens (see :class:`lvsa.LVSAConfig`).
         dense_fallback: run plain SDPA (cuDNN / flash on CUDA) when the pattern is dense.
+        query_layout: FlashInfer query layout (``"auto"``, ``"aligned"``, ``"runs"``; see
+            :class:`lvsa.LVSAConfig`); other backends ignore it.
 
     Returns:
         ``(B, S, H, D)`` output.
@@ -97,7 +100,9 @@ def lvsa_attention(
         return dense_attention(q, k, v, plan.geometry, text_valid, scale)
     name = resolve_backend(backend, q.device, q.dtype, q.shape[-1])
     if name == "flashinfer":
-        return flashinfer_attention(q, k, v, plan, text_valid, scale, tile=tile)
+        return flashinfer_attention(
+            q, k, v, plan, text_valid, scale, tile=tile, layout=query_layout
+        )
     if name == "flex":
         return flex_attention_lvsa(
             q, k, v, plan, text_valid, scale, block=tile, compiled=q.device.type != "cpu"

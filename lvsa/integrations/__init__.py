@@ -1,6 +1,13 @@
 """diffusers integration (processors, step tracking, install/remove)."""
 
-from .install import find_session, install, transformers_of, uninstall
+from .install import (
+    find_session,
+    install,
+    model_kind,
+    model_reference_frames,
+    transformers_of,
+    uninstall,
+)
 from .session import AttentionSession, CallGeometry
 
 __all__ = [
@@ -8,6 +15,8 @@ __all__ = [
     "CallGeometry",
     "find_session",
     "install",
+    "model_kind",
+    "model_reference_frames",
     "transformers_of",
     "uninstall",
 ]

@@ -15,7 +15,14 @@ from .op import register
 from .processors import HunyuanVideo15SelfAttnProcessor, WanSelfAttnProcessor
 from .session import AttentionSession
 
-__all__ = ["find_session", "install", "transformers_of", "uninstall"]
+__all__ = [
+    "find_session",
+    "install",
+    "model_kind",
+    "model_reference_frames",
+    "transformers_of",
+    "uninstall",
+]
 
 _ATTR = "_lvsa_sessions"
 
@@ -31,7 +38,9 @@ def transformers_of(obj: Any) -> list[torch.nn.Module]:
     return found
 
 
-def _kind(model: torch.nn.Module) -> str:
+def model_kind(model: torch.nn.Module) -> str:
+    """The model kind (``"wan"``, ``"hunyuan15"``), a key of ``lvsa.config.MODEL_DEFAULTS``;
+    TypeError for an unsupported model."""
     names = [c.__name__ for c in type(model).__mro__]
     if "WanTransformer3DModel" in names:
         return "wan"
@@ -41,6 +50,12 @@ def _kind(model: torch.nn.Module) -> str:
         f"{type(model).__name__} is not supported (WanTransformer3DModel, "
         "HunyuanVideo15Transformer3DModel)"
     )
+
+
+def model_reference_frames(model: torch.nn.Module, kind: str) -> int | None:
+    """The reference horizon in latent frames read from the model's config, for kinds
+    whose default comes from there; ``None`` for the others."""
+    return None
 
 
 def _patch_size(model: torch.nn.Module, kind: str) -> tuple[int, int, int]:
@@ -65,7 +80,7 @@ def install(obj: Any, session: AttentionSession) -> AttentionSession:
     if not isinstance(obj, torch.nn.Module) and getattr(obj, "scheduler", None) is not None:
         session.bind_pipeline(obj)  # count denoising steps with the scheduler
     for model in transformers_of(obj):
-        kind = _kind(model)
+        kind = model_kind(model)
         patch = _patch_size(model, kind)
 
         def hook(module, args, kwargs, _patch=patch):
