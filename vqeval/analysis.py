@@ -103,6 +103,11 @@ class Analysis:
         #: plot-ready series for reports (see ``VideoResult.series``);
         #: dimensions may add entries (``"ssm"``, ``"motion"`` ...).
         self.series: dict[str, Any] = {}
+        if features is not None and features.signature is not None:
+            from vqeval.metrics.tempo import signature_series
+
+            # the per-frame signature ``compare`` aligns for the tempo
+            self.series.update(signature_series(features.signature, features.times_s))
 
     # ---------------------------------------------------------------- frames
 

@@ -24,6 +24,13 @@ direction and backbone come from the dimension declarations
 (:class:`vqeval.dimensions.Dimension`): a dimension whose raw value is
 "neither" better nor worse when higher (``motion_level``) gets the verdict
 ``higher`` / ``lower`` instead of ``better`` / ``worse``.
+
+Per pair (:func:`pair_tempo`, :mod:`metrics.tempo`): the **tempo** (how fast
+the method shows the baseline's content; 1.0 = same speed, 0.5 = half speed,
+``None`` with a reason when the content does not correspond or a record has
+no signature, e.g. scored with ``--no-series``), its confidence, the **motion
+ratio** (method / baseline mean flow speed) and the **pair flags**:
+``slow_motion`` when the method is clearly slower (:data:`PAIR_FLAGS`).
 """
 
 from __future__ import annotations
@@ -68,6 +75,9 @@ PROVENANCE_NOTE = (
 )
 #: Fewest paired videos a comparison should have before its verdict is read.
 MIN_PAIRS = 5
+#: Flags raised on a pair (method against baseline), not on one video.
+SLOW_MOTION = "slow_motion"
+PAIR_FLAGS: tuple[str, ...] = (SLOW_MOTION,)
 
 
 def min_pairs_for_verdict(alpha: float = DEFAULT_ALPHA) -> int:
@@ -259,6 +269,119 @@ def pair_sides(baseline: Side, method: Side, match: str = "stem") -> Pairing:
     )
 
 
+# --------------------------------------------------------------------------- tempo
+
+
+@dataclass(frozen=True)
+class PairTempo:
+    """Tempo and pair flags of one method video against its baseline video.
+
+    Attributes:
+        tempo: baseline seconds shown per method second (1.0 = same speed,
+            0.5 = half speed); ``None`` when not measurable (``tempo_reason``).
+        tempo_confidence: 0-1 (:func:`metrics.tempo.estimate_tempo`), ``None``
+            when no alignment was tried.
+        tempo_reason: why ``tempo`` is ``None``, else ``None``.
+        motion_ratio: method / baseline mean flow speed (%diag/s each);
+            ``None`` only when a side has no motion value.
+        motion_baseline, motion_method: the two mean flow speeds, %diag/s.
+        pair_flags: flags of the pair (``slow_motion``).
+        reason: one line: what decided (tempo or motion ratio) and against what.
+    """
+
+    tempo: float | None = None
+    tempo_confidence: float | None = None
+    tempo_reason: str | None = None
+    motion_ratio: float | None = None
+    motion_baseline: float | None = None
+    motion_method: float | None = None
+    pair_flags: tuple[str, ...] = ()
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(x: float | None, nd: int = 3) -> float | None:
+            return None if x is None else round(float(x), nd)
+
+        return {
+            "tempo": r(self.tempo),
+            "tempo_confidence": r(self.tempo_confidence),
+            "tempo_reason": self.tempo_reason,
+            "motion_ratio": r(self.motion_ratio),
+            "motion_baseline": r(self.motion_baseline, 4),
+            "motion_method": r(self.motion_method, 4),
+            "pair_flags": list(self.pair_flags),
+            "pair_reason": self.reason,
+        }
+
+
+def mean_motion(r: VideoResult) -> float | None:
+    """Mean optical-flow speed of a scored video, %diag/s: the raw value of
+    ``motion_level`` or ``motion_decay`` (kept with ``--no-series``), else the
+    mean of the ``motion`` series; ``None`` when the record has none."""
+    for dim in ("motion_level", "motion_decay"):
+        d = r.dimensions.get(dim)
+        v = None if d is None else d.raw.get("motion_mean_pct_diag_s")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+    m = r.series.get("motion")
+    if isinstance(m, list):
+        vals = [float(x) for x in m[1:] if isinstance(x, (int, float)) and x == x]
+        if vals:
+            return sum(vals) / len(vals)
+    return None
+
+
+def pair_tempo(baseline: VideoResult, method: VideoResult) -> PairTempo:
+    """Tempo, motion ratio and pair flags of ``method`` against ``baseline``
+    (:mod:`metrics.tempo`; thresholds in ``docs/metrics.md``)."""
+    from vqeval.metrics import tempo as mt
+
+    if not (baseline.ok and method.ok):
+        return PairTempo(tempo_reason="not scored", reason="not scored")
+    mb, mm = mean_motion(baseline), mean_motion(method)
+    ratio = mt.motion_ratio(mm, mb)
+    sa = mt.signature_from_series(baseline.series)
+    sb = mt.signature_from_series(method.series)
+    tempo = conf = None
+    why: str | None
+    if sa is None or sb is None:
+        side = "baseline" if sa is None else "method"
+        why = (
+            f"no frame signature in the {side} record (scored with --no-series or an older VQeval)"
+        )
+    else:
+        est = mt.estimate_tempo(sa[0], sa[1], sb[0], sb[1])
+        tempo, conf, why = est.tempo, est.confidence, est.reason
+    dec = mt.slow_motion(tempo, ratio, mb)
+    return PairTempo(
+        tempo=tempo,
+        tempo_confidence=conf,
+        tempo_reason=why,
+        motion_ratio=ratio,
+        motion_baseline=mb,
+        motion_method=mm,
+        pair_flags=(SLOW_MOTION,) if dec.flagged else (),
+        reason=dec.reason,
+    )
+
+
+def count_pair_flags(tempos: Iterable[PairTempo]) -> dict[str, int]:
+    """Pairs per pair flag (:data:`PAIR_FLAGS`)."""
+    counts = dict.fromkeys(PAIR_FLAGS, 0)
+    for t in tempos:
+        for f in set(t.pair_flags):
+            counts[f] = counts.get(f, 0) + 1
+    return counts
+
+
+def _median(xs: Sequence[float]) -> float | None:
+    v = sorted(xs)
+    if not v:
+        return None
+    h = len(v) // 2
+    return v[h] if len(v) % 2 else 0.5 * (v[h - 1] + v[h])
+
+
 # --------------------------------------------------------------------------- comparison
 
 
@@ -406,6 +529,8 @@ class MethodComparison:
         pairing: which videos were paired / left out.
         rows: one :class:`DimensionRow` per compared dimension (composite first).
         flags_baseline, flags_method: flag counts over the paired videos.
+        tempos: one :class:`PairTempo` per pair, in the order of ``pairing.pairs``.
+        pair_flags: pairs per pair flag (``slow_motion``).
     """
 
     side: Side
@@ -413,6 +538,19 @@ class MethodComparison:
     rows: list[DimensionRow]
     flags_baseline: dict[str, int]
     flags_method: dict[str, int]
+    tempos: list[PairTempo] = dataclasses.field(default_factory=list)
+    pair_flags: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def tempo_summary(self) -> dict[str, Any]:
+        """Median tempo and motion ratio over the pairs that have them."""
+        ts = [t.tempo for t in self.tempos if t.tempo is not None]
+        rs = [t.motion_ratio for t in self.tempos if t.motion_ratio is not None]
+        med_t, med_r = _median(ts), _median(rs)
+        return {
+            "tempo_median": None if med_t is None else round(med_t, 3),
+            "tempo_pairs": len(ts),
+            "motion_ratio_median": None if med_r is None else round(med_r, 3),
+        }
 
 
 @dataclass
@@ -479,6 +617,8 @@ class Comparison:
                     },
                     "flags_baseline": m.flags_baseline,
                     "flags_method": m.flags_method,
+                    "pair_flags": dict(m.pair_flags),
+                    **m.tempo_summary(),
                     "videos": [
                         {
                             "key": k,
@@ -490,13 +630,20 @@ class Comparison:
                             "flags_method": list(rb.flags),
                             "error_baseline": ra.error,
                             "error_method": rb.error,
+                            **(pt.to_dict() if pt is not None else {}),
                         }
-                        for k, ra, rb in m.pairing.pairs
+                        for (k, ra, rb), pt in zip(
+                            m.pairing.pairs, _padded(m.tempos, len(m.pairing.pairs))
+                        )
                     ],
                 }
                 for m in self.methods
             ],
         }
+
+
+def _padded(tempos: list[PairTempo], n: int) -> list[PairTempo | None]:
+    return [*tempos[:n], *([None] * max(0, n - len(tempos)))]
 
 
 def _neutral_verdict(st: PairedStats) -> PairedStats:
@@ -565,6 +712,7 @@ def compare_sides(
                 st = _neutral_verdict(st)
             bb, rel = dimension_provenance(paired, d)
             rows.append(DimensionRow(d, titles.get(d, d), st, bb, rel))
+        tempos = [pair_tempo(ra, rb) for _, ra, rb in pr.pairs]
         methods.append(
             MethodComparison(
                 side=s,
@@ -572,6 +720,8 @@ def compare_sides(
                 rows=rows,
                 flags_baseline=count_flags(ra for _, ra, _ in pr.pairs),
                 flags_method=count_flags(rb for _, _, rb in pr.pairs),
+                tempos=tempos,
+                pair_flags=count_pair_flags(tempos),
             )
         )
     settings = {
@@ -662,6 +812,7 @@ def format_table(cmp: Comparison) -> str:
         lines.append(
             "flags (videos, baseline->method): " + (", ".join(fl) if fl else "none on either side")
         )
+        lines.extend(tempo_lines(m))
         if pr.only_baseline:
             lines.append(
                 f"only in {base.label} ({len(pr.only_baseline)}): " + _short(pr.only_baseline)
@@ -686,3 +837,29 @@ def format_table(cmp: Comparison) -> str:
 def _short(keys: Sequence[str], n: int = 8) -> str:
     more = f" ... (+{len(keys) - n})" if len(keys) > n else ""
     return ", ".join(keys[:n]) + more
+
+
+def format_ratio(x: float | None) -> str:
+    """A speed ratio for humans: ``0.50x``; ``-`` when unknown."""
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def tempo_lines(m: MethodComparison, limit: int = 12) -> list[str]:
+    """Terminal lines on tempo and pair flags of one method: a summary, then
+    one line per flagged pair (at most ``limit``)."""
+    if not m.tempos:
+        return []
+    summ = m.tempo_summary()
+    n = len(m.tempos)
+    slow = [(k, t) for (k, _, _), t in zip(m.pairing.pairs, m.tempos) if t.pair_flags]
+    out = [
+        f"tempo vs baseline: median {format_ratio(summ['tempo_median'])} over "
+        f"{summ['tempo_pairs']}/{n} pairs with a tempo; motion ratio median "
+        f"{format_ratio(summ['motion_ratio_median'])}; pair flags: "
+        + (", ".join(f"{f} {c}/{n}" for f, c in m.pair_flags.items() if c) or "none")
+    ]
+    for k, t in slow[:limit]:
+        out.append(f"  {', '.join(t.pair_flags)}: {k}: {t.reason}")
+    if len(slow) > limit:
+        out.append(f"  ... (+{len(slow) - limit} more flagged pairs)")
+    return out

@@ -28,6 +28,10 @@ feature            what it holds (the dimension that reads it)
 ``smoothness``     interpolation errors of up to 48 odd frames
                    (motion_smoothness)
 ``thumbnails``     4 evenly spaced JPEG data URIs (reports)
+``signature``      (T, 48) uint8 8 x 6 mean-luma grid per frame
+                   (:func:`metrics.tempo.frame_signature`); always computed
+                   (a resize of the luma frame): ``compare`` aligns it
+                   against the baseline's for the tempo
 =================  ===========================================================
 
 Dimensions declare the features they need (``Dimension.needs``); the pass
@@ -87,6 +91,7 @@ class FrameFeatures:
         smoothness_errors: interpolation errors (grey levels) of the
             evaluated odd frames; ``smoothness_flow`` the flow backend used.
         thumbnails: JPEG data URIs.
+        signature: (T, 48) uint8 per-frame signatures (:mod:`metrics.tempo`).
     """
 
     times_s: np.ndarray
@@ -103,6 +108,7 @@ class FrameFeatures:
     smoothness_errors: list[float] | None = None
     smoothness_flow: str = ""
     thumbnails: list[str] = field(default_factory=list)
+    signature: np.ndarray | None = None
 
 
 def thumbnail_uri(frame: np.ndarray) -> str | None:
@@ -205,6 +211,7 @@ class FramePass:
         self._thumbs: dict[int, str] = {}
         self._last_rgb: np.ndarray | None = None
         self._want_thumbs = "thumbnails" in want
+        self._signature: list[np.ndarray] = []  # always: one tiny row per frame
 
     # ------------------------------------------------------------------ push
 
@@ -218,10 +225,12 @@ class FramePass:
         from vqeval.metrics.consistency import background_features, brightness_shift
         from vqeval.metrics.content import weber_contrast
         from vqeval.metrics.detail import detail_level
+        from vqeval.metrics.tempo import frame_signature
 
         i = self._n
         self._hw = rgb.shape[:2]
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        self._signature.append(frame_signature(gray))
         if self._cuts is not None:
             self._cuts.push(rgb)
         if self._flow is not None:
@@ -287,6 +296,8 @@ class FramePass:
         times = np.asarray(self._times, dtype=np.float64)
         h, w = self._hw
         feats = FrameFeatures(times_s=times, height=int(h), width=int(w))
+        if self._signature:
+            feats.signature = np.stack(self._signature)
         if self._flow is not None:
             if self._raft is not None:
                 self._flush_raft()

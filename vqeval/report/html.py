@@ -26,7 +26,7 @@ from vqeval.report.plots import heatmap_data_uri, svg_ci_forest, svg_line, svg_s
 from vqeval.results import VideoResult
 
 if TYPE_CHECKING:
-    from vqeval.compare import Comparison
+    from vqeval.compare import Comparison, MethodComparison
     from vqeval.config import ScoreConfig
 
 #: Thumbnails shown per video at most.
@@ -355,6 +355,7 @@ def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> st
             f'<th class="num">{escape(base.label)}</th><th class="num">{escape(m.side.label)}</th>'
             f"</tr></thead><tbody>{frows}</tbody></table>"
         )
+        body.append(_tempo_html(m))
         for what, keys in (
             (f"only in {base.label}", pr.only_baseline),
             (f"only in {m.side.label}", pr.only_method),
@@ -389,6 +390,41 @@ def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> st
             )
         body.append("</tbody></table></section>")
     return _page(title, sub, "".join(body))
+
+
+def _tempo_html(m: MethodComparison) -> str:
+    """Table of tempo, motion ratio and pair flags per pair of one method."""
+    from vqeval.compare import format_ratio
+
+    if not m.tempos:
+        return ""
+    n = len(m.tempos)
+    flagged = ", ".join(f"{f} {c}/{n}" for f, c in m.pair_flags.items() if c) or "none"
+    rows = []
+    for (k, _, _), t in zip(m.pairing.pairs, m.tempos):
+        why = (
+            t.reason
+            if t.tempo is not None or not t.tempo_reason
+            else (f"{t.reason}; tempo: {t.tempo_reason}")
+        )
+        conf = "-" if t.tempo_confidence is None else f"{t.tempo_confidence:.2f}"
+        flags = "".join(_badge(f, "flag") for f in t.pair_flags) or "-"
+        rows.append(
+            f'<tr><td class="name">{escape(k)}</td><td class="num">{format_ratio(t.tempo)}</td>'
+            f'<td class="num">{conf}</td><td class="num">{format_ratio(t.motion_ratio)}</td>'
+            f"<td>{flags}</td><td>{escape(why)}</td></tr>"
+        )
+    return (
+        '<p class="note">'
+        + escape(
+            "Tempo against the baseline: 1.00x = same speed, 0.50x = half speed (from "
+            "aligning the frames); motion = method / baseline mean flow speed. "
+            f"Pair flags: {flagged}."
+        )
+        + '</p><table class="tempo"><thead><tr><th>video</th><th class="num">tempo</th>'
+        '<th class="num">confidence</th><th class="num">motion</th><th>pair flags</th>'
+        "<th>why</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
 
 
 def write_compare_html(cmp: Comparison, path: str | os.PathLike[str]) -> Path:

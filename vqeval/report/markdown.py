@@ -22,7 +22,7 @@ from vqeval.report.safe import one_line
 from vqeval.results import VideoResult
 
 if TYPE_CHECKING:
-    from vqeval.compare import Comparison
+    from vqeval.compare import Comparison, MethodComparison
     from vqeval.config import ScoreConfig
     from vqeval.gate import GateReport
 
@@ -206,6 +206,7 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
         ]
         lines += ["", "Failure flags (videos among the pairs):", ""]
         lines += _table(["flag", md_escape(cmp.baseline.label), md_escape(m.side.label)], frows)
+        lines += _tempo_markdown(m)
         for what, keys in (
             (f"only in {cmp.baseline.label}", pr.only_baseline),
             (f"only in {m.side.label}", pr.only_method),
@@ -216,6 +217,36 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
                 more = f" and {len(keys) - 20} more" if len(keys) > 20 else ""
                 lines += ["", f"Unmatched, {md_escape(what)} ({len(keys)}): {shown}{more}"]
     return "\n".join(lines) + "\n"
+
+
+def _tempo_markdown(m: MethodComparison) -> list[str]:
+    """Tempo and pair flags of one method's pairs (:class:`vqeval.compare.PairTempo`)."""
+    from vqeval.compare import format_ratio
+
+    if not m.tempos:
+        return []
+    n = len(m.tempos)
+    flagged = ", ".join(f"{md_escape(f)} {c}/{n}" for f, c in m.pair_flags.items() if c)
+    lines = [
+        "",
+        "Tempo against the baseline (1.00x = same speed, 0.50x = half speed; "
+        f"motion = mean flow speed ratio). Pair flags: {flagged or 'none'}.",
+        "",
+    ]
+    rows = [
+        [
+            md_escape(k),
+            format_ratio(t.tempo),
+            "-" if t.tempo_confidence is None else f"{t.tempo_confidence:.2f}",
+            format_ratio(t.motion_ratio),
+            md_escape(", ".join(t.pair_flags)) or "-",
+            md_escape(t.reason if t.tempo is not None or not t.tempo_reason
+                      else f"{t.reason}; tempo: {t.tempo_reason}"),
+        ]
+        for (k, _, _), t in zip(m.pairing.pairs, m.tempos)
+    ]  # fmt: skip
+    lines += _table(["video", "tempo", "confidence", "motion", "pair flags", "why"], rows, "lrrrll")
+    return lines
 
 
 def write_compare_markdown(cmp: Comparison, path: str | os.PathLike[str]) -> Path:
