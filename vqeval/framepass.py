@@ -28,6 +28,8 @@ feature            what it holds (the dimension that reads it)
 ``smoothness``     interpolation errors of up to 48 odd frames
                    (motion_smoothness)
 ``thumbnails``     4 evenly spaced JPEG data URIs (reports)
+``colour``         (T, 7) colour statistics per frame: CIELAB means, balanced
+                   saturation, log-luma contrast, clipped fractions (drift)
 ``signature``      (T, 48) uint8 8 x 6 mean-luma grid per frame
                    (:func:`metrics.tempo.frame_signature`); always computed
                    (a resize of the luma frame): ``compare`` aligns it
@@ -63,6 +65,7 @@ ALL_FEATURES = (
     "pixel_steps",
     "smoothness",
     "thumbnails",
+    "colour",
 )
 #: Thumbnails kept per video for reports (evenly spaced), long side in pixels.
 THUMBNAILS = 4
@@ -92,6 +95,7 @@ class FrameFeatures:
             evaluated odd frames; ``smoothness_flow`` the flow backend used.
         thumbnails: JPEG data URIs.
         signature: (T, 48) uint8 per-frame signatures (:mod:`metrics.tempo`).
+        colour: (T, 7) float32 :func:`metrics.drift.colour_stats` rows.
     """
 
     times_s: np.ndarray
@@ -109,6 +113,7 @@ class FrameFeatures:
     smoothness_flow: str = ""
     thumbnails: list[str] = field(default_factory=list)
     signature: np.ndarray | None = None
+    colour: np.ndarray | None = None
 
 
 def thumbnail_uri(frame: np.ndarray) -> str | None:
@@ -211,6 +216,7 @@ class FramePass:
         self._thumbs: dict[int, str] = {}
         self._last_rgb: np.ndarray | None = None
         self._want_thumbs = "thumbnails" in want
+        self._colour: list[np.ndarray] | None = [] if "colour" in want else None
         self._signature: list[np.ndarray] = []  # always: one tiny row per frame
 
     # ------------------------------------------------------------------ push
@@ -264,6 +270,10 @@ class FramePass:
             mid = i - 1
             if len(self._gray_ring) == 3 and mid % 2 == 1 and self._take_smooth(mid):
                 self._smooth_err.append(self._smooth.error(*self._gray_ring))
+        if self._colour is not None:
+            from vqeval.metrics.drift import colour_stats
+
+            self._colour.append(colour_stats(rgb))
         if self._want_thumbs and i in self._thumb_at:
             uri = thumbnail_uri(rgb)
             if uri:
@@ -329,6 +339,12 @@ class FramePass:
         if self._smooth is not None:
             feats.smoothness_errors = list(self._smooth_err)
             feats.smoothness_flow = self._smooth_flow
+        if self._colour is not None:
+            feats.colour = (
+                np.stack(self._colour).astype(np.float32)
+                if self._colour
+                else np.zeros((0, 7), np.float32)
+            )
         if self._want_thumbs:
             if self._last_rgb is not None and len(self._thumbs) < min(THUMBNAILS, self._n):
                 uri = thumbnail_uri(self._last_rgb)  # a clip shorter than expected

@@ -14,6 +14,7 @@ flag            cap    meaning
 ``collapse``     30    the picture dissolves into a featureless blur
 ``loop``         40    content returns to earlier content and repeats
 ``motion_decay`` 50    motion dies out over the video
+``drift``        50    colour / exposure degrade relative to the opening
 ``flicker``      60    frame-to-frame brightness / colour jumps
 =============== ====== ===============================================
 
@@ -37,6 +38,7 @@ FLAG_CAPS: dict[str, float] = {
     "collapse": 30.0,
     "loop": 40.0,
     "motion_decay": 50.0,
+    "drift": 50.0,
     "flicker": 60.0,
 }
 #: Cap for a flag not listed in :data:`FLAG_CAPS`.

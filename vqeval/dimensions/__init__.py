@@ -29,7 +29,14 @@ if TYPE_CHECKING:
     from vqeval.config import ScoreConfig
 
 #: Family modules under ``vqeval.dimensions`` imported by :func:`registry`.
-FAMILIES: tuple[str, ...] = ("repetition", "content", "motion", "vbench", "alignment")
+FAMILIES: tuple[str, ...] = (
+    "repetition",
+    "content",
+    "drift",
+    "motion",
+    "vbench",
+    "alignment",
+)
 
 
 #: ``Dimension.vbench``: the value is VBench's (same formula and, where VBench
