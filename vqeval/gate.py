@@ -28,6 +28,11 @@ Semantics:
 * ``max_regression``: ``baseline mean - current mean`` in points (0-100
   scale) over videos paired by stem with the baseline results; when no video
   pairs, the means over all videos are compared (said in the message).
+* a pair flag (``flag = "slow_motion"``, :data:`vqeval.compare.PAIR_FLAGS`)
+  with ``max_rate``: fraction of the videos paired by stem with the baseline
+  whose pair carries the flag (:func:`vqeval.compare.pair_tempo`: the video
+  is clearly slower than its baseline video); needs a baseline, like
+  ``max_regression``. ``max_rate = 0`` = no slow-motion video at all.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from vqeval.compare import (
     ANY_FLAG,
     COMPOSITE,
     ERROR_FLAG,
+    PAIR_FLAGS,
     Side,
     known_flags,
     metric_value,
@@ -83,6 +89,12 @@ class Rule:
     check: str
     threshold: float
     name: str
+
+    @property
+    def needs_baseline(self) -> bool:
+        """True for checks against baseline results (``max_regression`` and
+        pair flags such as ``slow_motion``)."""
+        return self.check == "max_regression" or (self.kind == "flag" and self.target in PAIR_FLAGS)
 
 
 @dataclass(frozen=True)
@@ -194,9 +206,10 @@ def _number(v: Any, where: str) -> float:
 
 
 def rule_flags() -> tuple[str, ...]:
-    """Flags a rule may name: every flag a registered dimension declares, plus
-    ``error`` and ``any``."""
-    return (*known_flags(), ERROR_FLAG, ANY_FLAG)
+    """Flags a rule may name: every flag a registered dimension declares,
+    ``error`` and ``any``, and the pair flags (``slow_motion``, judged
+    against the baseline)."""
+    return (*known_flags(), ERROR_FLAG, ANY_FLAG, *PAIR_FLAGS)
 
 
 def score_range(target: str) -> tuple[float, float]:
@@ -340,6 +353,8 @@ def _mean(xs: Sequence[float]) -> float | None:
 def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
     results = side.results
     n = len(results)
+    if rule.kind == "flag" and rule.target in PAIR_FLAGS:
+        return _eval_pair_flag(rule, side, baseline)
     if rule.kind == "flag":
 
         def has(r: VideoResult) -> bool:
@@ -398,6 +413,30 @@ def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
         f"max drop {rule.threshold:g}"
     )
     return RuleResult(rule, ok, drop, msg)
+
+
+def _eval_pair_flag(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
+    """A pair flag's rate over the videos paired by stem with the baseline."""
+    from vqeval.compare import pair_tempo
+
+    if baseline is None:
+        return RuleResult(
+            rule, False, None, "no baseline results: set baseline = ... or pass --baseline"
+        )
+    pr = pair_sides(baseline, side, "stem")
+    if not pr.pairs:
+        return RuleResult(
+            rule, False, None, f"no video pairs with the baseline: {rule.target} not measurable"
+        )
+    bad = tuple(b.path for _, a, b in pr.pairs if rule.target in pair_tempo(a, b).pair_flags)
+    n = len(pr.pairs)
+    rate = len(bad) / n
+    ok = rate <= rule.threshold + 1e-12
+    msg = (
+        f"{len(bad)}/{n} videos paired with the baseline flagged {rule.target} "
+        f"({rate:.1%}), max {rule.threshold:.1%}"
+    )
+    return RuleResult(rule, ok, rate, msg, bad)
 
 
 def evaluate_gate(config: GateConfig, side: Side, baseline: Side | None = None) -> GateReport:

@@ -89,14 +89,14 @@ def command(
         gate = load_gate_config(gate_path, known_dimensions=known)
         base_path = baseline or gate.baseline
         base = None
-        needs_base = any(r.check == "max_regression" for r in gate.rules)
+        needs_base = any(r.needs_baseline for r in gate.rules)
         if base_path is not None and needs_base:
             if not os.path.exists(base_path):
                 fail_usage(f"{base_path}: baseline results not found")
             base = load_side(base_path, cfg, **{**batch, "pattern": None})
         elif needs_base:
             fail_usage(
-                f"{gate_path}: max_regression rules need a baseline "
+                f"{gate_path}: max_regression and slow_motion rules need a baseline "
                 "(baseline = ... in the file or --baseline)"
             )
         rep = evaluate_gate(gate, side, base)
