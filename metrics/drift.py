@@ -75,6 +75,9 @@ COLOUR_FIELDS = ("L", "a", "b", "saturation", "contrast", "highlights", "shadows
 SAT_FLOOR = 0.1
 #: Contrast floor added before the log ratio.
 CONTRAST_FLOOR = 0.05
+#: The flag starts where the drift level last sat at or below this before the
+#: drifted run (the onset of the degradation, not the threshold crossing).
+ONSET = 0.25
 #: Highlight / shadow levels (max channel, 0-255).
 HIGHLIGHT_LEVEL = 250
 SHADOW_LEVEL = 5
@@ -283,6 +286,8 @@ def drift_stats(
     tail: tuple[int, int] | None = None  # last long-enough shot's tail window
     level = 0.0
     moving_at = False
+    best_moving = False
+    onset = 0
     for a, b in itertools.pairwise(edges):
         if b - a < need_frames:
             continue
@@ -300,12 +305,14 @@ def drift_stats(
         ra = a + k
         if b - ra >= need_frames and (best is None or b - ra > best[1] - best[0]):
             best = (ra, b)
+            best_moving = mv
+            # the drift began where the level last sat near the opening's
+            below = np.flatnonzero(lv[: ra - a] <= ONSET)
+            onset = a + (int(below[-1]) + 1 if len(below) else 0)
     series = raw_level.copy()
     win = best or tail or (max(0, n - need_frames), n)
     mot_win = None if fm is None else float(np.median(fm[win[0] : win[1]]))
-    moving = mot_win is not None and mot_win > th.still_motion
-    if best is None:
-        moving = moving_at if tail else moving
+    moving = best_moving if best is not None else (moving_at if tail else False)
     grow = {k: float(np.median(v[win[0] : win[1]])) for k, v in g.items()}
     xs, ref = xr[:, :7], xr[:, 7:]
     cur = np.median(xs[win[0] : win[1]], axis=0)
@@ -327,8 +334,8 @@ def drift_stats(
         reason = _reason(grow, ratios, th, moving)
     return DriftStats(
         drifted=drifted,
-        start_s=float(t[best[0]] - t[0]) if best else None,
-        length_s=float((best[1] - best[0]) * step) if best else 0.0,
+        start_s=float(t[min(onset, best[0])] - t[0]) if best else None,
+        length_s=float((best[1] - min(onset, best[0])) * step) if best else 0.0,
         level=level,
         moving=bool(moving),
         motion_pct_diag_s=mot_win,
@@ -339,9 +346,7 @@ def drift_stats(
     )
 
 
-def _reason(
-    grow: dict[str, float], r: dict[str, float], th: DriftThresholds, moving: bool
-) -> str:
+def _reason(grow: dict[str, float], r: dict[str, float], th: DriftThresholds, moving: bool) -> str:
     """What drifted, strongest first, e.g. ``saturation x2.3 of the opening,
     18 % clipped highlights``."""
     f = th.moving_factor if moving else 1.0
@@ -361,9 +366,7 @@ def _reason(
             f"(ΔE {r['delta_e']:.0f})",
         ),
     ):
-        rel = grow[key] / (getattr(th, key) * f)
-        if rel >= 1.0:
-            parts.append((rel, text))
+        parts.append((grow[key] / (getattr(th, key) * f), text))
     parts.sort(key=lambda p: -p[0])
-    words = ", ".join(p[1] for p in parts) or "colour statistics moved away from the opening"
+    words = ", ".join([parts[0][1]] + [p[1] for p in parts[1:] if p[0] >= 1.0])
     return words + ("" if moving else "; motion died down")
