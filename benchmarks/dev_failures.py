@@ -226,6 +226,103 @@ def healthy_cut(a: np.ndarray, b: np.ndarray, fps: float, rng: np.random.Generat
     return np.concatenate([a[:h], b[: t - h]])
 
 
+def _slowed(frames: np.ndarray, speed: float) -> np.ndarray:
+    """``frames`` played at ``speed`` (< 1), same length, neighbours cross-faded.
+
+    Output frame ``i`` shows source position ``speed * i``: a blend of the
+    two source frames around it (linear in the fractional part).
+    """
+    t = len(frames)
+    pos = np.minimum(speed * np.arange(t), t - 1.0)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    a = (pos - lo).astype(np.float32)[:, None, None, None]
+    out = (1.0 - a) * frames[lo].astype(np.float32) + a * frames[hi].astype(np.float32)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _repeat_from(frames: np.ndarray, k: int, n: int, pingpong: bool) -> np.ndarray:
+    """Play to frame ``k + n``, then repeat frames ``[k, k + n)`` to the end:
+    with hard cuts back to ``k`` or, with ``pingpong``, backward and forward."""
+    t = len(frames)
+    if pingpong:
+        cycle = np.concatenate([np.arange(n), np.arange(n - 2, 0, -1)])
+    else:
+        cycle = np.arange(n)
+    idx = np.arange(t)
+    rest = idx >= k
+    idx[rest] = k + cycle[(idx[rest] - k) % len(cycle)]
+    return frames[idx]
+
+
+def _slow_loop(
+    frames: np.ndarray, fps: float, rng: np.random.Generator, pingpong: bool
+) -> np.ndarray:
+    t = len(frames)
+    slow = _slowed(frames, rng.uniform(0.2, 0.35))
+    n = max(3, min(round(rng.uniform(1.5, 3.0) * fps), t // 3))
+    k = round(rng.uniform(0.2, 0.5) * t)
+    return _repeat_from(slow, min(k, t - n - 1), n, pingpong)
+
+
+def loop_slow_cut(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """Slow content (the clip at 0.2-0.35x speed); from 20-50 % of the
+    duration a 1.5-3 s stretch repeats to the end with hard cuts back (loop)."""
+    return _slow_loop(frames, fps, rng, pingpong=False)
+
+
+def loop_slow_pingpong(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """As :func:`loop_slow_cut`, the stretch played forward and backward (loop)."""
+    return _slow_loop(frames, fps, rng, pingpong=True)
+
+
+def loop_short(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """From 20-50 % of the duration a 0.5-1.0 s stretch repeats to the end
+    with hard cuts back: a sub-second loop (loop)."""
+    t = len(frames)
+    n = max(3, round(rng.uniform(0.5, 1.0) * fps))
+    k = round(rng.uniform(0.2, 0.5) * t)
+    return _repeat_from(frames, min(k, t - n - 1), n, pingpong=False)
+
+
+def healthy_slow(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """The clip at 0.2-0.35x speed, nothing repeated: slow content is healthy."""
+    return _slowed(frames, rng.uniform(0.2, 0.35))
+
+
+def _framing(frames: np.ndarray, zoom: float, cy: float, cx: float) -> np.ndarray:
+    """A crop of ``zoom`` (0-1) of each side centred at (``cy``, ``cx``)
+    (fractions of the frame), scaled back to the frame size: another framing."""
+    h, w = frames.shape[1:3]
+    ch, cw = max(2, round(zoom * h)), max(2, round(zoom * w))
+    y0 = int(np.clip(round(cy * h - ch / 2), 0, h - ch))
+    x0 = int(np.clip(round(cx * w - cw / 2), 0, w - cw))
+    return _fit(frames[:, y0 : y0 + ch, x0 : x0 + cw], (h, w))
+
+
+def loop_reframe(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """A B A B: two framings of one place alternate in four shots, each
+    continuing where it left off: a wide framing of the clip's first half
+    and a closer framing of its second half. The place comes back across
+    cuts without an identical frame (loop)."""
+    t = len(frames)
+    h = t // 2
+    a = _framing(frames[:h], rng.uniform(0.85, 0.95), 0.5, 0.5)
+    b = _framing(frames[h:], rng.uniform(0.5, 0.65), rng.uniform(0.4, 0.6), rng.uniform(0.35, 0.65))
+    q = t // 4
+    return np.concatenate([a[:q], b[:q], a[q : 2 * q], b[q : t - 2 * q]])
+
+
+def healthy_reframe_cut(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
+    """A wide framing, then one cut to a closer framing for the rest (no
+    return): a cut within a scene is healthy."""
+    t = len(frames)
+    a = _framing(frames, rng.uniform(0.85, 0.95), 0.5, 0.5)
+    b = _framing(frames, rng.uniform(0.45, 0.6), rng.uniform(0.35, 0.65), rng.uniform(0.3, 0.7))
+    k = round(rng.uniform(0.3, 0.6) * t)
+    return np.concatenate([a[:k], b[k:]])
+
+
 #: two-clip transform name -> (function, label of the result).
 PAIR_TRANSFORMS: dict[str, tuple[Callable[..., np.ndarray], str]] = {
     "loop_scenes": (loop_scenes, "loop"),
@@ -241,6 +338,12 @@ TRANSFORMS: dict[str, tuple[Transform, str]] = {
     "slow_stop": (slow_stop, "frozen"),
     "collapse": (collapse, "frozen"),
     "healthy_noise": (healthy_noise, "healthy"),
+    "loop_slow_cut": (loop_slow_cut, "loop"),
+    "loop_slow_pingpong": (loop_slow_pingpong, "loop"),
+    "loop_short": (loop_short, "loop"),
+    "loop_reframe": (loop_reframe, "loop"),
+    "healthy_slow": (healthy_slow, "healthy"),
+    "healthy_reframe_cut": (healthy_reframe_cut, "healthy"),
 }
 
 

@@ -234,6 +234,28 @@ def flicker_from_shifts(
     return FlickerStats(shift, alt, float(alt.mean()), frac, frac >= fraction)
 
 
+def flicker_start(stats: FlickerStats, *, levels: float = FLICKER_LEVELS) -> int | None:
+    """First triplet from which the flicker goes on to the end.
+
+    The earliest alternating triplet ``k`` (alternation above ``levels``)
+    such that at least ``FLICKER_FRACTION`` of the triplets from ``k`` to
+    the end alternate (for a clip that flickers throughout, its first
+    alternating triplet); ``None`` when the clip is not flagged.
+
+    Returns:
+        Triplet index ``k`` (frames ``k``, ``k + 1``, ``k + 2``; the flicker
+        is visible at frame ``k + 1``), or ``None``.
+    """
+    if not stats.flicker:
+        return None
+    hit = np.asarray(stats.alternation) > levels
+    n = len(hit)
+    # fraction of alternating triplets from k to the end, for every k
+    tail = np.cumsum(hit[::-1])[::-1] / np.arange(n, 0, -1)
+    ok = np.flatnonzero(hit & (tail >= FLICKER_FRACTION))
+    return int(ok[0]) if len(ok) else int(np.argmax(hit))
+
+
 def _warp(
     img: np.ndarray, flow: np.ndarray, factor: float, grid: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:

@@ -61,8 +61,17 @@ def _min3(x: np.ndarray) -> np.ndarray:
 
 #: Loop / ping-pong strength (0-1) at or above which a loop is reported.
 LOOP_STRENGTH_THRESHOLD = 0.8
+#: Anti-diagonal strength (0-1) at or above which a turning point counts.
+TURN_STRENGTH = 0.8
 #: Return completeness (0-1) at or above which a pair counts as a return.
 RETURN_THRESHOLD = 0.5
+#: Fraction (0-1) of the frames between a pair that must be away from the
+#: first (:func:`return_completeness`): a loop departs for most of its
+#: period, a blink or a gesture that comes straight back does not.
+MIN_AWAY = 0.0
+#: Shortest loop period reported (s) when a longer lag repeats it: the
+#: fundamental of a sub-second loop, not its multiple.
+MIN_PERIOD_S = 0.3
 #: Strength (0-1) at or below which the repetition score is 100.
 _SCORE_FLOOR = 0.5
 
@@ -122,6 +131,8 @@ class RepetitionResult:
         mean_similarity: mean cosine similarity over all frame pairs, -1..1.
         repeat_ranges: frame ranges repeating earlier ones (at the period).
         best_lag_frames: lag of the strongest diagonal even without a loop.
+        pingpong_start_s: time (s) of the first frame after the first
+            turning point of a ping-pong (``None`` without one).
     """
 
     score: float
@@ -135,6 +146,7 @@ class RepetitionResult:
     mean_similarity: float
     repeat_ranges: tuple[RepeatRange, ...] = field(default_factory=tuple)
     best_lag_frames: int | None = None
+    pingpong_start_s: float | None = None
 
 
 def self_similarity(embeddings: np.ndarray) -> np.ndarray:
@@ -154,17 +166,24 @@ def self_similarity(embeddings: np.ndarray) -> np.ndarray:
     return np.clip(e @ e.T, -1.0, 1.0)
 
 
-def return_completeness(ssm: np.ndarray, change_distance: float) -> tuple[np.ndarray, np.ndarray]:
+def return_completeness(
+    ssm: np.ndarray, change_distance: float, min_away: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Return completeness ``q`` and validity mask from a self-similarity matrix.
 
     Args:
         ssm: (T, T) cosine similarity, -1..1.
         change_distance: cosine distance a departure must reach (> 0).
+        min_away: fraction (0-1) of the frames between ``i`` and ``j`` that
+            must be at least ``change_distance`` away from frame ``i``: the
+            departure is sustained, not a brief excursion (a blink, a gesture,
+            a flash) that comes straight back.
 
     Returns:
         ``(q, valid)``: (T, T) float64 in 0..1 (upper triangle; 0 elsewhere)
         and (T, T) bool, True where ``i < j`` and the video departed from
-        frame ``i`` by at least ``change_distance`` before frame ``j``.
+        frame ``i`` by at least ``change_distance`` before frame ``j``, for
+        at least ``min_away`` of the frames between them.
     """
     d = np.clip(1.0 - np.asarray(ssm, dtype=np.float64), 0.0, 2.0)
     t = len(d)
@@ -175,6 +194,9 @@ def return_completeness(ssm: np.ndarray, change_distance: float) -> tuple[np.nda
         robust = _min3(row) if len(row) >= 3 else row
         dep = np.maximum.accumulate(robust)
         ok = dep >= change_distance
+        if min_away > 0.0:
+            away = np.cumsum(robust >= change_distance) / np.arange(1, len(row) + 1)
+            ok &= away >= min_away
         ok[0] = False
         valid[i, i:] = ok
         q[i, i:] = np.where(ok, np.clip(1.0 - row / np.maximum(dep, 1e-12), 0.0, 1.0), 0.0)
@@ -211,6 +233,8 @@ def detect_repetition(
     min_lag_s: float = 1.0,
     ssm: np.ndarray | None = None,
     times_s: np.ndarray | None = None,
+    min_away: float = MIN_AWAY,
+    strength_threshold: float = LOOP_STRENGTH_THRESHOLD,
 ) -> RepetitionResult:
     """Detect loops, ping-pong and revisits in a frame-embedding trajectory.
 
@@ -225,6 +249,9 @@ def detect_repetition(
         times_s: (T,) frame timestamps in seconds (optional; default
             ``arange(T) / fps``). Periods and ranges in seconds are measured
             on them, which stays exact when frames were dropped unevenly.
+        min_away: see :data:`MIN_AWAY` (0-1).
+        strength_threshold: loop / ping-pong strength (0-1) at or above
+            which a loop is reported (:data:`LOOP_STRENGTH_THRESHOLD`).
 
     Returns:
         :class:`RepetitionResult`. Identical frames give no loop and
@@ -239,16 +266,20 @@ def detect_repetition(
     if t < w + 2:
         return RepetitionResult(100.0, False, None, None, 0.0, False, 0.0, 0.0, mean_sim)
 
-    q, valid = return_completeness(s, change_distance)
+    q, valid = return_completeness(s, change_distance, min_away)
     ret = valid & (q >= RETURN_THRESHOLD)
 
     # ---- diagonals (loops)
     lag_strength = np.zeros(t)
-    for lag in range(w, t - 1):
+    w_short = max(2, int(np.ceil(MIN_PERIOD_S * fps)))
+    for lag in range(min(w, w_short), t - 1):
         dq = np.diagonal(q, lag)
         dr = np.diagonal(ret, lag)
         _, ln, mq = _best_run(dr, dq)
         lag_strength[lag] = _strength(mq, ln, w)
+    # lags below min_lag only name the fundamental of a loop found above it
+    short = lag_strength.copy()
+    lag_strength[:w] = 0.0
     best = float(lag_strength.max())
     period: int | None = None
     if best > 0:
@@ -260,7 +291,14 @@ def detect_repetition(
             and (lag + 1 >= t - 1 or lag_strength[lag] >= lag_strength[lag + 1])
         ]
         period = min(cands) if cands else int(np.argmax(lag_strength))
-    loop_strength = float(lag_strength[period]) if period is not None else 0.0
+        # a loop shorter than min_lag also repeats at its multiples: report
+        # the fundamental when a whole fraction of the lag repeats as strongly
+        for k in (4, 3, 2):
+            sub = round(period / k)
+            if sub >= w_short and short[sub] >= 0.9 * lag_strength[period]:
+                period = sub
+                break
+    loop_strength = float(short[period]) if period is not None else 0.0
 
     # ---- anti-diagonals (ping-pong): pairs (a, b) with a + b = const, b - a >= 2
     anti_best = 0.0
@@ -288,7 +326,7 @@ def detect_repetition(
             continue
         mq = float(qa[i0 : i0 + ln].mean())
         st = _strength(mq, ln, max(2, w // 2))
-        if st >= LOOP_STRENGTH_THRESHOLD:
+        if st >= TURN_STRENGTH:
             turns.append(ssum)
         anti_best = max(anti_best, st)
     # distinct turning points: runs of passing anti-diagonals (gaps <= 2 closed)
@@ -300,11 +338,12 @@ def detect_repetition(
         last = ssum
     # one reversal is ordinary motion (a head turning back); reversed playback
     # turns at least twice
-    pingpong = anti_best >= LOOP_STRENGTH_THRESHOLD and n_turns >= 2
+    pingpong = anti_best >= strength_threshold and n_turns >= 2
+    first_turn = (turns[0] + 1) // 2 + 1 if turns else None
     if n_turns < 2:
         anti_best = 0.0
 
-    loop_detected = loop_strength >= LOOP_STRENGTH_THRESHOLD or pingpong
+    loop_detected = loop_strength >= strength_threshold or pingpong
 
     # ---- period refinement (sub-frame) from the mean distance along diagonals
     period_f: float | None = None
@@ -322,7 +361,7 @@ def detect_repetition(
 
         def mean_d(lag: int) -> float:
             # distance along the diagonal, over the frames that repeat
-            if lag < max(1, w // 2) or lag >= t - 1:
+            if lag < max(1, w_short // 2) or lag >= t - 1:
                 return np.inf
             i = rows[rows + lag < t]
             return float(d[i, i + lag].mean()) if len(i) >= 2 else np.inf
@@ -375,6 +414,11 @@ def detect_repetition(
         mean_similarity=round(mean_sim, 4),
         repeat_ranges=tuple(ranges),
         best_lag_frames=period,
+        pingpong_start_s=(
+            round(float(tt[min(first_turn, t - 1)]), 3)
+            if pingpong and first_turn is not None
+            else None
+        ),
     )
 
 

@@ -123,13 +123,21 @@ def motion_decay_score(
             {
                 "flag": "motion_decay",
                 "start_s": _r(st.frozen_tail_start_s, 3),
-                "reason": (
-                    f"motion dies: {d.early_motion:.2f} %diag/s early, content still "
-                    f"for the last {st.frozen_tail_s:.1f} s"
-                ),
+                "reason": _decay_reason(d, st.frozen_tail_s),
             }
         ]
     return DimensionScore("motion_decay", round(score, 2), raw, fs.method)
+
+
+def _decay_reason(d: mm.DecayStats, tail_s: float) -> str:
+    """The ``motion_decay`` explanation, in the words its numbers support: the
+    flag is raised by the content-still tail; the flow figures beside it say
+    how much pixel motion was left."""
+    early, late = d.early_motion, d.late_motion
+    flow = f"flow {early:.2f} -> {late:.2f} %diag/s"
+    if early > 0:
+        flow += f", late {100 * late / early:.0f} % of early"
+    return f"content stops changing for the last {tail_s:.1f} s ({flow})"
 
 
 def _still_pairs(fs: mm.FlowSeries, st: Any) -> np.ndarray:

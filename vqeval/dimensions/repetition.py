@@ -11,14 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from vqeval.dimensions import Dimension, register
 from vqeval.metrics.progression import measure_progression
 from vqeval.metrics.repetition import (
+    MIN_AWAY,
     RepetitionResult,
     detect_repetition,
     downsample_matrix,
     scale_frames,
 )
+from vqeval.metrics.replay import TIGHT_RATIO, ReplayResult, detect_replay
+from vqeval.metrics.scenes import RETURN_RATIO, SceneReturns, scene_returns
 from vqeval.results import DimensionScore
 
 if TYPE_CHECKING:
@@ -29,11 +34,22 @@ if TYPE_CHECKING:
 def compute_repetition(analysis: Analysis) -> DimensionScore:
     """``repetition`` dimension: 100 = nothing repeats, 0 = a perfect loop.
 
+    Three detectors, each raising ``loop``:
+
+    * return after departure (:func:`metrics.repetition.detect_repetition`):
+      loops and ping-pong of moving content;
+    * replays (:func:`metrics.replay.detect_replay`): repeats that match
+      beyond the frames' own noise, the loops of slow or still content;
+    * scene returns (:func:`metrics.scenes.scene_returns`): shots that
+      alternate A B A B across cuts.
+
     raw: ``loop_detected`` (bool), ``loop_period_frames`` (analysis frames),
     ``loop_period_s`` (s), ``loop_strength`` (0-1), ``pingpong`` (bool),
     ``pingpong_strength`` (0-1), ``revisit_ratio`` (0-1), ``mean_similarity``
     (-1..1), ``repeat_ranges`` (list of dicts, frames and seconds),
-    ``flags`` (``["loop"]`` when a loop is detected).
+    ``replay`` (dict: kind, period_s, start_s, run_s, ratio, turns),
+    ``scene_returns`` (dict: shots, returns, start_s, ratio, best_ratio),
+    ``flags`` (``["loop"]`` when any detector fires), ``flag_details``.
     """
     bb = analysis.backbone
     tr = analysis.trajectory
@@ -43,40 +59,121 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
         change_distance=bb.change_distance,
         ssm=analysis.ssm,
         times_s=tr.times_s,
+        min_away=MIN_AWAY,
     )
     if tr.group > 1:  # rows of a pooled trajectory -> analysis frames
         r = scale_frames(r, tr.group)
+    dist = np.clip(1.0 - np.asarray(analysis.ssm, dtype=np.float64), 0.0, 2.0)
+    rp = detect_replay(dist, tr.fps, times_s=tr.times_s)
+    rows = sorted({c // tr.group for c in analysis.cuts})
+    sc = scene_returns(dist, rows, tr.times_s, change_distance=bb.change_distance)
     analysis.series["ssm"] = downsample_matrix(analysis.ssm, 64, 3)
+    detected = r.loop_detected or rp.detected or sc.detected
+    period_s = r.loop_period_s
+    period_frames = r.loop_period_frames
+    if not r.loop_detected and rp.detected and rp.kind == "loop" and rp.period_frames is not None:
+        # the departure detector refines its period to sub-frame precision;
+        # a replay seen by it alone has the lag of its copies
+        period_s = rp.period_s
+        period_frames = round(rp.period_frames * tr.group, 3)
+    strength = max(r.loop_strength, r.pingpong_strength, _replay_strength(rp), _scene_strength(sc))
+    score = 100.0 * float(np.clip((1.0 - strength) / 0.5, 0.0, 1.0))
     raw = {
-        "loop_detected": r.loop_detected,
-        "loop_period_frames": r.loop_period_frames,
-        "loop_period_s": r.loop_period_s,
+        "loop_detected": detected,
+        "loop_period_frames": period_frames if detected else None,
+        "loop_period_s": period_s if detected else None,
         "loop_strength": r.loop_strength,
-        "pingpong": r.pingpong,
+        "pingpong": r.pingpong or (rp.detected and rp.kind == "pingpong"),
         "pingpong_strength": r.pingpong_strength,
         "revisit_ratio": r.revisit_ratio,
         "mean_similarity": r.mean_similarity,
         "repeat_ranges": [x.to_dict() for x in r.repeat_ranges],
-        "flags": ["loop"] if r.loop_detected else [],
-        "flag_details": [loop_detail(r)] if r.loop_detected else [],
+        "replay": {
+            "kind": rp.kind,
+            "period_s": rp.period_s,
+            "start_s": rp.start_s,
+            "run_s": rp.run_s,
+            "ratio": rp.ratio,
+            "turns": rp.turns,
+        },
+        "scene_returns": {
+            "shots": sc.shots,
+            "returns": sc.returns,
+            "start_s": sc.start_s,
+            "ratio": sc.ratio,
+            "best_ratio": sc.best_ratio,
+        },
+        "flags": ["loop"] if detected else [],
+        "flag_details": [loop_detail(r, rp, sc)] if detected else [],
     }
-    return DimensionScore("repetition", r.score, raw, bb.name)
+    return DimensionScore("repetition", round(score, 2), raw, bb.name)
 
 
-def loop_detail(r: RepetitionResult) -> dict[str, object]:
-    """The ``loop`` flag's explanation: where the repeat starts and what it repeats."""
+def _replay_strength(rp: ReplayResult) -> float:
+    """0-1 strength of a replay: 0.8 (the loop threshold) at the tight-match
+    limit, 1 for exact copies; 0.9 for a ping-pong; 0 without a replay."""
+    if not rp.detected:
+        return 0.0
+    if rp.ratio is None:
+        return 0.9
+    return 0.8 + 0.2 * float(np.clip(1.0 - rp.ratio / TIGHT_RATIO, 0.0, 1.0))
+
+
+def _scene_strength(sc: SceneReturns) -> float:
+    """0-1 strength of an alternation: 0.8 at the return-ratio limit, 1 when
+    the returning shots touch the shots they return to; 0 without one."""
+    if not sc.detected or sc.ratio is None:
+        return 0.0
+    return 0.8 + 0.2 * float(np.clip(1.0 - sc.ratio / RETURN_RATIO, 0.0, 1.0))
+
+
+def loop_detail(
+    r: RepetitionResult, rp: ReplayResult | None = None, sc: SceneReturns | None = None
+) -> dict[str, object]:
+    """The ``loop`` flag's explanation: when the repeat starts and what it
+    repeats, from the detector that saw it (the earliest when several did)."""
+    options: list[tuple[float, str]] = []
     first = r.repeat_ranges[0] if r.repeat_ranges else None
-    if r.pingpong and r.pingpong_strength >= r.loop_strength:
-        why = f"plays forward and backward (ping-pong, return {100 * r.pingpong_strength:.0f} %)"
-    elif first is not None and r.loop_period_s is not None:
+    if r.loop_detected:
+        if r.pingpong and r.pingpong_strength >= r.loop_strength:
+            why = (
+                f"plays forward and backward (ping-pong, return {100 * r.pingpong_strength:.0f} %)"
+            )
+            start = r.pingpong_start_s
+        elif first is not None and r.loop_period_s is not None:
+            why = (
+                f"repeats {first.source_start_s:.1f} s onwards every {r.loop_period_s:.2f} s "
+                f"(return {100 * r.loop_strength:.0f} %)"
+            )
+            start = first.start_s
+        else:
+            why = f"content returns to earlier content (return {100 * r.loop_strength:.0f} %)"
+            start = r.pingpong_start_s
+        options.append((start if start is not None else 0.0, why))
+    if rp is not None and rp.detected and rp.start_s is not None:
+        if rp.kind == "pingpong":
+            why = (
+                f"a stretch plays forward and backward ({rp.turns} turns"
+                + (f", every {rp.period_s:.2f} s" if rp.period_s else "")
+                + "), repeats closer than neighbouring frames"
+            )
+        else:
+            pct = 100 * (rp.ratio or 0.0)
+            why = (
+                f"replays the content of {rp.period_s:.2f} s earlier, "
+                f"{pct:.0f} % of the change between neighbouring frames"
+            )
+        options.append((rp.start_s, why))
+    if sc is not None and sc.detected and sc.start_s is not None:
         why = (
-            f"repeats {first.source_start_s:.1f} s onwards every {r.loop_period_s:.2f} s "
-            f"(return {100 * r.loop_strength:.0f} %)"
+            f"the scene comes back across cuts ({sc.returns} returns in a row, A B A B; "
+            f"{100 * (sc.ratio or 0.0):.0f} % of the distance to the shot between)"
         )
-    else:
-        why = f"content returns to earlier content (return {100 * r.loop_strength:.0f} %)"
-    start = None if first is None or r.pingpong else round(first.start_s, 3)
-    return {"flag": "loop", "start_s": start, "reason": why}
+        options.append((sc.start_s, why))
+    if not options:
+        return {"flag": "loop", "start_s": None, "reason": "content returns to earlier content"}
+    start, why = min(options, key=lambda o: o[0])
+    return {"flag": "loop", "start_s": round(float(start), 3), "reason": why}
 
 
 def compute_progression(analysis: Analysis) -> DimensionScore:
@@ -129,7 +226,7 @@ REPETITION = register(
         default=True,
         compute=compute_repetition,
         family="repetition",
-        needs=("embeddings",),
+        needs=("embeddings", "cuts"),
         raw_key="loop_strength",
         raw_range=(0.0, 1.0),
         raw_unit="return after departure, 0-1",

@@ -128,6 +128,9 @@ def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
         )
     v = mc.temporal_flickering_from_diffs(diffs)
     fl = mc.flicker_from_shifts(feats.pixel_shifts)
+    k = mc.flicker_start(fl)
+    times = analysis.times_s
+    flicker_from = None if k is None else round(float(times[min(k + 1, len(times) - 1)]), 3)
     st = static_filter(analysis)
     raw: dict[str, Any] = {
         "value": round(v, 5),
@@ -141,7 +144,7 @@ def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
         "flag_details": [
             {
                 "flag": "flicker",
-                "start_s": None,
+                "start_s": flicker_from,
                 "reason": (
                     f"brightness or colour jumps back and forth on {100 * fl.flicker_fraction:.0f} % "
                     f"of frame triplets (index {fl.flicker_index:.2f} grey levels)"

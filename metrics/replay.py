@@ -1,0 +1,239 @@
+"""Replays: frames that repeat earlier frames more closely than neighbouring
+frames differ from each other.
+
+A generator that loops a stretch of slow or nearly still content (a talking
+head, a perched bird, a slow pan) hardly *departs* between repeats, so the
+return-after-departure rule of :mod:`metrics.repetition` has nothing to
+measure. What gives such a loop away is that the repeats are far more alike
+than the video's own frame-to-frame noise allows: frame ``i + P`` matches
+frame ``i`` better than frame ``i + 1`` does, for every frame of the
+repeated stretch, and the jumps back are periodic.
+
+With the cosine distance ``D = 1 - S`` of frame embeddings and the local
+*neighbour distance* ``n(i)`` (running median over about a second of
+``D[i, i + 1]``: the motion plus noise between consecutive analysis frames),
+a pair ``(i, j)`` is a **tight match** when::
+
+    D[i, j] < tight_ratio * max(n(i), n(j))
+
+* A **replayed loop** of period ``P`` is a run of tight matches along the
+  diagonal ``(i, i + P)`` lasting at least ``min_run_s``. The period is the
+  lag with the longest run (a loop of period ``P`` also matches at ``2P``,
+  ``3P``, ... over shorter runs), so sub-second periods are found as they are.
+* A **replayed ping-pong** (a stretch played forward then backward) is a run
+  of tight matches along an anti-diagonal ``(c - k, c + k)`` from its turning
+  point ``c`` outwards, reaching ``min_run_s`` on each side of it, at two or
+  more turning points (one reversal is ordinary motion).
+
+Natural motion never matches within its own noise for a second: on the real
+dev clips (healthy, drifting, collapsing and generated loops alike) the
+longest run of tight matches is 0.25 s at ``tight_ratio`` 0.5
+(``docs/metrics.md``). A still picture (every ``n(i)`` at the noise floor)
+matches nothing *beyond* its noise, so a freeze is not a replay; frames
+identical to the last bit (``n(i)`` below ``1e-6``) are never counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+__all__ = [
+    "MIN_RUN_S",
+    "TIGHT_RATIO",
+    "ReplayResult",
+    "detect_replay",
+    "neighbour_distance",
+]
+
+#: A pair matches "beyond noise" when its distance is below this fraction
+#: (0-1) of the larger local neighbour distance.
+TIGHT_RATIO = 0.5
+#: Shortest run of tight matches (s) that counts as a replay.
+MIN_RUN_S = 1.0
+#: Shortest replay period (s): below it the frames are neighbours.
+MIN_PERIOD_S = 0.3
+#: Neighbour distances below this (cosine distance) are bit-identical frames.
+_IDENTICAL = 1e-6
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """Outcome of :func:`detect_replay`.
+
+    Attributes:
+        detected: a replayed loop or ping-pong was found.
+        kind: ``"loop"`` (hard jumps back), ``"pingpong"`` (forward and
+            backward) or ``None``.
+        period_frames: loop period (lag of the best diagonal) or, for a
+            ping-pong, the median distance between turning points, in
+            analysis frames; ``None`` when nothing was found.
+        period_s: the same in seconds.
+        start: first analysis frame that replays earlier content.
+        start_s: the same in seconds.
+        run_s: duration (s) of the longest run of tight matches (for a
+            ping-pong: the longest run about one turning point, both sides).
+        ratio: median over that run of ``D / max(n(i), n(j))`` (0 = exact
+            copies; 1 = as different as neighbouring frames).
+        turns: turning points found (ping-pong; 0 for a loop).
+    """
+
+    detected: bool
+    kind: str | None
+    period_frames: float | None
+    period_s: float | None
+    start: int | None
+    start_s: float | None
+    run_s: float
+    ratio: float | None
+    turns: int = 0
+
+
+NOTHING = ReplayResult(False, None, None, None, None, None, 0.0, None)
+
+
+def neighbour_distance(d: np.ndarray, fps: float, step: int = 1) -> np.ndarray:
+    """Local neighbour distance ``n(i)``: running median (about 1 s wide) of
+    ``D[i, i + step]``.
+
+    Args:
+        d: (T, T) cosine distance matrix (0-2), T > step.
+        fps: analysis frame rate, frames/s (> 0).
+        step: neighbour offset in frames (>= 1).
+
+    Returns:
+        (T,) float64, cosine distance (the last frames repeat the last value).
+    """
+    nb = np.diagonal(d, step).astype(np.float64)
+    nb = np.concatenate([nb, np.repeat(nb[-1:], step)])
+    width = max(3, round(fps) | 1)
+    return median_filter(nb, size=width, mode="nearest")
+
+
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """(start, length) of the longest run of True in ``mask`` ((0, 0) if none)."""
+    if not mask.any():
+        return 0, 0
+    m = np.concatenate([[0], mask.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(m))
+    starts, ends = edges[::2], edges[1::2]
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k] - starts[k])
+
+
+def detect_replay(
+    d: np.ndarray,
+    fps: float,
+    *,
+    times_s: np.ndarray | None = None,
+    tight_ratio: float = TIGHT_RATIO,
+    min_run_s: float = MIN_RUN_S,
+    min_period_s: float = MIN_PERIOD_S,
+) -> ReplayResult:
+    """Find a loop or ping-pong whose repeats match beyond the frames' noise.
+
+    Args:
+        d: (T, T) cosine distance matrix of frame embeddings (0-2).
+        fps: analysis frame rate, frames/s (> 0).
+        times_s: (T,) timestamps in seconds (default ``arange(T) / fps``).
+        tight_ratio: see :data:`TIGHT_RATIO` (0-1).
+        min_run_s: see :data:`MIN_RUN_S` (s).
+        min_period_s: see :data:`MIN_PERIOD_S` (s).
+
+    Returns:
+        :class:`ReplayResult`; ``detected`` False with fewer frames than one
+        shortest period plus one run.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    d = np.asarray(d, dtype=np.float64)
+    t = len(d)
+    lag0 = max(2, int(np.ceil(min_period_s * fps)))
+    run_min = max(3, round(min_run_s * fps))
+    if t < lag0 + run_min + 1:
+        return NOTHING
+    tt = np.asarray(times_s, dtype=np.float64) if times_s is not None else np.arange(t) / fps
+    n = neighbour_distance(d, fps)
+    moving = n > _IDENTICAL
+
+    # ---- diagonals: (i, i + L)
+    best_len, best_lag, best_start = 0, 0, 0
+    for lag in range(lag0, t - run_min + 1):
+        i = np.arange(t - lag)
+        floor = np.maximum(n[i], n[i + lag])
+        tight = (d[i, i + lag] < tight_ratio * floor) & moving[i] & moving[i + lag]
+        start, ln = _longest_run(tight)
+        if ln > best_len:
+            best_len, best_lag, best_start = ln, lag, start
+
+    # ---- anti-diagonals: (c - k, c + k) from the turning point outwards
+    turns: list[tuple[int, int, int]] = []  # (a + b, pairs, first frame of the reversal)
+    for s in range(2, 2 * t - 3):
+        # pairs (a, b), a + b = s, b - a >= 1, nearest the turning point first
+        a = np.arange((s - 1) // 2, max(-1, s - t), -1)
+        b = s - a
+        keep = (b - a >= 1) & (b < t) & (a >= 0)
+        a, b = a[keep], b[keep]
+        if len(a) < 2:
+            continue
+        floor = np.maximum(n[a], n[b])
+        tight = (d[a, b] < tight_ratio * floor) & moving[a] & moving[b]
+        # the run must start at the turning point (the first one or two pairs)
+        first = int(np.argmax(~tight)) if not tight.all() else len(tight)
+        if first == 0 and len(tight) > 1 and tight[1]:
+            first = 1 + (int(np.argmax(~tight[1:])) if not tight[1:].all() else len(tight) - 1)
+        span = int(b[first - 1] - a[first - 1]) if first > 0 else 0
+        if span >= 2 * run_min:
+            turns.append((s, span, int((s + 1) // 2)))
+    # distinct turning points: neighbouring sums belong to one turn
+    groups: list[tuple[int, int, int]] = []
+    for s, span, frame in turns:
+        if groups and s - groups[-1][0] <= 2:
+            if span > groups[-1][1]:
+                groups[-1] = (s, span, frame)
+            continue
+        groups.append((s, span, frame))
+
+    loop_ok = best_len >= run_min
+    pp_ok = len(groups) >= 2
+    if not (loop_ok or pp_ok):
+        return ReplayResult(
+            False, None, None, None, None, None, round(best_len / fps, 3), None, len(groups)
+        )
+    if loop_ok and (not pp_ok or best_len >= max(g[1] for g in groups)):
+        i = np.arange(best_start, best_start + best_len)
+        floor = np.maximum(n[i], n[i + best_lag])
+        ratio = float(np.median(d[i, i + best_lag] / np.maximum(floor, _IDENTICAL)))
+        start = best_start + best_lag
+        step = float(np.median(np.diff(tt))) if t > 1 else 1.0 / fps
+        span = float(np.median(tt[i + best_lag] - tt[i])) if len(i) else best_lag * step
+        return ReplayResult(
+            True,
+            "loop",
+            float(best_lag),
+            round(span, 4),
+            int(start),
+            round(float(tt[start]), 3),
+            round(best_len / fps, 3),
+            round(ratio, 3),
+            0,
+        )
+    centres = np.array([g[0] / 2.0 for g in groups])
+    period = float(np.median(np.diff(centres))) if len(centres) > 1 else None
+    top = max(groups, key=lambda g: g[1])
+    first_turn = groups[0]
+    # the first replayed frame: just after the first turning point
+    start = min(t - 1, int(np.ceil(first_turn[0] / 2.0)) + 1)
+    return ReplayResult(
+        True,
+        "pingpong",
+        None if period is None else round(period, 3),
+        None if period is None else round(period / fps, 4),
+        start,
+        round(float(tt[start]), 3),
+        round(top[1] / fps, 3),
+        None,
+        len(groups),
+    )

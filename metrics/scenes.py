@@ -1,0 +1,145 @@
+"""Scenes that come back across cuts: A B A B.
+
+A generator that cannot carry a story forward may cut between two shots and
+back again, A B A B, with different framings of one place. No frame repeats
+exactly, and each shot on its own moves, so neither a diagonal of the
+self-similarity matrix nor a freeze rule sees it. At the level of shots it
+is plain: every shot resembles the shot *two* before it far more than the
+shot just before it.
+
+For shots ``k`` (ranges between the cuts, at least :data:`MIN_SHOT_S` long)
+and the cosine distance ``D`` of frame embeddings, the distance of two shots
+is that of their closest frames (a shot that continues where an earlier one
+left off has a frame next to that shot's last one)::
+
+    back2(k) = min D[shot k, shot k - 2]
+    back1(k) = min D[shot k, shot k - 1]
+    ratio(k) = back2(k) / back1(k)
+
+Shot ``k`` **returns** when ``ratio(k) <= RETURN_RATIO`` and the shot between
+is really another view (``back1(k) >= change_distance``). An **alternation**
+is a run of returns at consecutive shots: A B A B is two (the third shot
+returns to the first, the fourth to the second). One return (A B A, a
+cutaway and back) is ordinary editing; two in a row is the failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["MIN_RETURNS", "MIN_SHOT_S", "RETURN_RATIO", "SceneReturns", "scene_returns"]
+
+#: A shot returns when its distance to the shot two before is at most this
+#: fraction (0-1) of its distance to the shot just before.
+RETURN_RATIO = 0.35
+#: Consecutive returns that make an alternation (A B A B = 2).
+MIN_RETURNS = 2
+#: Shorter shots (s) are merged into the one before (flashes, fast motion).
+MIN_SHOT_S = 0.5
+
+
+@dataclass(frozen=True)
+class SceneReturns:
+    """Outcome of :func:`scene_returns`.
+
+    Attributes:
+        detected: an alternation of at least ``min_returns`` returns.
+        shots: number of shots considered.
+        returns: length of the longest run of consecutive returns.
+        start_s: start (s) of the first returning shot of that run.
+        ratio: largest ``ratio(k)`` over that run (0-1; lower = clearer);
+            ``None`` without a return.
+        best_ratio: smallest ``ratio(k)`` over all shots (``None`` with
+            fewer than three shots).
+    """
+
+    detected: bool
+    shots: int
+    returns: int
+    start_s: float | None
+    ratio: float | None
+    best_ratio: float | None
+
+
+def _shots(cuts: list[int], n: int, min_len: int) -> list[tuple[int, int]]:
+    """``[start, end)`` shot ranges; shots shorter than ``min_len`` frames
+    join the shot before them (the first joins the next)."""
+    edges = [0, *sorted(c for c in set(cuts) if 0 < c < n), n]
+    out: list[list[int]] = []
+    for a, b in itertools.pairwise(edges):
+        if out and b - a < min_len:
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    if len(out) > 1 and out[0][1] - out[0][0] < min_len:
+        out[1][0] = out[0][0]
+        out.pop(0)
+    return [(a, b) for a, b in out]
+
+
+def scene_returns(
+    d: np.ndarray,
+    cuts: list[int],
+    times_s: np.ndarray,
+    *,
+    change_distance: float = 0.05,
+    return_ratio: float = RETURN_RATIO,
+    min_returns: int = MIN_RETURNS,
+    min_shot_s: float = MIN_SHOT_S,
+) -> SceneReturns:
+    """Find shots that alternate between two scenes.
+
+    Args:
+        d: (T, T) cosine distance of frame embeddings (0-2).
+        cuts: frame indices (rows of ``d``) that start a new shot.
+        times_s: (T,) timestamps of the rows, seconds.
+        change_distance: cosine distance (0-2) that counts as another view
+            for the backbone that produced ``d``.
+        return_ratio: see :data:`RETURN_RATIO` (0-1).
+        min_returns: see :data:`MIN_RETURNS` (>= 1).
+        min_shot_s: see :data:`MIN_SHOT_S` (s).
+
+    Returns:
+        :class:`SceneReturns`.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    t = len(d)
+    tt = np.asarray(times_s, dtype=np.float64)
+    step = float(np.median(np.diff(tt))) if t > 1 else 1.0
+    shots = _shots(list(cuts), t, max(1, round(min_shot_s / max(step, 1e-9))))
+    m = len(shots)
+    if m < 3:
+        return SceneReturns(False, m, 0, None, None, None)
+
+    def dist(k: int, j: int) -> float:
+        (a, b), (c, e) = shots[k], shots[j]
+        return float(d[a:b, c:e].min())
+
+    ratios: list[float | None] = [None, None]
+    for k in range(2, m):
+        b1 = dist(k, k - 1)
+        b2 = dist(k, k - 2)
+        ratios.append(b2 / b1 if b1 >= change_distance else None)
+    good = [r is not None and r <= return_ratio for r in ratios]
+    best_run, best_end, run = 0, -1, 0
+    for k, g in enumerate(good):
+        run = run + 1 if g else 0
+        if run > best_run:
+            best_run, best_end = run, k
+    finite = [r for r in ratios if r is not None]
+    best_ratio = round(min(finite), 4) if finite else None
+    if best_run == 0:
+        return SceneReturns(False, m, 0, None, None, best_ratio)
+    first = best_end - best_run + 1
+    worst = max(r for r in ratios[first : best_end + 1] if r is not None)
+    return SceneReturns(
+        best_run >= min_returns,
+        m,
+        best_run,
+        round(float(tt[shots[first][0]]), 3),
+        round(worst, 4),
+        best_ratio,
+    )

@@ -1,0 +1,143 @@
+"""Loops the return-after-departure rule cannot see: replays of slow content
+(matching beyond the frames' noise), sub-second periods, scenes that
+alternate across cuts (A B A B), and every flag's start time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from vqeval.metrics.consistency import FLICKER_LEVELS, flicker_from_shifts, flicker_start
+from vqeval.metrics.features import pixel_features
+from vqeval.metrics.repetition import detect_repetition, self_similarity
+from vqeval.metrics.replay import detect_replay
+from vqeval.metrics.scenes import scene_returns
+
+from tests.test_repetition import FPS, _analysis, _canvas, _path, _render
+from vqeval.dimensions.repetition import compute_repetition
+
+
+@pytest.fixture(scope="module")
+def canvas() -> np.ndarray:
+    return _canvas(7)
+
+
+def _dist(frames: np.ndarray) -> np.ndarray:
+    return np.clip(1.0 - self_similarity(pixel_features(frames)), 0.0, 2.0)
+
+
+def _slow_loop(canvas: np.ndarray, *, start: int, period: int, pingpong: bool) -> np.ndarray:
+    """Slow drift (0.6 px/frame) whose frames from ``start`` replay a
+    ``period``-frame stretch (hard cuts back, or forward and backward),
+    with fresh sensor noise (sigma 0.5) on every frame."""
+    t = 132
+    src = _path(t, seed=31, speed=0.6)
+    idx = np.arange(t)
+    if pingpong:
+        cycle = np.concatenate([np.arange(period), np.arange(period - 2, 0, -1)])
+    else:
+        cycle = np.arange(period)
+    rest = idx >= start
+    idx[rest] = start + cycle[(idx[rest] - start) % len(cycle)]
+    return _render(canvas, src[idx], noise=0.5, seed=5)
+
+
+def test_slow_content_loop_is_a_replay_with_its_period_and_start(canvas) -> None:
+    frames = _slow_loop(canvas, start=40, period=24, pingpong=False)
+    r = detect_replay(_dist(frames), FPS)
+    assert r.detected and r.kind == "loop"
+    assert r.period_frames == pytest.approx(24, abs=1)
+    # the first replayed frame is one period after the stretch starts
+    assert r.start == pytest.approx(64, abs=2)
+    assert r.ratio is not None and r.ratio < 0.5
+
+
+def test_slow_content_pingpong_is_a_replay(canvas) -> None:
+    frames = _slow_loop(canvas, start=36, period=20, pingpong=True)
+    r = detect_replay(_dist(frames), FPS)
+    assert r.detected and r.kind == "pingpong" and r.turns >= 2
+    assert r.start_s is not None and 36 / FPS <= r.start_s <= (36 + 22) / FPS
+
+
+@pytest.mark.parametrize("speed", [0.25, 3.0])
+def test_moving_content_without_repeats_is_no_replay(canvas, speed: float) -> None:
+    frames = _render(canvas, _path(132, seed=32, speed=speed), noise=1.5, seed=6)
+    assert not detect_replay(_dist(frames), FPS).detected
+
+
+def test_a_still_picture_with_noise_is_no_replay(canvas) -> None:
+    still = _render(canvas, np.zeros((1, 2)), noise=0)[0]
+    rng = np.random.default_rng(0)
+    frames = np.clip(still + rng.normal(0, 2.0, (96, *still.shape)), 0, 255).astype(np.uint8)
+    assert not detect_replay(_dist(frames), FPS).detected
+    exact = np.repeat(still[None], 96, axis=0)  # bit-identical frames
+    assert not detect_replay(_dist(exact), FPS).detected
+
+
+def test_the_dimension_flags_a_slow_replay_with_a_start_time(canvas) -> None:
+    frames = _slow_loop(canvas, start=40, period=24, pingpong=False)
+    s = compute_repetition(_analysis(frames))
+    assert s.raw["flags"] == ["loop"]
+    (detail,) = s.raw["flag_details"]
+    assert detail["start_s"] == pytest.approx(64 / FPS, abs=0.25)
+    assert s.raw["loop_period_s"] == pytest.approx(2.0, abs=0.1)
+    assert s.score is not None and s.score <= 40
+
+
+def test_sub_second_loop_reports_its_fundamental(canvas) -> None:
+    period = 9  # 0.75 s at 12 frames/s
+    src = _path(period, seed=33, speed=3.0)
+    t = np.arange(120)
+    frames = _render(canvas, src[t % period], noise=1.5, seed=7)
+    r = detect_repetition(pixel_features(frames), FPS)
+    assert r.loop_detected
+    assert r.loop_period_s == pytest.approx(0.75, abs=1.0 / FPS)
+    s = compute_repetition(_analysis(frames))
+    assert s.raw["loop_period_s"] == pytest.approx(0.75, abs=1.0 / FPS)
+
+
+def _shots(canvas_a: np.ndarray, canvas_b: np.ndarray, order: str, n: int = 36) -> np.ndarray:
+    """Shots of ``n`` frames from two scenes in ``order`` ("ABAB"); each
+    scene's camera drifts on and continues where its last shot left off."""
+    paths = {"A": _path(4 * n, seed=41, speed=1.0), "B": _path(4 * n, seed=42, speed=1.0)}
+    canvases = {"A": canvas_a, "B": canvas_b}
+    used = {"A": 0, "B": 0}
+    out = []
+    for k, s in enumerate(order):
+        p = paths[s][used[s] : used[s] + n]
+        used[s] += n
+        out.append(_render(canvases[s], p, noise=1.0, seed=k))
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize(("order", "expect"), [("ABAB", True), ("ABA", False), ("AB", False)])
+def test_scenes_that_alternate_are_found_one_return_is_editing(order: str, expect: bool) -> None:
+    a, b = _canvas(1), _canvas(2)
+    frames = _shots(a, b, order)
+    n = 36
+    cuts = [n * k for k in range(1, len(order))]
+    times = np.arange(len(frames)) / FPS
+    r = scene_returns(_dist(frames), cuts, times)
+    assert r.detected is expect
+    if expect:
+        assert r.returns >= 2 and r.start_s == pytest.approx(2 * n / FPS)
+        assert r.ratio is not None and r.ratio < 0.35
+
+
+def test_a_new_scene_after_every_cut_is_no_alternation() -> None:
+    frames = np.concatenate(
+        [_render(_canvas(s), _path(36, seed=s, speed=1.0), seed=s) for s in (1, 2, 3, 4)]
+    )
+    times = np.arange(len(frames)) / FPS
+    assert not scene_returns(_dist(frames), [36, 72, 108], times).detected
+
+
+def test_flicker_has_a_start_time() -> None:
+    rng = np.random.default_rng(0)
+    shifts = rng.normal(0, 0.3, (119, 3))
+    k0 = 60  # flicker from pair 60 on: the gain alternates every frame
+    sign = np.where(np.arange(119 - k0) % 2 == 0, 1.0, -1.0)
+    shifts[k0:] += 3 * FLICKER_LEVELS * sign[:, None]
+    st = flicker_from_shifts(shifts)
+    assert st.flicker
+    assert flicker_start(st) == pytest.approx(k0, abs=1)
+    assert flicker_start(flicker_from_shifts(rng.normal(0, 0.3, (119, 3)))) is None
