@@ -358,6 +358,11 @@ def test_cli_compare_folders_uses_cache(tmp_path: Path, monkeypatch: pytest.Monk
     # same content on both sides: every paired difference is zero
     comp = first["methods"][0]["dimensions"]["composite"]
     assert comp["mean_diff"] == pytest.approx(0.0) and comp["ties"] == 2
+    # ... and the same pace: no pair is slow motion
+    for v in first["methods"][0]["videos"]:
+        assert v["pair_flags"] == [] and v["motion_ratio"] == pytest.approx(1.0)
+        assert v["tempo"] is None or v["tempo"] == pytest.approx(1.0, abs=0.05)
+    assert first["methods"][0]["pair_flags"] == {"slow_motion": 0}
     # a re-run reads every video from the cache
     from vqeval.compare import load_side
     from vqeval.config import ScoreConfig

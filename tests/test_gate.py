@@ -220,6 +220,18 @@ def test_cli_regression_with_baseline_file(tmp_path: Path) -> None:
     assert r2.exit_code == 0, r2.output
 
 
+def test_cli_slow_motion_rule_needs_and_reads_a_baseline(tmp_path: Path) -> None:
+    """A `flag = "slow_motion"` rule loads the baseline (exit 2 without one)
+    and passes when every video keeps the baseline's pace."""
+    rule = '[[rule]]\nflag = "slow_motion"\nmax_rate = 0\n'
+    res, cfg = _files(tmp_path, [70, 70], rule)
+    r = CliRunner().invoke(main, ["gate", str(res), "-c", str(cfg)])
+    assert r.exit_code == 2 and "slow_motion" in r.output, r.output
+    r2 = CliRunner().invoke(main, ["gate", str(res), "-c", str(cfg), "--baseline", str(res)])
+    assert r2.exit_code == 0, r2.output
+    assert "0/2 videos paired with the baseline flagged slow_motion" in r2.output
+
+
 def _one_error_line(r) -> str:  # type: ignore[no-untyped-def]
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1, r.output
