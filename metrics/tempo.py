@@ -37,6 +37,10 @@ SIG_SIZE = SIG_W * SIG_H
 #: At most this many signature rows are stored per video (longer clips are
 #: averaged in consecutive groups, like the self-similarity trajectory).
 SIG_MAX_ROWS = 1200
+#: The alignment reads at most this many rows per clip (longer signatures are
+#: averaged in consecutive groups first: a 40-minute clip is aligned at about
+#: one row per 6 s; a pair then takes well under a second).
+ALIGN_MAX_ROWS = 400
 #: Tempo hypotheses searched: log-spaced slopes from 1/8 to 4.
 TEMPO_MIN, TEMPO_MAX, TEMPO_STEPS = 0.125, 4.0, 121
 #: Offsets searched: up to this fraction of the baseline's duration either way.
@@ -167,6 +171,18 @@ class TempoEstimate:
     reason: str | None = None
 
 
+def _pooled(sigs: np.ndarray, times_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float signatures and times, averaged to at most :data:`ALIGN_MAX_ROWS` rows."""
+    s = np.asarray(sigs, dtype=np.float64)
+    t = np.asarray(times_s, dtype=np.float64)
+    g = max(1, -(-len(s) // ALIGN_MAX_ROWS))
+    if g == 1:
+        return s, t
+    edges = np.arange(0, len(s), g)
+    counts = np.diff(np.append(edges, len(s))).astype(np.float64)
+    return np.add.reduceat(s, edges, axis=0) / counts[:, None], np.add.reduceat(t, edges) / counts
+
+
 def _centred(sigs: np.ndarray) -> np.ndarray:
     """Rows minus their mean luma (an exposure shift between methods is not content)."""
     x = np.asarray(sigs, dtype=np.float64)
@@ -211,11 +227,11 @@ def estimate_tempo(
         base_times_s, meth_times_s: (T,) frame times, s, increasing.
         min_confidence: below this, ``tempo`` is ``None``.
     """
-    nb, nm = len(base_sigs), len(meth_sigs)
-    if nb < 4 or nm < 4:
+    if len(base_sigs) < 4 or len(meth_sigs) < 4:
         return TempoEstimate(None, None, None, 0.0, None, None, "fewer than 4 frames")
-    tb = np.asarray(base_times_s, dtype=np.float64)
-    tm = np.asarray(meth_times_s, dtype=np.float64)
+    base_sigs, tb = _pooled(base_sigs, base_times_s)
+    meth_sigs, tm = _pooled(meth_sigs, meth_times_s)
+    nb, nm = len(base_sigs), len(meth_sigs)
     tb = tb - tb[0]
     tm = tm - tm[0]
     dur_b, dur_m = float(tb[-1]), float(tm[-1])
