@@ -13,6 +13,7 @@ import datetime as _dt
 import inspect
 import itertools
 import json
+import math
 import platform
 import resource
 import sys
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from lvsa.generators import methods as _methods
 from lvsa.generators.encoding import get_encoder
@@ -164,11 +166,14 @@ def resolve_config(config: GenerationConfig) -> Plan:
     if steps < 1:
         raise GeneratorError(f"--steps must be at least 1, got {steps}")
     fps = float(config.fps if config.fps is not None else spec.fps)
-    if fps <= 0:
-        raise GeneratorError(f"--fps must be positive, got {fps:g}")
-    device = resolve_device(config.device)
+    if not (math.isfinite(fps) and fps > 0):
+        raise GeneratorError(f"--fps must be a positive finite number, got {fps:g}")
     guidance = config.guidance if config.guidance is not None else spec.guidance
     guidance_2 = config.guidance_2 if config.guidance_2 is not None else spec.guidance_2
+    for flag, value in (("--guidance", guidance), ("--guidance-2", guidance_2)):
+        if value is not None and not math.isfinite(float(value)):
+            raise GeneratorError(f"{flag} must be a finite number, got {float(value):g}")
+    device = resolve_device(config.device)
     if len(spec.experts) < 2:
         guidance_2 = None
     negative = config.negative_prompt
@@ -412,7 +417,13 @@ def _generate_one(
         with torch.no_grad():
             output = pipe(**kwargs)
     t_pipe = time.perf_counter()
-    frames = to_uint8_frames(output.frames if hasattr(output, "frames") else output[0])
+    raw = output.frames if hasattr(output, "frames") else output[0]
+    bad = _non_finite(raw)
+    if bad:
+        raise GeneratorError(
+            f"the pipeline produced non-finite pixels ({bad} NaN/inf values); no clip written"
+        )
+    frames = to_uint8_frames(raw)
     write_mp4(video_path, frames, plan.fps)
     total = time.perf_counter() - t0
     per_step = clock.per_step()
@@ -454,6 +465,14 @@ def _generate_one(
     return sidecar
 
 
+def _non_finite(video: Any) -> int:
+    """Number of NaN / inf values in a pipeline's float output (0 for integer frames)."""
+    if isinstance(video, torch.Tensor):
+        return 0 if not video.is_floating_point() else int((~torch.isfinite(video)).sum())
+    arr = np.asarray(video)
+    return int((~np.isfinite(arr)).sum()) if np.issubdtype(arr.dtype, np.floating) else 0
+
+
 def compile_blocks(pipe: Any) -> int:
     """Regionally compile every transformer of ``pipe`` (``compile_repeated_blocks``).
 
@@ -472,7 +491,50 @@ def compile_blocks(pipe: Any) -> int:
     return len(models)
 
 
+#: Seconds between two progress lines when stderr is not a terminal.
+PROGRESS_INTERVAL_S = 30.0
+
+
+class _LineProgress:
+    """tqdm's ``update`` / ``close`` as periodic one-line messages on stderr (for logs and
+    CI, where bars would print a carriage-return soup): one line at most every
+    :data:`PROGRESS_INTERVAL_S` seconds, and one when the total is reached."""
+
+    def __init__(self, total: int, desc: str = "", unit: str = "it", **_: Any) -> None:
+        self.total, self.desc, self.unit = int(total), desc, unit
+        self.n = 0
+        self.t0 = self.last = time.perf_counter()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.perf_counter()
+        if self.n >= self.total or now - self.last >= PROGRESS_INTERVAL_S:
+            self.last = now
+            took = now - self.t0
+            rate = f", {took / self.n:.1f} s/{self.unit}" if self.n else ""
+            sys.stderr.write(
+                f"lvsa-generate: {self.desc} {self.n}/{self.total} {self.unit}s "
+                f"({took:.0f} s{rate})\n"
+            )
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def _stderr_is_tty() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(callable(isatty) and isatty())
+
+
 def _tqdm(**kwargs: Any) -> Any:
+    """A tqdm bar on a terminal; periodic progress lines when stderr is not one."""
+    if kwargs.get("disable"):
+        from tqdm.auto import tqdm
+
+        return tqdm(**kwargs)
+    if not _stderr_is_tty():
+        return _LineProgress(**kwargs)
     from tqdm.auto import tqdm
 
     return tqdm(**kwargs)
@@ -583,7 +645,7 @@ def sweep(
             dtype=plan.dtype,
             device=plan.device,
             cpu_offload=plan.cpu_offload,
-            progress=progress,
+            progress=progress and _stderr_is_tty(),  # diffusers' loading bars: terminal only
         )
         report.loaded_pipeline = True
     if plan.compile:

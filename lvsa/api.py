@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from . import backends
+from .backends import flashinfer as fi_backend
 from .backends import lvsa_attention
 from .config import LVSAConfig
 from .integrations import (
@@ -33,6 +35,7 @@ def _lvsa_attend(
     session: AttentionSession,
 ) -> torch.Tensor:
     cfg: LVSAConfig = session.options
+    _prepare_offsets(q, geometry, text_valid, cfg, session)
     pattern = cfg.pattern(geometry.frames, session.step)
     plan = get_plan(pattern, geometry)
     session.last_density = pattern.density
@@ -46,6 +49,31 @@ def _lvsa_attend(
         tile=cfg.tile,
         query_layout=cfg.query_layout,
     )
+
+
+def _prepare_offsets(
+    q: torch.Tensor,
+    geometry: Geometry,
+    text_valid: tuple[int, ...] | None,
+    cfg: LVSAConfig,
+    session: AttentionSession,
+) -> None:
+    """On the first call of a geometry, plan the FlashInfer launches of every anchor
+    offset the rotation will use (``kfi`` plans: index layout on the CPU, ~20-30 ms each
+    at Wan 6x, plus FlashInfer's ``plan``), so later denoising steps never stall the GPU
+    on a new plan; the work is the same, it only moves to the first step."""
+    key = (geometry, str(q.device), q.dtype, text_valid)
+    if key in session.prepared:
+        return
+    session.prepared.add(key)
+    base = cfg.pattern(geometry.frames, 0)
+    if base.dense or not cfg.rotate:
+        return
+    if backends.resolve_backend(cfg.backend, q.device, q.dtype, q.shape[-1]) != "flashinfer":
+        return
+    for offset in range(base.anchor_interval):
+        plan = get_plan(cfg.pattern(geometry.frames, offset), geometry)
+        fi_backend.prepare(plan, q, text_valid, tile=cfg.tile, layout=cfg.query_layout)
 
 
 def apply(pipe_or_transformer: Any, config: LVSAConfig | None = None) -> AttentionSession:

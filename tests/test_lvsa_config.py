@@ -92,6 +92,9 @@ def test_query_layout_reaches_the_flashinfer_call(layout, monkeypatch) -> None:
 
     monkeypatch.setattr(backends, "resolve_backend", lambda *a, **k: "flashinfer")
     monkeypatch.setattr(backends, "flashinfer_attention", fake_fi)
+    monkeypatch.setattr(
+        lvsa.api.fi_backend, "prepare", lambda *a, layout="?", **k: seen.append(layout)
+    )
     model = tiny_wan()
     x, t, text = wan_inputs(frames=30)
     lvsa.apply(model, lvsa.LVSAConfig(reference_frames=4, query_layout=layout))
@@ -99,3 +102,33 @@ def test_query_layout_reaches_the_flashinfer_call(layout, monkeypatch) -> None:
         model(x, t, text, return_dict=False)
     lvsa.remove(model)
     assert seen and set(seen) == {layout}
+
+
+def test_flashinfer_plans_every_offset_on_the_first_call(monkeypatch) -> None:
+    """The first call of a geometry plans all ``kfi`` anchor offsets (a stand-in records
+    the FlashInfer ``prepare`` calls); later steps plan nothing new."""
+    import lvsa.api as api
+    import lvsa.backends as backends
+
+    prepared: list[int] = []
+    monkeypatch.setattr(backends, "resolve_backend", lambda *a, **k: "flashinfer")
+    monkeypatch.setattr(
+        api.fi_backend, "prepare", lambda plan, q, tv, **kw: prepared.append(plan.pattern.offset)
+    )
+    monkeypatch.setattr(
+        backends,
+        "flashinfer_attention",
+        lambda q, k, v, plan, tv=None, scale=None, **kw: backends.portable_attention(
+            q, k, v, plan, tv, scale
+        ),
+    )
+    model = tiny_wan()
+    x, _, text = wan_inputs(frames=30)
+    sess = lvsa.apply(model, lvsa.LVSAConfig(reference_frames=4))
+    kfi = sess.options.pattern(30).anchor_interval
+    assert kfi > 2
+    with torch.no_grad():
+        for t in (900.0, 800.0, 700.0):
+            model(x, torch.tensor([t]), text, return_dict=False)
+    lvsa.remove(model)
+    assert sorted(prepared) == list(range(kfi))

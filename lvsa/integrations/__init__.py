@@ -8,11 +8,13 @@ from .install import (
     transformers_of,
     uninstall,
 )
+from .parallel import enable_context_parallel
 from .session import AttentionSession, CallGeometry
 
 __all__ = [
     "AttentionSession",
     "CallGeometry",
+    "enable_context_parallel",
     "find_session",
     "install",
     "model_kind",

@@ -13,17 +13,31 @@ import torch
 from ..kernels import norm_rope
 from ..plan import Geometry
 from .op import session_attend
+from .parallel import cp_group, heads_to_sequence, sequence_to_heads
 from .session import AttentionSession
 
 __all__ = ["HunyuanVideo15SelfAttnProcessor", "WanSelfAttnProcessor"]
 
 
 class WanSelfAttnProcessor:
-    """Processor for ``WanAttention`` self-attention (``attn1``) layers."""
+    """Processor for ``WanAttention`` self-attention (``attn1``) layers.
+
+    Under diffusers' context parallelism (``transformer.enable_parallelism``, which sets
+    ``_parallel_config`` on processors that have the attribute, before or after
+    ``lvsa.apply``) each rank sees a sequence shard; the processor exchanges it for a head
+    shard of the whole sequence and runs the LVSA pattern there
+    (:mod:`lvsa.integrations.parallel`).
+    """
+
+    #: read by diffusers' ``enable_parallelism`` (backend check) and set by it
+    _attention_backend = None
+    _parallel_config = None
 
     def __init__(self, session: AttentionSession, fallback) -> None:
         self.session = session
         self.fallback = fallback
+        self._attention_backend = getattr(fallback, "_attention_backend", None)
+        self._parallel_config = getattr(fallback, "_parallel_config", None)
 
     def __call__(
         self,
@@ -36,11 +50,15 @@ class WanSelfAttnProcessor:
     ) -> torch.Tensor:
         call = self.session.call
         n = hidden_states.shape[1]
+        cp = cp_group(self._parallel_config)
+        if cp is not None and getattr(self.fallback, "_parallel_config", None) is None:
+            self.fallback._parallel_config = self._parallel_config  # for calls passed on
+        world = 1 if cp is None else cp[1]
         if (
             encoder_hidden_states is not None
             or attention_mask is not None
             or call is None
-            or call.frames * call.tokens_per_frame != n
+            or call.frames * call.tokens_per_frame != n * world
         ):
             return self.fallback(
                 attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb, **kwargs
@@ -53,8 +71,12 @@ class WanSelfAttnProcessor:
         q = norm_rope(q, attn.norm_q, attn.heads, rotary_emb, fused)
         k = norm_rope(k, attn.norm_k, attn.heads, rotary_emb, fused)
         v = v.unflatten(2, (attn.heads, -1))
-        geom = Geometry(call.frames, call.tokens_per_frame, heads=attn.heads, head_dim=q.shape[-1])
+        if cp is not None:  # sequence shard -> whole sequence, H/P heads
+            q, k, v = (sequence_to_heads(x, *cp) for x in (q, k, v))
+        geom = Geometry(call.frames, call.tokens_per_frame, heads=q.shape[2], head_dim=q.shape[-1])
         out = session_attend(self.session, q, k, v, geom)
+        if cp is not None:
+            out = heads_to_sequence(out, *cp)
         out = out.flatten(2, 3).type_as(q)
         out = attn.to_out[0](out)
         return attn.to_out[1](out)

@@ -63,6 +63,7 @@ class AttentionSession:
     calls_per_step: int | None = None
     pipeline: Any = field(default=None, repr=False)
     last_density: float | None = None
+    prepared: set = field(default_factory=set)
     handles: list = field(default_factory=list)
     restore: list = field(default_factory=list)
     transformers: list = field(default_factory=list)
