@@ -407,7 +407,7 @@ def _tempo_html(m: MethodComparison) -> str:
             if t.tempo is not None or not t.tempo_reason
             else (f"{t.reason}; tempo: {t.tempo_reason}")
         )
-        conf = "-" if t.tempo_confidence is None else f"{t.tempo_confidence:.2f}"
+        conf = "-" if t.tempo_confidence is None else f"{t.tempo_confidence:.3f}"
         flags = "".join(_badge(f, "flag") for f in t.pair_flags) or "-"
         rows.append(
             f'<tr><td class="name">{escape(k)}</td><td class="num">{format_ratio(t.tempo)}</td>'

@@ -237,7 +237,7 @@ def _tempo_markdown(m: MethodComparison) -> list[str]:
         [
             md_escape(k),
             format_ratio(t.tempo),
-            "-" if t.tempo_confidence is None else f"{t.tempo_confidence:.2f}",
+            "-" if t.tempo_confidence is None else f"{t.tempo_confidence:.3f}",
             format_ratio(t.motion_ratio),
             md_escape(", ".join(t.pair_flags)) or "-",
             md_escape(t.reason if t.tempo is not None or not t.tempo_reason
