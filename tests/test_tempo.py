@@ -219,3 +219,12 @@ def test_real_slow_pairs_flagged() -> None:
     for n, ref in slow.items():
         pt = pair_tempo(scored[ref], scored[n])
         assert SLOW_MOTION in pt.pair_flags, (n, pt)
+
+
+def test_unscored_side_has_no_tempo_and_no_flag() -> None:
+    from vqeval.results import STATUS_ERROR
+
+    bad = VideoResult(path="m/a.mp4", status=STATUS_ERROR, error="corrupt")
+    pt = pair_tempo(result("b/a.mp4", 1.0, 4.0), bad)
+    assert pt.tempo is None and pt.motion_ratio is None and pt.pair_flags == ()
+    assert pt.reason == "not scored"
