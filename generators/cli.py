@@ -73,6 +73,12 @@ def package_version() -> str:
         return __version__
 
 
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
 def _list_models() -> None:
     from lvsa.generators.models import get_model, model_names
 
@@ -141,6 +147,14 @@ def _list_models() -> None:
     help="torch.compile the transformer blocks (faster steps after the first clip's compile).",
 )
 @click.option(
+    "--cp",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Context-parallel ranks per clip (diffusers Ulysses; LVSA keeps its pattern on "
+    "every rank). Run under `torchrun --nproc-per-node N`; rank 0 writes the clips.",
+)
+@click.option(
     "--lvsa-option",
     "lvsa_options",
     multiple=True,
@@ -178,6 +192,7 @@ def main(
     device: str,
     cpu_offload: str | None,
     compile_: bool,
+    cp: int,
     lvsa_options: tuple[str, ...],
     out: Path,
     dry_run: bool,
@@ -217,6 +232,7 @@ def main(
             cpu_offload=cpu_offload,
             compile=compile_,
             lvsa_options=dict(parse_option(o) for o in lvsa_options),
+            cp=cp,
         )
         seed_list = parse_seeds(seeds)
         plan = resolve_config(config)
@@ -248,6 +264,8 @@ def main(
     except GeneratorError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    if cp > 1 and _rank() != 0:  # the other ranks of a context-parallel run stay quiet
+        sys.exit(1 if report.failed else 0)
     click.echo(
         f"{report.generated} generated, {report.skipped} already done, {report.failed} failed "
         f"-> {out}/ ({', '.join(method_names)})",
@@ -278,3 +296,7 @@ def main(
             )
         )
     sys.exit(1 if report.failed else 0)
+
+
+if __name__ == "__main__":  # torchrun --nproc-per-node N -m lvsa.generators.cli --cp N ...
+    main()

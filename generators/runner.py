@@ -79,6 +79,10 @@ class GenerationConfig:
             first clip pays the compile time). With LVSA the attention is one opaque op
             in that graph. Not part of a clip's identity (resume ignores it).
         lvsa_options: extra ``lvsa.LVSAConfig`` keyword arguments (e.g. window, sink).
+        cp: context-parallel degree (ranks sharing each clip's sequence; diffusers'
+            Ulysses ``ContextParallelConfig``). ``> 1`` needs ``torch.distributed`` set up
+            by ``torchrun --nproc-per-node N``; rank 0 writes the clips. Not part of a
+            clip's identity.
     """
 
     model: str | ModelSpec | None = None
@@ -96,6 +100,7 @@ class GenerationConfig:
     cpu_offload: str | None = None
     compile: bool = False
     lvsa_options: Mapping[str, Any] = field(default_factory=dict)
+    cp: int = 1
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,14 @@ class Plan:
     cpu_offload: str | None
     lvsa_options: dict[str, Any]
     compile: bool = False
+    cp: int = 1
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in the context-parallel group (0 without one)."""
+        if self.cp > 1 and torch.distributed.is_initialized():
+            return torch.distributed.get_rank()
+        return 0
 
     @property
     def horizon(self) -> float:
@@ -176,6 +189,16 @@ def resolve_config(config: GenerationConfig) -> Plan:
     device = resolve_device(config.device)
     if len(spec.experts) < 2:
         guidance_2 = None
+    cp = int(config.cp or 1)
+    if cp < 1:
+        raise GeneratorError(f"--cp must be at least 1, got {cp}")
+    if cp > 1:
+        tokens = latent_frames(spec, frames) * spec.tokens_per_latent_frame(height, width)
+        if tokens % cp:
+            raise GeneratorError(
+                f"--cp {cp}: the clip's {tokens} tokens do not split into {cp} equal shards"
+            )
+        device = _init_context_parallel(cp, device)
     negative = config.negative_prompt
     return Plan(
         spec=spec,
@@ -193,7 +216,32 @@ def resolve_config(config: GenerationConfig) -> Plan:
         cpu_offload=config.cpu_offload,
         lvsa_options=dict(config.lvsa_options),
         compile=bool(config.compile),
+        cp=cp,
     )
+
+
+def _init_context_parallel(cp: int, device: torch.device) -> torch.device:
+    """Join the ``torchrun`` process group (NCCL on CUDA, gloo on CPU) for ``--cp``;
+    returns this rank's device (``cuda:LOCAL_RANK``)."""
+    import os
+
+    import torch.distributed as dist
+
+    world = os.environ.get("WORLD_SIZE")
+    if world is None:
+        raise GeneratorError(
+            f"--cp {cp} runs one process per rank: start it with "
+            f"`torchrun --nproc-per-node {cp} -m lvsa.generators.cli ...` "
+            f"(or `torchrun --nproc-per-node {cp} $(which lvsa-generate) ...`)"
+        )
+    if int(world) != cp:
+        raise GeneratorError(f"--cp {cp} but torchrun started {world} processes")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
 
 
 @dataclass(frozen=True)
@@ -418,6 +466,8 @@ def _generate_one(
             output = pipe(**kwargs)
     t_pipe = time.perf_counter()
     raw = output.frames if hasattr(output, "frames") else output[0]
+    if plan.rank != 0:  # context parallel: every rank computed the clip, rank 0 writes it
+        return {}
     bad = _non_finite(raw)
     if bad:
         raise GeneratorError(
@@ -648,6 +698,11 @@ def sweep(
             progress=progress and _stderr_is_tty(),  # diffusers' loading bars: terminal only
         )
         report.loaded_pipeline = True
+    if plan.cp > 1:
+        from lvsa.integrations import enable_context_parallel
+
+        enable_context_parallel(pipe, ulysses_degree=plan.cp)
+        progress = progress and plan.rank == 0
     if plan.compile:
         compile_blocks(pipe)
     clip_bar = _tqdm(total=n_pending, desc="clips", unit="clip", disable=not progress)

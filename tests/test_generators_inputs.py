@@ -115,3 +115,15 @@ def test_progress_is_a_bar_on_a_terminal(monkeypatch) -> None:
     bar.close()
     monkeypatch.setattr(runner.sys, "stderr", type("P", (), {"isatty": lambda self: False})())
     assert isinstance(runner._tqdm(total=3, desc="clips", unit="clip"), runner._LineProgress)
+
+
+def test_cp_without_torchrun_is_one_line(tmp_path, monkeypatch) -> None:
+    _no_load(monkeypatch)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    code, text = _cli(["--cp", "2", "--prompt", "x", "--device", "cpu", "--out", str(tmp_path)])
+    assert code == 2
+    assert text.strip().startswith("error: --cp 2 runs one process per rank")
+    assert "torchrun --nproc-per-node 2" in text
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    code, text = _cli(["--cp", "2", "--prompt", "x", "--device", "cpu", "--out", str(tmp_path)])
+    assert code == 2 and "torchrun started 4 processes" in text
