@@ -339,6 +339,7 @@ def one_call(pipe, args, mode, horizon, method, steps, rows, out: Path) -> dict:
         gc.collect()
         if args.device.startswith("cuda"):
             torch.cuda.empty_cache()
+    row["context_parallel"] = args.cp
     rows.append(row)
     print(json.dumps(row), flush=True)
     (out / f"{args.tag}.partial.json").write_text(json.dumps({"rows": rows}, indent=1))
@@ -568,6 +569,12 @@ def main(argv: list[str] | None = None) -> int:
         help="horizons of the compiled mode (default: --horizons)",
     )
     ap.add_argument("--merge", nargs="*", default=[], help="merge result JSONs into --out/<tag>")
+    ap.add_argument(
+        "--cp",
+        type=int,
+        default=1,
+        help="context-parallel ranks (run under torchrun --nproc-per-node N; rank 0 reports)",
+    )
     ap.add_argument("--methods", nargs="*", default=["dense", "lvsa"])
     ap.add_argument("--steps", type=int, default=3, help="denoising steps per timed call")
     ap.add_argument(
@@ -605,6 +612,18 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.merge:
         return merge(args.merge, out, args.tag)
+    rank = 0
+    if args.cp > 1:
+        import torch.distributed as dist
+
+        if int(os.environ.get("WORLD_SIZE", "1")) != args.cp:
+            raise SystemExit(f"--cp {args.cp}: run under torchrun --nproc-per-node {args.cp}")
+        if args.device.startswith("cuda"):
+            args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+            torch.cuda.set_device(args.device)
+        dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+        rank = dist.get_rank()
+        args.tag = f"{args.tag}" if rank == 0 else f"{args.tag}.rank{rank}"
     if args.device.startswith("cuda"):
         from bench_attention import device_info
 
@@ -622,6 +641,10 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(info), flush=True)
     t_build = time.perf_counter()
     pipe = build_pipe(args)
+    if args.cp > 1:
+        from lvsa.integrations import enable_context_parallel
+
+        enable_context_parallel(pipe, ulysses_degree=args.cp)
     build_s = time.perf_counter() - t_build
     rows: list[dict] = []
     vae: list[dict] = []
@@ -645,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
             vae.append(vae_check(pipe, args, h))
     result = {
         "device": info,
+        "context_parallel": args.cp,
         "args": {k: v for k, v in vars(args).items() if k not in ("out",)},
         "build_s": build_s,
         "rows": rows,
@@ -652,7 +676,10 @@ def main(argv: list[str] | None = None) -> int:
         "checks": checks(rows),
         "vae": vae,
     }
+    result["context_parallel"] = args.cp
     md = to_markdown(result)
+    if rank != 0:  # every rank ran the same calls; rank 0 reports
+        return 0
     (out / f"{args.tag}.json").write_text(json.dumps(result, indent=1))
     (out / f"{args.tag}.md").write_text(md)
     partial = out / f"{args.tag}.partial.json"

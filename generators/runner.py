@@ -497,6 +497,7 @@ def _generate_one(
         "dtype": dtype_name(plan.dtype),
         "device": str(plan.device),
         "cpu_offload": plan.cpu_offload,
+        "context_parallel": plan.cp,
         "timing": {
             "total_s": round(total, 4),
             "denoise_s": round(denoise, 4),
