@@ -9,10 +9,11 @@ and chooses the :class:`metrics.drift.DriftThresholds` by the procedure of
 ==================  =====================================================
 transform           what the clip becomes (label)
 ==================  =====================================================
-``drift_saturation`` from 20-60 % of the duration, chroma grows (x2-3.5 at
-                    the end) while playback slows to 10 % speed (drift)
+``drift_saturation`` from 20-60 % of the duration, chroma grows (x3-5 at
+                    the end: HSV saturation about x2-3, as the SVI drifts)
+                    while playback slows to 10 % speed (drift)
 ``drift_exposure``  from 20-60 %, contrast stretched around mid-grey
-                    (x1.6-2.5) with an exposure shift of up to +-35 grey
+                    (x2-3) with an exposure shift of 10-40 grey
                     levels: clipping grows; playback slows (drift)
 ``drift_palette``   from 20-60 %, the palette slides towards magenta or
                     green (green gain -25..-45 % or +25..45 % against red
@@ -27,6 +28,10 @@ transform           what the clip becomes (label)
                     first half of another healthy clip of the same dev set
                     (healthy)
 ==================  =====================================================
+
+Drift needs time to accumulate: the drift transforms skip parents shorter
+than :data:`MIN_DRIFT_PARENT_S` (the two 3-s time-lapse clips); the
+controls use every healthy clip.
 
 Everything is computed on the analysis frames in memory (160 px, 8
 frames/s, as ``vqeval score`` sees them); ``--write DIR`` also writes the
@@ -79,6 +84,8 @@ NEEDS = ("colour", "cuts", "flow")
 #: Labels counted as failures of the per-clip verdict (``slow`` is a pair
 #: property, not asked of the per-clip judge).
 FAILURES = ("drift", "collapse", "loop", "frozen")
+#: Shortest parent clip (s) the drift transforms use.
+MIN_DRIFT_PARENT_S = 5.0
 
 Transform = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
@@ -110,9 +117,9 @@ def _u8(x: np.ndarray) -> np.ndarray:
 
 
 def drift_saturation(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """Chroma x(1 + (k - 1) p), k 2-3.5, from 20-60 %; playback slows."""
+    """Chroma x(1 + (k - 1) p), k 3-5, from 20-60 %; playback slows."""
     p = _ramp(len(frames), rng.uniform(0.2, 0.6))
-    k = rng.uniform(2.0, 3.5)
+    k = rng.uniform(3.0, 5.0)
     f = _slowing(frames, p).astype(np.float32)
     y = _luma(f)
     gain = (1.0 + (k - 1.0) * p)[:, None, None, None]
@@ -120,11 +127,11 @@ def drift_saturation(frames: np.ndarray, fps: float, rng: np.random.Generator) -
 
 
 def drift_exposure(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """Contrast x(1 + (c - 1) p) around mid-grey, c 1.6-2.5, and an exposure
-    shift of up to +-35 grey levels, from 20-60 %; playback slows."""
+    """Contrast x(1 + (c - 1) p) around mid-grey, c 2-3, and an exposure
+    shift of 10-40 grey levels (either way), from 20-60 %; playback slows."""
     p = _ramp(len(frames), rng.uniform(0.2, 0.6))
-    c = rng.uniform(1.6, 2.5)
-    shift = rng.uniform(10.0, 35.0) * rng.choice([-1.0, 1.0])
+    c = rng.uniform(2.0, 3.0)
+    shift = rng.uniform(10.0, 40.0) * rng.choice([-1.0, 1.0])
     f = _slowing(frames, p).astype(np.float32)
     pc = p[:, None, None, None]
     return _u8(128.0 + (f - 128.0) * (1.0 + (c - 1.0) * pc) + shift * pc)
@@ -222,6 +229,17 @@ class Case:
     cuts: list[int]
     motion: np.ndarray
     other_flags: tuple[str, ...] = ()
+    colour: np.ndarray | None = None
+
+    def comps(self, accumulate: bool) -> Any:
+        """:func:`drift_components` in either cut mode (cached)."""
+        cache = self.__dict__.setdefault("_comps", {})
+        if accumulate not in cache:
+            col = self.colour if self.colour is not None else self.components[1][:, :7]
+            cache[accumulate] = drift_components(
+                col, self.times_s, self.cuts, accumulate=accumulate
+            )
+        return cache[accumulate]
 
     @property
     def failure(self) -> bool:
@@ -230,14 +248,18 @@ class Case:
 
 def _features(
     frames: np.ndarray, times: np.ndarray, fps: float
-) -> tuple[Any, list[int], np.ndarray]:
+) -> tuple[Any, list[int], np.ndarray, np.ndarray]:
     feats = run_pass(frames, times, fps, ScoreConfig(), needs=NEEDS)
     comps = drift_components(feats.colour, times, feats.cuts or [])
-    return comps, list(feats.cuts or []), np.asarray(feats.flow.mean_mag, dtype=np.float64)
+    mot = np.asarray(feats.flow.mean_mag, dtype=np.float64)
+    return comps, list(feats.cuts or []), mot, np.asarray(feats.colour)
 
 
 def collect(
-    dev_sets: tuple[Path, ...], flags_json: dict[str, tuple[str, ...]], write: Path | None = None
+    dev_sets: tuple[Path, ...],
+    flags_json: dict[str, tuple[str, ...]],
+    write: Path | None = None,
+    ignore: tuple[str, ...] = ("drift",),
 ) -> list[Case]:
     """Real clips of every dev set plus the derived families of their healthy clips."""
     cases: list[Case] = []
@@ -253,10 +275,12 @@ def collect(
                 continue
             clip = read_clip(root / name, stills=0)
             src = str(lab["source"]).split(":", 1)[0]
-            comps, cuts, mot = _features(clip.frames, clip.times_s, clip.fps)
-            other = tuple(f for f in flags_json.get(name, ()) if f != "drift")
+            comps, cuts, mot, col = _features(clip.frames, clip.times_s, clip.fps)
+            other = tuple(f for f in flags_json.get(name, ()) if f not in ignore)
             cases.append(
-                Case(name, lab["label"], src, "real", "", comps, clip.times_s, cuts, mot, other)
+                Case(
+                    name, lab["label"], src, "real", "", comps, clip.times_s, cuts, mot, other, col
+                )
             )
             if lab["label"] == "healthy":
                 clips[name] = (clip.frames, clip.times_s, clip.fps)
@@ -268,6 +292,8 @@ def collect(
             src = str(labels[name]["source"]).split(":", 1)[0]
             jobs: list[tuple[str, str, np.ndarray]] = []
             for tname, (fn, label) in TRANSFORMS.items():
+                if label == "drift" and len(frames) / fps < MIN_DRIFT_PARENT_S:
+                    continue
                 rng = np.random.default_rng(zlib.crc32(f"{name}:{tname}".encode()))
                 jobs.append((tname, label, fn(frames.copy(), fps, rng)))
             other = healthy[(i + 1) % len(healthy)]
@@ -275,9 +301,9 @@ def collect(
                 jobs.append(("ctrl_cut", "healthy", ctrl_cut(frames, clips[other][0])))
             for tname, label, out in jobs:
                 tt = np.arange(len(out)) / fps
-                comps, cuts, mot = _features(out, tt, fps)
+                comps, cuts, mot, col = _features(out, tt, fps)
                 dst = f"{tname}__{Path(name).stem}"
-                cases.append(Case(dst, label, src, "derived", tname, comps, tt, cuts, mot))
+                cases.append(Case(dst, label, src, "derived", tname, comps, tt, cuts, mot, (), col))
                 if write is not None:
                     from lvsa.generators.output import write_mp4
 
@@ -298,8 +324,9 @@ GRID: dict[str, tuple[float, ...]] = {
     "saturation": (0.3, 0.4, 0.5, 0.6, 0.8),
     "contrast": (0.3, 0.4, 0.5, 0.7, 0.9),
     "clipping": (0.05, 0.1, 0.15, 0.2, 0.3),
-    "cast": (4.0, 6.0, 8.0, 10.0, 14.0),
+    "cast": (4.0, 6.0, 8.0, 11.0, 15.0, 20.0),
     "still_motion": (0.75, 1.5, 3.0, 6.0),
+    "min_fraction": (0.1, 0.15, 0.2),
 }
 KEYS = tuple(GRID)
 
@@ -313,13 +340,57 @@ def decide(c: Case, th: DriftThresholds) -> bool:
     """The drift flag of ``c`` under ``th``."""
     return drift_stats(
         np.zeros((len(c.times_s), 7)), c.times_s, cuts=c.cuts, motion=c.motion,
-        thresholds=th, components=c.components,
+        thresholds=th, components=c.comps(th.accumulate),
     ).drifted  # fmt: skip
 
 
 def decisions(cases: list[Case], grid: list[DriftThresholds]) -> np.ndarray:
-    """(combos, cases) bool: drift flag per grid point and clip."""
-    return np.array([[decide(c, th) for c in cases] for th in grid], dtype=bool)
+    """(combos, cases) bool: drift flag per grid point and clip.
+
+    Vectorised form of :func:`metrics.drift.drift_stats`: a segment (the
+    whole clip when accumulating, else each shot) is flagged when, over its
+    last ``max(min_s, min_fraction x duration)``, every frame's largest
+    growth / threshold (divided by ``moving_factor`` when the median flow
+    there exceeds ``still_motion``) is >= 1. :func:`decide` is the reference
+    (``--check`` compares them on a sample of grid points).
+    """
+    keys = ("saturation", "contrast", "clipping", "cast")
+    T = np.array([[getattr(th, k) for k in keys] for th in grid])  # (N, 4)
+    still = np.array([th.still_motion for th in grid])
+    frac = np.array([th.min_fraction for th in grid])
+    mode = np.array([th.accumulate for th in grid])
+    base = grid[0]
+    out = np.zeros((len(grid), len(cases)), dtype=bool)
+    for j, c in enumerate(cases):
+        t = c.times_s
+        n = len(t)
+        if n < 2:
+            continue
+        step = float(np.median(np.diff(t)))
+        duration = float(t[-1] - t[0]) + step
+        fm = np.empty(n)
+        m = c.motion
+        fm[0], fm[-1] = (m[0], m[-1]) if len(m) else (0.0, 0.0)
+        if n > 2 and len(m):
+            fm[1:-1] = 0.5 * (m[:-1] + m[1:])
+        for acc in np.unique(mode):
+            gd, _, segs = c.comps(bool(acc))
+            g = np.stack([gd[k] for k in keys], axis=1)  # (T, 4)
+            for f in np.unique(frac):
+                sel = (frac == f) & (mode == acc)
+                if not sel.any():
+                    continue
+                need = max(base.min_s, f * duration)
+                k = max(2, int(np.ceil(need / step - 1e-9)))
+                for a, b in itertools.pairwise(segs):
+                    if b - a < k:
+                        continue
+                    tail = g[b - k : b]  # (k, 4)
+                    mot = float(np.median(fm[b - k : b]))
+                    factor = np.where(mot > still[sel], base.moving_factor, 1.0)
+                    lv = (tail[None, :, :] / T[sel][:, None, :]).max(axis=2)  # (Ns, k)
+                    out[sel, j] |= lv.min(axis=1) / factor >= 1.0
+    return out
 
 
 def balanced(cases: list[Case], failed: np.ndarray) -> np.ndarray:
@@ -407,28 +478,197 @@ def report(cases: list[Case]) -> dict[str, Any]:
     }
 
 
+#: Candidate blur ratios for the collapse ``blurred`` test (:data:`metrics.detail.BLUR_RATIO`).
+BLUR_GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+
+
+def calibrate_blur(rows: list[dict[str, Any]], ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Choose the collapse blur ratio by the same procedure on the real clips.
+
+    ``rows``: ``vqeval score --json`` records (default dimensions) with
+    ``label`` and ``source`` added. A clip is ``blurred`` under ratio ``r``
+    when its ``detail`` raw ``sharpness_retention`` (the lowest accumulated
+    sharpness over a window of the collapse run length) is below ``r``;
+    its verdict fails when it is blurred or has any flag other than a
+    ``blurred`` collapse (flags in ``ignore`` left out). Balanced accuracy,
+    plateau middle; LOSO by source.
+    """
+
+    def failed(r: dict[str, Any], ratio: float) -> bool:
+        det = r["raw"].get("detail", {})
+        blurred = (det.get("sharpness_retention") or 1.0) < ratio
+        others = [
+            f
+            for f in r["flags"]
+            if f not in ignore and not (f == "collapse" and det.get("reason") == "blurred")
+        ]
+        return blurred or bool(others)
+
+    def choose(sel: list[dict[str, Any]]) -> tuple[float, float, int]:
+        accs = []
+        for ratio in BLUR_GRID:
+            pos = [failed(r, ratio) for r in sel if r["label"] in FAILURES]
+            neg = [not failed(r, ratio) for r in sel if r["label"] == "healthy"]
+            accs.append(float(np.mean([np.mean(x) for x in (pos, neg) if x])))
+        best = max(accs)
+        tied = [i for i, a in enumerate(accs) if a >= best - 1e-12]
+        mid = float(np.median(tied))
+        i = min(tied, key=lambda k: abs(k - mid))
+        return BLUR_GRID[i], best, len(tied)
+
+    rows = [r for r in rows if r["label"] != "slow"]
+    ratio, acc, ties = choose(rows)
+    held: dict[str, bool] = {}
+    folds = []
+    for src in sorted({r["source"] for r in rows}):
+        rr, a, n = choose([r for r in rows if r["source"] != src])
+        for r in rows:
+            if r["source"] == src:
+                held[r["name"]] = failed(r, rr)
+        folds.append({"source": src, "blur_ratio": rr, "train_accuracy": round(a, 4), "plateau": n})
+
+    def count(label: str, loso: bool) -> list[int]:
+        sel = [r for r in rows if r["label"] == label]
+        return [sum(held[r["name"]] if loso else failed(r, ratio) for r in sel), len(sel)]
+
+    return {
+        "grid": list(BLUR_GRID),
+        "chosen": ratio,
+        "accuracy": round(acc, 4),
+        "plateau": ties,
+        "folds": folds,
+        "failed": {
+            lab: {"in_sample": count(lab, False), "loso": count(lab, True)}
+            for lab in ("healthy", *FAILURES)
+        },
+        "retention": {
+            r["name"]: r["raw"].get("detail", {}).get("sharpness_retention") for r in rows
+        },
+    }
+
+
+def markdown(rep: dict[str, Any]) -> str:
+    """The report as Markdown tables (``benchmarks/results/drift.md``)."""
+    lines = [
+        "# Drift: derived families and threshold calibration",
+        "",
+        "Generated by `benchmarks/drift_families.py` (procedure in its docstring and in",
+        "`docs/metrics.md#drift`). Derived clips are built from the dev sets' healthy",
+        "clips at the analysis size; real clips are `../shared/realvideos_svi` and",
+        "`../shared/realvideos` (slow-motion clips are pair failures and are left out).",
+        "",
+        f"Chosen (in-sample): `{json.dumps(rep['chosen'])}`; fixed: `{json.dumps(rep['fixed'])}`;",
+        f"balanced accuracy {rep['chosen_accuracy']}, plateau of {rep['plateau']} grid point(s).",
+        "",
+        "| set | n | drift-flagged in-sample | failed in-sample | drift-flagged LOSO | failed LOSO |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for key in rep["in_sample"]:
+        a, b = rep["in_sample"][key], rep["loso"][key]
+        lines.append(
+            f"| {key} | {a['n']} | {a['drift_flagged']} | {a['failed']} | "
+            f"{b['drift_flagged']} | {b['failed']} |"
+        )
+    lines += ["", "Leave-one-source-out folds (thresholds chosen without the source):", ""]
+    lines += [
+        "| held-out source | n | chosen | train accuracy | plateau |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for f in rep["folds"]:
+        lines.append(
+            f"| {f['source']} | {f['n_test']} | `{json.dumps(f['chosen'])}` | "
+            f"{f['train_accuracy']} | {f['plateau']} |"
+        )
+    lines += ["", "Real clips (failed = any flag; `drift` = the drift flag):", ""]
+    lines += [
+        "| clip | label | other flags | drift in-sample | drift LOSO |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, c in rep["clips"].items():
+        if c["kind"] == "real":
+            lines.append(
+                f"| {name} | {c['label']} | {', '.join(c['other_flags']) or '-'} | "
+                f"{'yes' if c['drift_in_sample'] else '-'} | {'yes' if c['drift_loso'] else '-'} |"
+            )
+    blur = rep.get("blur")
+    if blur:
+        lines += [
+            "",
+            "## Collapse: blur ratio",
+            "",
+            f"Grid {blur['grid']}; chosen {blur['chosen']} (balanced accuracy {blur['accuracy']},",
+            f"plateau of {blur['plateau']}). Verdict failed (any flag) per label:",
+            "",
+            "| label | in-sample | LOSO |",
+            "| --- | --- | --- |",
+        ]
+        for lab, v in blur["failed"].items():
+            lines.append(f"| {lab} | {v['in_sample'][0]} / {v['in_sample'][1]} | "
+                         f"{v['loso'][0]} / {v['loso'][1]} |")  # fmt: skip
+        lines += ["", "| held-out source | blur ratio | train accuracy | plateau |",
+                  "| --- | --- | --- | --- |"]  # fmt: skip
+        for f in blur["folds"]:
+            lines.append(
+                f"| {f['source']} | {f['blur_ratio']} | {f['train_accuracy']} | {f['plateau']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--flags", type=Path, action="append", default=[],
-                    help="vqeval score --json of a dev set (other dimensions' flags)")  # fmt: skip
+                    help="vqeval score --json of a dev set (other dimensions' flags; "
+                         "the blur-ratio calibration reads it too)")  # fmt: skip
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--md", type=Path, default=None)
+    ap.add_argument(
+        "--ignore-flags",
+        default="loop",
+        help="other flags left out of the verdict (default: loop, reworked concurrently)",
+    )
+    ap.add_argument("--check", action="store_true", help="compare the vectorised decisions")
     ap.add_argument("--cache", type=Path, default=None, help="pickle of the analysed cases")
     ap.add_argument("--write", type=Path, default=None, help="also write the derived mp4s here")
     a = ap.parse_args(argv)
+    ignore = ("drift", *[f for f in a.ignore_flags.split(",") if f])
     flags: dict[str, tuple[str, ...]] = {}
+    rows: list[dict[str, Any]] = []
+    labels = {}
+    for root in DEV_SETS:
+        if (root / "labels.json").is_file():
+            labels.update(json.loads((root / "labels.json").read_text()))
     for p in a.flags:
         for row in json.loads(p.read_text()).get("results", []):
-            flags[Path(row["path"]).name] = tuple(row.get("flags") or ())
+            name = Path(row["path"]).name
+            flags[name] = tuple(row.get("flags") or ())
+            if name in labels and row.get("status", "ok") == "ok":
+                lab = labels[name]
+                rows.append({**row, "name": name, "label": lab["label"],
+                             "source": str(lab["source"]).split(":", 1)[0]})  # fmt: skip
     if a.cache is not None and a.cache.is_file():
         cases = pickle.loads(a.cache.read_bytes())
+        for c in cases:  # the other dimensions' flags as scored now
+            if c.kind == "real" and c.name in flags:
+                c.other_flags = tuple(f for f in flags[c.name] if f not in ignore)
     else:
-        cases = collect(DEV_SETS, flags, a.write)
+        cases = collect(DEV_SETS, flags, a.write, ignore)
         if a.cache is not None:
             a.cache.write_bytes(pickle.dumps(cases))
+    if a.check:
+        grid = combos()
+        rng = np.random.default_rng(0)
+        pick = rng.choice(len(grid), 40, replace=False)
+        fast = decisions(cases, [grid[i] for i in pick])
+        slow = np.array([[decide(c, grid[i]) for c in cases] for i in pick])
+        print(f"vectorised == reference on {fast.size} decisions: {bool((fast == slow).all())}")
     rep = report(cases)
+    if rows:
+        rep["blur"] = calibrate_blur(rows, tuple(f for f in ignore if f != "drift"))
     print(json.dumps({k: v for k, v in rep.items() if k != "clips"}, indent=1))
     if a.json:
         a.json.write_text(json.dumps(rep, indent=1) + "\n")
+    if a.md:
+        a.md.write_text(markdown(rep))
     return 0
 
 

@@ -21,22 +21,30 @@ them apart, and how this module uses it:
   shift of the mean colour along green-magenta (``a*``), in CIELAB ΔE
   units, is not a change of light.
 * **Persistence.** Drift accumulates and does not come back: the flag needs
-  the degradation to hold from its start to the end of the shot, for at
+  the degradation to hold from its start to the end of the clip, for at
   least ``max(min_s, min_fraction x duration)``.
-* **Cuts.** Every hard cut starts a new reference (the shot's own
-  opening): a cut to a new shot is a new picture, not a degraded one.
-* **Dying motion.** Past a generator's horizon the picture also tends to
-  stop moving. With little motion (median flow below ``still_motion``
-  %diag/s over the drifted run) the thresholds apply as they are; while
-  the picture keeps moving (edited footage, stage lights, a busy scene), the
-  growth must reach ``moving_factor`` times them.
+* **Cuts and replaced pictures.** A cut to a new shot is a new picture, not
+  a degraded one: the statistics are followed *across* cuts, each cut's
+  jump removed, so that change within shots accumulates against the clip's
+  opening (a drift that runs through a cut is still seen). The same holds
+  for seconds in which the picture is *replaced* rather than recoloured
+  (a soft transition to a new prompt, a whip pan): when the 8 x 6 luma
+  layout correlates below :data:`REPLACED` with the layout 1 s earlier,
+  the colour change of that second (and of the smoothing window around it)
+  is not accumulated.
+* **Motion.** Past a generator's horizon the picture often stops moving.
+  Over the drifted run, a picture moving faster than ``still_motion``
+  %diag/s (median flow) needs ``moving_factor`` times the thresholds. The
+  calibration chose the top of its grid (6 %diag/s), so in practice only
+  fast-moving footage is held to the higher bar; the reason states the run's
+  and the opening's motion.
 
 Per frame (see :func:`colour_stats`, computed in the frame pass): mean
 CIELAB ``L*``, ``a*``, ``b*``; balanced saturation (0-1); contrast (std of
-``ln(Y + 8)``, Y luma 0-255); highlight and shadow fractions (0-1). The
-series are smoothed with a running median of ``smooth_s`` within each shot.
-Growth against the shot's opening (median of its first ``max(1 s, min(5 s,
-10 % of the shot))``):
+``ln(Y + 8)``, Y luma 0-255); highlight and shadow fractions (0-1); the
+luma layout. The series are smoothed with a running median of ``smooth_s``
+within each shot. Growth against the opening (median of the first
+``max(1 s, min(5 s, 10 %))``), accumulated as above:
 
 ==============  ================================================  ==========
 component       growth                                            threshold
@@ -48,7 +56,9 @@ palette         ``|a* - a*0|`` (CIELAB ΔE along green-magenta)    ``cast``
 ==============  ================================================  ==========
 
 The drift level of a frame is the largest growth / threshold (1 = at the
-threshold). All pure functions; no I/O.
+threshold). The thresholds (:class:`DriftThresholds` defaults) were chosen
+by ``benchmarks/drift_families.py`` (``docs/metrics.md#drift``). All pure
+functions; no I/O.
 """
 
 from __future__ import annotations
@@ -71,6 +81,13 @@ __all__ = [
 #: Columns of :func:`colour_stats` (units: CIELAB for L/a/b, 0-1 for
 #: saturation and the fractions, natural-log units for contrast).
 COLOUR_FIELDS = ("L", "a", "b", "saturation", "contrast", "highlights", "shadows")
+#: Layout grid (width, height) stored after the colour statistics.
+LAYOUT = (8, 6)
+#: Layout correlation (-1..1) 1 s apart below which the picture counts as
+#: replaced (a transition, a new prompt, a fast move): colour change there
+#: is not accumulated. Measured: drifting SVI clips have 0-7 % of their
+#: seconds below 0.5, the prompt-stream films 9-48 %.
+REPLACED = 0.5
 #: Saturation floor added before the log ratio (keeps grey openings finite).
 SAT_FLOOR = 0.1
 #: Contrast floor added before the log ratio.
@@ -87,11 +104,13 @@ def colour_stats(rgb: np.ndarray) -> np.ndarray:
     """Colour statistics of one (H, W, 3) uint8 RGB frame (see :data:`COLOUR_FIELDS`).
 
     Returns:
-        (7,) float32: mean CIELAB L* (0-100), a*, b* (about -100..100);
+        (55,) float32: mean CIELAB L* (0-100), a*, b* (about -100..100);
         grey-world-balanced HSV saturation (0-1); contrast, the std of
         ``ln(Y + 8)`` over the frame (Y luma 0-255; 0 = flat); the fractions
         of pixels whose largest channel is >= 250 (highlights) and <= 5
-        (shadows), 0-1.
+        (shadows), 0-1; then the layout: the 8 x 6 area-mean luma grid,
+        zero-mean and unit-norm (48 values), to tell a picture that changes
+        colour from one that is replaced.
     """
     h, w = rgb.shape[:2]
     small = rgb
@@ -111,7 +130,10 @@ def colour_stats(rgb: np.ndarray) -> np.ndarray:
     top = rgb.max(axis=2)
     hi = float(np.count_nonzero(top >= HIGHLIGHT_LEVEL)) / top.size
     sh = float(np.count_nonzero(top <= SHADOW_LEVEL)) / top.size
-    return np.array([*mean_lab.tolist(), sat, contrast, hi, sh], dtype=np.float32)
+    grid = cv2.resize(y, LAYOUT, interpolation=cv2.INTER_AREA).ravel()
+    grid -= grid.mean()
+    grid /= float(np.linalg.norm(grid)) + 1e-6
+    return np.concatenate([[*mean_lab.tolist(), sat, contrast, hi, sh], grid]).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -128,17 +150,21 @@ class DriftThresholds:
         min_s, min_fraction: the drifted run lasts at least max(min_s,
             min_fraction x duration).
         smooth_s: running-median window, s.
+        accumulate: follow the statistics across cuts against the clip's
+            opening (each cut's jump removed); ``False``: every shot against
+            its own opening (see :func:`drift_components`).
     """
 
-    saturation: float = 0.45
-    contrast: float = 0.5
-    clipping: float = 0.15
-    cast: float = 6.0
-    still_motion: float = 1.5
+    saturation: float = 0.3
+    contrast: float = 0.7
+    clipping: float = 0.1
+    cast: float = 8.0
+    still_motion: float = 6.0
     moving_factor: float = 2.0
     min_s: float = 2.0
-    min_fraction: float = 0.2
+    min_fraction: float = 0.15
     smooth_s: float = 2.0
+    accumulate: bool = True
 
 
 @dataclass(frozen=True)
@@ -147,9 +173,10 @@ class DriftStats:
 
     Attributes:
         drifted: the ``drift`` flag.
-        start_s: start of the drifted run (s from the first frame), ``None``
-            without one.
-        length_s: its length, s (0 without one).
+        start_s: onset of the drift (s from the first frame): the last frame
+            before the drifted run whose level was <= :data:`ONSET`;
+            ``None`` without a flag.
+        length_s: from the onset to the end, s (0 without a flag).
         level: persistent drift level of the clip (0 = like the opening, 1 =
             at the threshold): the lowest frame level over the last
             ``max(min_s, min_fraction x duration)`` of the last long-enough
@@ -157,10 +184,12 @@ class DriftStats:
         moving: whether the run (or the tail) kept moving.
         motion_pct_diag_s: median flow over the run (or the tail), %diag/s.
         growth: component -> growth at the run (or the tail), median.
-        ratios: human-readable numbers of the run: ``saturation_x``,
-            ``contrast_x`` (end / opening), ``highlights``, ``shadows``
-            (fractions at the run and at the opening), ``delta_e`` (mean
-            colour, CIELAB ΔE) and ``delta_a`` (along green-magenta).
+        ratios: the run's numbers: ``saturation_x`` and ``contrast_x``
+            (``exp`` of the accumulated growth: ``(S + 0.1) / (S0 + 0.1)``,
+            ``(c + 0.05) / (c0 + 0.05)``), ``clipped_growth`` (fraction),
+            ``delta_a`` (accumulated a* shift, + = towards magenta), and for
+            reading the raw ``highlights`` / ``shadows`` fractions and
+            ``delta_e`` (CIELAB ΔE of the mean colour against the opening).
         reason: words for the flag ("" when not drifted).
         level_series: (T,) per-frame drift level (for plots).
     """
@@ -192,19 +221,27 @@ def drift_components(
     times_s: np.ndarray,
     cuts: list[int] | tuple[int, ...] = (),
     smooth_s: float = 2.0,
+    accumulate: bool = True,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, list[int]]:
-    """Per-frame growth of each component against its shot's opening.
+    """Per-frame growth of each component against the opening.
 
     Args:
-        colour: (T, 7) :func:`colour_stats` rows.
+        colour: (T, 55) :func:`colour_stats` rows ((T, 7) without the layout:
+            then no second counts as replaced).
         times_s: (T,) frame times, s.
         cuts: frame indices starting a new shot.
-        smooth_s: running-median window, s.
+        smooth_s: running-median window, s (within each shot).
+        accumulate: ``True``: the clip's opening is the reference and each
+            cut's jump is removed (the statistics continue across a cut
+            where the last shot left them, so change within shots
+            accumulates and a cut to a new shot adds nothing); ``False``:
+            every shot is measured against its own opening.
 
     Returns:
-        (growth, reference, edges): component name -> (T,) growth (units of
-        the module table); (T, 7) smoothed opening statistics of each
-        frame's shot; shot edges ``[0, cut..., T]``.
+        (growth, stats, edges): component name -> (T,) growth (units of the
+        module table); (T, 14) smoothed statistics and the opening's
+        (reference) statistics of each frame; the segments the drifted run
+        may span (``[0, T]`` when accumulating, else the shot edges).
     """
     x = np.asarray(colour, dtype=np.float64).reshape(len(times_s), -1)
     t = np.asarray(times_s, dtype=np.float64)
@@ -213,18 +250,50 @@ def drift_components(
     per_s = max(1, round(1.0 / step)) if step > 0 else 1
     edges = [0, *sorted({int(c) for c in cuts if 0 < c < n}), n]
     w = max(1, round(smooth_s / step) if step > 0 else 1) | 1
-    xs = _smooth(x, edges, w) if n else x
+    xs = _smooth(x[:, :7], edges, w) if n else x[:, :7]
+    # the compared quantities: log saturation and contrast, clipped fraction, a*
+    z = np.stack(
+        [
+            np.log(xs[:, 3] + SAT_FLOOR),
+            np.log(xs[:, 4] + CONTRAST_FLOOR),
+            xs[:, 5] + xs[:, 6],
+            xs[:, 1],
+        ],
+        axis=1,
+    )
+    segments = edges if not accumulate else [0, n]
+    zref = np.empty_like(z)
     ref = np.empty_like(xs)
-    for a, b in itertools.pairwise(edges):
+    if accumulate and n:
+        for c in edges[1:-1]:
+            z[c:] -= z[c] - z[c - 1]  # the cut's jump is not drift
+        if x.shape[1] >= 7 + LAYOUT[0] * LAYOUT[1] and n > per_s:
+            # seconds in which the picture was replaced rather than recoloured
+            lay = x[:, 7 : 7 + LAYOUT[0] * LAYOUT[1]]
+            corr = np.ones(n)
+            corr[per_s:] = np.sum(lay[per_s:] * lay[:-per_s], axis=1)
+            rep = corr < REPLACED
+            ev = rep.copy()
+            for k in range(1, 2 * per_s + 1):  # the replaced second, +- the smoothing
+                ev[:-k] |= rep[k:]
+                if k <= per_s:
+                    ev[k:] |= rep[:-k]
+            inc = np.diff(z, axis=0, prepend=z[:1])
+            inc[ev] = 0.0
+            z = z[:1] + np.cumsum(inc, axis=0)
+    for a, b in itertools.pairwise(segments):
         k0 = max(1, min(b - a, max(per_s, min(5 * per_s, (b - a) // 10))))
+        zref[a:b] = np.median(z[a : a + k0], axis=0)
         ref[a:b] = np.median(xs[a : a + k0], axis=0)
+    d = z - zref
     g = {
-        "saturation": np.log((xs[:, 3] + SAT_FLOOR) / (ref[:, 3] + SAT_FLOOR)),
-        "contrast": np.log((xs[:, 4] + CONTRAST_FLOOR) / (ref[:, 4] + CONTRAST_FLOOR)),
-        "clipping": (xs[:, 5] + xs[:, 6]) - (ref[:, 5] + ref[:, 6]),
-        "cast": np.abs(xs[:, 1] - ref[:, 1]),
+        "saturation": d[:, 0],
+        "contrast": d[:, 1],
+        "clipping": d[:, 2],
+        "cast": np.abs(d[:, 3]),
+        "cast_signed": d[:, 3],
     }
-    return g, np.concatenate([xs, ref], axis=1), edges
+    return g, np.concatenate([xs, ref], axis=1), segments
 
 
 def _frame_motion(motion: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -260,7 +329,7 @@ def drift_stats(
     """The drift decision of a clip (see module doc).
 
     Args:
-        colour: (T, 7) :func:`colour_stats` rows of the analysis frames.
+        colour: (T, 55) :func:`colour_stats` rows of the analysis frames.
         times_s: (T,) frame times, s.
         cuts: frame indices that start a new shot.
         motion: (T-1,) mean flow per frame pair, %diag/s (``None``: every
@@ -274,7 +343,7 @@ def drift_stats(
     n = len(t)
     if n < 2:
         return DriftStats(False, None, 0.0, 0.0, False, None, level_series=np.zeros(n))
-    g, xr, edges = components or drift_components(colour, t, cuts, th.smooth_s)
+    g, xr, edges = components or drift_components(colour, t, cuts, th.smooth_s, th.accumulate)
     step = float(np.median(np.diff(t)))
     duration = float(t[-1] - t[0]) + step
     need = max(th.min_s, th.min_fraction * duration)
@@ -312,26 +381,32 @@ def drift_stats(
     series = raw_level.copy()
     win = best or tail or (max(0, n - need_frames), n)
     mot_win = None if fm is None else float(np.median(fm[win[0] : win[1]]))
+    k_open = max(1, min(n, max(round(1.0 / step), min(round(5.0 / step), n // 10))))
+    mot_open = None if fm is None else float(np.median(fm[:k_open]))
     moving = best_moving if best is not None else (moving_at if tail else False)
-    grow = {k: float(np.median(v[win[0] : win[1]])) for k, v in g.items()}
+    grow = {
+        k: float(np.median(g[k][win[0] : win[1]]))
+        for k in ("saturation", "contrast", "clipping", "cast")
+    }
     xs, ref = xr[:, :7], xr[:, 7:]
     cur = np.median(xs[win[0] : win[1]], axis=0)
     op = ref[win[0]]
     d_lab = cur[:3] - op[:3]
     ratios = {
-        "saturation_x": float((cur[3] + 1e-3) / (op[3] + 1e-3)),
-        "contrast_x": float((cur[4] + 1e-3) / (op[4] + 1e-3)),
+        # the decision's own (accumulated) numbers, as factors of the opening
+        "saturation_x": float(np.exp(grow["saturation"])),
+        "contrast_x": float(np.exp(grow["contrast"])),
+        "clipped_growth": float(grow["clipping"]),
+        "delta_a": float(np.median(g["cast_signed"][win[0] : win[1]])),
+        # raw statistics of the window, for reading
         "highlights": float(cur[5]),
-        "highlights_opening": float(op[5]),
         "shadows": float(cur[6]),
-        "shadows_opening": float(op[6]),
         "delta_e": float(np.sqrt(np.sum(d_lab**2))),
-        "delta_a": float(d_lab[1]),
     }
     drifted = best is not None
     reason = ""
     if drifted:
-        reason = _reason(grow, ratios, th, moving)
+        reason = _reason(grow, ratios, th, moving, mot_win, mot_open)
     return DriftStats(
         drifted=drifted,
         start_s=float(t[min(onset, best[0])] - t[0]) if best else None,
@@ -346,7 +421,14 @@ def drift_stats(
     )
 
 
-def _reason(grow: dict[str, float], r: dict[str, float], th: DriftThresholds, moving: bool) -> str:
+def _reason(
+    grow: dict[str, float],
+    r: dict[str, float],
+    th: DriftThresholds,
+    moving: bool,
+    motion: float | None = None,
+    opening_motion: float | None = None,
+) -> str:
     """What drifted, strongest first, e.g. ``saturation x2.3 of the opening,
     18 % clipped highlights``."""
     f = th.moving_factor if moving else 1.0
@@ -356,17 +438,18 @@ def _reason(grow: dict[str, float], r: dict[str, float], th: DriftThresholds, mo
         ("contrast", f"contrast x{r['contrast_x']:.1f} of the opening"),
         (
             "clipping",
-            f"{100 * r['highlights']:.0f} % clipped highlights and "
-            f"{100 * r['shadows']:.0f} % crushed shadows (opening "
-            f"{100 * (r['highlights_opening'] + r['shadows_opening']):.0f} %)",
+            f"clipped pixels +{100 * r['clipped_growth']:.0f} % of the picture "
+            f"({100 * r['highlights']:.0f} % highlights, {100 * r['shadows']:.0f} % shadows)",
         ),
         (
             "cast",
             f"palette shifted towards {'magenta' if r['delta_a'] > 0 else 'green'} "
-            f"(ΔE {r['delta_e']:.0f})",
+            f"(ΔE {abs(r['delta_a']):.0f} along a*)",
         ),
     ):
         parts.append((grow[key] / (getattr(th, key) * f), text))
     parts.sort(key=lambda p: -p[0])
     words = ", ".join([parts[0][1]] + [p[1] for p in parts[1:] if p[0] >= 1.0])
-    return words + ("" if moving else "; motion died down")
+    if motion is not None and opening_motion is not None:
+        words += f"; motion {motion:.1f} %diag/s (opening {opening_motion:.1f})"
+    return words

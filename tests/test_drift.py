@@ -137,3 +137,47 @@ def test_svi_drifts_flagged_and_healthy_single_shots_not() -> None:
     healthy = [f for f, lab in flagged.values() if lab == "healthy"]
     assert sum(drifts) >= 7, flagged
     assert sum(healthy) == 0, flagged
+
+
+def _gray_texture(seed: int, blur: float = 0.0) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(40, 215, (H, W)).astype(np.float32)
+    g = cv2.GaussianBlur(g, (0, 0), 0.7)
+    if blur > 0:
+        g = cv2.GaussianBlur(g, (0, 0), blur)
+    return np.clip(g, 0, 255).astype(np.uint8)
+
+
+def _detail_series(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    from vqeval.metrics.content import weber_contrast
+    from vqeval.metrics.detail import detail_level, sharpness_level
+
+    det, sharp = [], []
+    for g in frames:
+        c = weber_contrast(g)
+        det.append(detail_level(g, c))
+        sharp.append(sharpness_level(c, det[-1]))
+    return np.array(det), np.array(sharp)
+
+
+def test_softening_across_jump_cuts_is_a_blurred_collapse_and_a_softer_shot_is_not() -> None:
+    from vqeval.metrics.detail import collapse_stats
+
+    n = 160  # 20 s at 8 frames/s
+    t = np.arange(n) / FPS
+    # the picture softens step by step (blur sigma 0 -> 1.6 px) while it jumps
+    # to a new (equally soft) scene every 2.5 s: detected as cuts
+    blur = np.linspace(0.0, 1.6, n)
+    frames = [_gray_texture(i // 20, float(b)) for i, b in enumerate(blur)]
+    cuts = list(range(20, n, 20))
+    det, sharp = _detail_series(frames)
+    cs = collapse_stats(det, t, cuts=cuts, sharpness=sharp)
+    assert cs.collapsed and cs.reason == "blurred"
+    assert cs.sharpness_retention is not None and cs.sharpness_retention < 0.8
+    # one cut to a softer (but steady) shot: a new picture, not a collapse
+    frames = [_gray_texture(0) for _ in range(n // 2)] + [_gray_texture(1, 1.2)] * (n // 2)
+    det, sharp = _detail_series(frames)
+    cs = collapse_stats(det, t, cuts=[n // 2], sharpness=sharp)
+    assert not cs.collapsed

@@ -15,7 +15,8 @@ feature            what it holds (the dimension that reads it)
 ``cuts``           frame indices starting a new shot (PySceneDetect)
 ``content``        :class:`metrics.content.ContentSeries`, cut-aware (freeze,
                    motion_decay)
-``detail``         (T,) fine-scale detail per frame (detail)
+``detail``         (T,) fine-scale detail and finest-scale share (sharpness)
+                   per frame (detail)
 ``embeddings``     (T, d) embeddings of ``config.backbone`` (repetition,
                    progression, subject_consistency); ``embeddings:<name>`` of
                    another backbone (``dino``, ``clip:MODEL/TAG`` ...).
@@ -28,8 +29,9 @@ feature            what it holds (the dimension that reads it)
 ``smoothness``     interpolation errors of up to 48 odd frames
                    (motion_smoothness)
 ``thumbnails``     4 evenly spaced JPEG data URIs (reports)
-``colour``         (T, 7) colour statistics per frame: CIELAB means, balanced
-                   saturation, log-luma contrast, clipped fractions (drift)
+``colour``         (T, 55) colour statistics per frame: CIELAB means, balanced
+                   saturation, log-luma contrast, clipped fractions, 8 x 6
+                   luma layout (drift)
 ``signature``      (T, 48) uint8 8 x 6 mean-luma grid per frame
                    (:func:`metrics.tempo.frame_signature`); always computed
                    (a resize of the luma frame): ``compare`` aligns it
@@ -95,7 +97,9 @@ class FrameFeatures:
             evaluated odd frames; ``smoothness_flow`` the flow backend used.
         thumbnails: JPEG data URIs.
         signature: (T, 48) uint8 per-frame signatures (:mod:`metrics.tempo`).
-        colour: (T, 7) float32 :func:`metrics.drift.colour_stats` rows.
+        colour: (T, 55) float32 :func:`metrics.drift.colour_stats` rows.
+        sharpness: (T,) finest-scale share of the detail per frame, with
+            ``detail`` (:func:`metrics.detail.sharpness_level`).
     """
 
     times_s: np.ndarray
@@ -114,6 +118,7 @@ class FrameFeatures:
     thumbnails: list[str] = field(default_factory=list)
     signature: np.ndarray | None = None
     colour: np.ndarray | None = None
+    sharpness: np.ndarray | None = None
 
 
 def thumbnail_uri(frame: np.ndarray) -> str | None:
@@ -193,6 +198,7 @@ class FramePass:
         self._cuts = CutDetector(self.fps) if "cuts" in want else None
         self._content = ContentAccumulator(self.fps) if "content" in want else None
         self._detail: list[float] | None = [] if "detail" in want else None
+        self._sharp: list[float] = []
         self._embed: dict[str, tuple[Any, list[np.ndarray], list[np.ndarray]]] = {}
         for name in sorted(n.split(":", 1)[1] for n in want if n.startswith("embeddings:")):
             bb = get_backbone(
@@ -230,7 +236,7 @@ class FramePass:
         """
         from vqeval.metrics.consistency import background_features, brightness_shift
         from vqeval.metrics.content import weber_contrast
-        from vqeval.metrics.detail import detail_level
+        from vqeval.metrics.detail import detail_level, sharpness_level
         from vqeval.metrics.tempo import frame_signature
 
         i = self._n
@@ -255,6 +261,7 @@ class FramePass:
             self._content.push(gray, t_s, contrast)
         if self._detail is not None:
             self._detail.append(detail_level(gray, contrast))
+            self._sharp.append(sharpness_level(contrast, self._detail[-1]))
         for _, (bb, buf, out) in self._embed.items():
             buf.append(model_rgb if model_rgb is not None and bb.frame_side > 0 else rgb)
             if len(buf) >= self._embed_batch:
@@ -319,6 +326,7 @@ class FramePass:
             feats.content = self._content.result(cut_times)
         if self._detail is not None:
             feats.detail = np.asarray(self._detail, dtype=np.float64)
+            feats.sharpness = np.asarray(self._sharp, dtype=np.float64)
         for name, (bb, buf, out) in self._embed.items():
             if buf:
                 out.append(bb.embed(np.stack(buf)))
@@ -343,7 +351,7 @@ class FramePass:
             feats.colour = (
                 np.stack(self._colour).astype(np.float32)
                 if self._colour
-                else np.zeros((0, 7), np.float32)
+                else np.zeros((0, 55), np.float32)
             )
         if self._want_thumbs:
             if self._last_rgb is not None and len(self._thumbs) < min(THUMBNAILS, self._n):

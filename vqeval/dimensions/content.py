@@ -115,17 +115,24 @@ def detail_score(cs: Any, duration_s: float) -> DimensionScore:
         "retention": _r(cs.retention),
         "collapse_start_s": _r(cs.start_s, 3),
         "collapse_s": _r(cs.length_s, 3),
+        "sharpness_retention": _r(cs.sharpness_retention),
         "reason": cs.reason,
         "flags": ["collapse"] if cs.collapsed else [],
         "flag_details": [],
     }
     if cs.collapsed:
-        why = (
-            f"dissolved into blur (detail {_pct(cs.min_detail)} vs {_pct(cs.opening_detail)} "
-            "at the start)"
-            if cs.reason == "dissolved"
-            else f"featureless picture (detail {_pct(cs.min_detail)} of local contrast)"
-        )
+        if cs.reason == "dissolved":
+            why = (
+                f"dissolved into blur (detail {_pct(cs.min_detail)} vs {_pct(cs.opening_detail)} "
+                "at the start)"
+            )
+        elif cs.reason == "blurred":
+            why = (
+                f"blurred: the finest detail fell to {_pct(cs.sharpness_retention or 0.0)} "
+                "of the opening's share (accumulated within shots)"
+            )
+        else:
+            why = f"featureless picture (detail {_pct(cs.min_detail)} of local contrast)"
         raw["flag_details"] = [{"flag": "collapse", "start_s": _r(cs.start_s, 3), "reason": why}]
     return DimensionScore("detail", round(score, 2), raw, "content")
 
@@ -134,8 +141,10 @@ def compute_detail(analysis: Analysis) -> DimensionScore:
     """``detail``: 100 = the picture keeps its texture; 0 = it collapsed into blur."""
     d = analysis.detail
     analysis.series["detail"] = [round(float(v), 5) for v in d]
+    sharp = analysis.require(["detail"]).sharpness
     return detail_score(
-        collapse_stats(d, analysis.times_s, cuts=analysis.cuts), analysis.duration_s
+        collapse_stats(d, analysis.times_s, cuts=analysis.cuts, sharpness=sharp),
+        analysis.duration_s,
     )
 
 
@@ -173,8 +182,9 @@ register(
         description=(
             "Whether the picture keeps its fine texture: detail (RMS fine-scale local "
             "contrast) at the end relative to the opening. 100 = at least 70% kept, 0 = 30% "
-            "or less. Flag 'collapse': detail below 30% of the opening's, or below 0.8% "
-            "(featureless), for max(1 s, 20% of the duration)."
+            "or less. Flag 'collapse': detail below 30% of the opening's, below 0.8% "
+            "(featureless), or the finest-scale share of the detail below 80% of the "
+            "opening's, followed across cuts (blurred), for max(1 s, 20% of the duration)."
         ),
         weight=1.0,
         default=True,

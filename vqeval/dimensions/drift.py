@@ -57,9 +57,7 @@ def drift_score(st: DriftStats, thresholds: DriftThresholds | None = None) -> Di
         "flag_details": [],
     }
     if st.drifted:
-        raw["flag_details"] = [
-            {"flag": "drift", "start_s": _r(st.start_s, 3), "reason": st.reason}
-        ]
+        raw["flag_details"] = [{"flag": "drift", "start_s": _r(st.start_s, 3), "reason": st.reason}]
     return DimensionScore("drift", round(score, 2), raw, "colour")
 
 
@@ -81,11 +79,12 @@ register(
         description=(
             "Whether the picture keeps its opening's colour and exposure: growth of "
             "white-balanced saturation, log-luma contrast, clipped highlights and shadows, "
-            "and a palette shift along green-magenta (CIELAB), per shot, against the shot's "
-            "opening; it must hold to the end of the shot. Raw drift_level: 0 = like the "
-            "opening, 1 = at the threshold. 100 = level <= 0.5, 0 = level >= 1.5. Flag "
-            "'drift': level >= 1 from a start to the end of the shot for max(2 s, 20% of "
-            "the duration) (thresholds x2 while the picture keeps moving)."
+            "and a palette shift along green-magenta (CIELAB a*), against the clip's opening, "
+            "followed across cuts (a cut's jump and seconds whose picture is replaced do not "
+            "count). Raw drift_level: 0 = like the opening, 1 = at the threshold. 100 = level "
+            "<= 0.5, 0 = level >= 1.5. Flag 'drift': level >= 1 from its start to the end, "
+            "for max(2 s, 15% of the duration); thresholds x2 while the picture moves faster "
+            "than 6 %diag/s."
         ),
         weight=1.0,
         default=True,
