@@ -11,7 +11,9 @@ variant         the method clip (expected)
 ==============  ============================================================
 ``slow_0.5``    the clip played at 0.5x, same length (frame blending) (slow)
 ``slow_0.67``   played at 0.67x (slow)
+``repeat_0.5``  played at 0.5x by repeating each frame (no blending) (slow)
 ``fast_1.5``    played at 1.5x, 1/1.5 of the length (not slow)
+``fast_2``      played at 2x, half the length (not slow)
 ``reencode``    re-encoded at CRF 32 and 120 px (same tempo, not slow)
 ``noise``       sensor noise, sigma 4 grey levels (same tempo, not slow)
 ``crop``        4 % cropped off every side, scaled back (same tempo, not slow)
@@ -29,7 +31,7 @@ time:
 
 1. ``MIN_CONFIDENCE`` (is the tempo to be trusted?): derived pairs whose
    best slope is right (within a factor 1.1 of the variant's true tempo:
-   0.5, 0.67, 1.5 or 1.0) against derived pairs whose slope is wrong and
+   0.5, 0.67, 1.5, 2 or 1.0) against derived pairs whose slope is wrong and
    pairs of two different healthy clips (no tempo exists).
 2. ``SLOW_TEMPO``: derived pairs whose tempo is known: slow variants against
    the others.
@@ -86,8 +88,18 @@ from vqeval.video import read_clip  # noqa: E402
 
 SIZE = 160  # the analysis size: nothing finer is ever read
 MAX_FPS = 24.0
-SLOW = ("slow_0.5", "slow_0.67")
-VARIANTS = ("slow_0.5", "slow_0.67", "fast_1.5", "reencode", "noise", "crop", "offset")
+SLOW = ("slow_0.5", "slow_0.67", "repeat_0.5")
+VARIANTS = (
+    "slow_0.5",
+    "slow_0.67",
+    "repeat_0.5",
+    "fast_1.5",
+    "fast_2",
+    "reencode",
+    "noise",
+    "crop",
+    "offset",
+)
 CONFIG = ScoreConfig(dimensions=("motion_level",))
 GRID_CONF = sorted({round(float(x), 4) for x in np.geomspace(0.001, 0.9, 121)})
 GRID_TEMPO = [round(x, 2) for x in np.arange(0.30, 1.31, 0.01)]
@@ -116,6 +128,8 @@ def make_variant(
     """(frames, crf, long side) of variant ``name`` of a clip."""
     if name.startswith("slow_"):
         return played_at(frames, float(name[5:]), len(frames)), 20, SIZE
+    if name == "repeat_0.5":
+        return frames[np.arange(len(frames)) // 2], 20, SIZE
     if name.startswith("fast_"):
         return played_at(frames, float(name[5:])), 20, SIZE
     if name == "reencode":
@@ -220,7 +234,7 @@ def measure(base: VideoResult, meth: VideoResult) -> dict[str, Any]:
 
 
 #: True tempo of each derived variant.
-TRUE_TEMPO = {"slow_0.5": 0.5, "slow_0.67": 0.67, "fast_1.5": 1.5}
+TRUE_TEMPO = {"slow_0.5": 0.5, "slow_0.67": 0.67, "repeat_0.5": 0.5, "fast_1.5": 1.5, "fast_2": 2.0}
 
 
 def right_slope(p: dict[str, Any]) -> bool:
