@@ -34,13 +34,13 @@ class ModelSpec:
         repo: hub id (``org/name``) or local folder with a diffusers ``model_index.json``.
         pipeline: diffusers pipeline class name (``WanPipeline``, ``HunyuanVideo15Pipeline``)
             or ``"module:Class"`` for a pipeline defined outside diffusers.
-        family: ``"wan"`` or ``"hunyuanvideo15"`` (selects the encoder stand-in and guidance
-            handling); plugins may use their own family name.
+        family: ``"wan"``, ``"hunyuanvideo15"`` or ``"cogvideox"`` (selects the encoder
+            stand-in and guidance handling); plugins may use their own family name.
         vae_stride: VAE compression (t, h, w) in frames / pixels per latent cell.
         patch: transformer patch size (t, h, w) in latent cells per token.
         train_frames: training horizon in video frames (Wan 81, HunyuanVideo 1.5 121).
         reference_frames: LVSA reference horizon in latent frames (Wan 21, HunyuanVideo 1.5 33,
-            RESEARCH.md section 1).
+            RESEARCH.md section 1; CogVideoX 1.5: 11 token frames of patch_size_t 2).
         height: default height in pixels.
         width: default width in pixels.
         fps: frame rate the model was trained at, frames per second (used for the mp4).
@@ -154,6 +154,21 @@ _HY15 = {
     "text_dim_2": 1472,
 }
 
+_COG15 = {
+    "pipeline": "CogVideoXPipeline",
+    "family": "cogvideox",
+    "vae_stride": (4, 8, 8),
+    "patch": (2, 2, 2),
+    "train_frames": 81,
+    # LVSA works on token frames: 81 frames = 21 latent frames = 11 frames of
+    # patch_size_t = 2 (lvsa.integrations.install.model_reference_frames)
+    "reference_frames": 11,
+    "height": 768,
+    "width": 1360,
+    "fps": 16.0,
+    "text_dim": 4096,
+}
+
 #: Built-in presets. A plugin may also be added here directly (one line per spec).
 PRESETS: list[ModelSpec] = [
     ModelSpec(
@@ -182,6 +197,7 @@ PRESETS: list[ModelSpec] = [
         width=1280,
         **_HY15,
     ),
+    ModelSpec(name="cogvideox1.5-5b", repo="THUDM/CogVideoX1.5-5B", guidance=6.0, **_COG15),
 ]
 
 #: Modules imported on first registry access; each calls :func:`register_model` itself.
@@ -290,17 +306,33 @@ def spec_from_folder(folder: str | Path, name: str | None = None) -> ModelSpec:
     elif pipeline.startswith("HunyuanVideo15"):
         base = dict(_HY15)
         base.update(height=480, width=848)
+    elif pipeline.startswith("CogVideoX"):
+        base = dict(_COG15)
+        base["guidance"] = 6.0
     else:
         raise GeneratorError(
             f"{folder}: pipeline {pipeline or '?'} is not supported "
-            "(supported: WanPipeline, HunyuanVideo15Pipeline)"
+            "(supported: WanPipeline, HunyuanVideo15Pipeline, CogVideoXPipeline)"
         )
     base["pipeline"] = pipeline
     tcfg_path = folder / "transformer" / "config.json"
     tcfg = _read_json(tcfg_path) if tcfg_path.is_file() else {}
     vcfg_path = folder / "vae" / "config.json"
     vcfg = _read_json(vcfg_path) if vcfg_path.is_file() else {}
-    if base["family"] == "wan":
+    if base["family"] == "cogvideox":
+        pt = int(tcfg.get("patch_size_t") or 1)
+        ps = int(tcfg.get("patch_size", 2))
+        base["patch"] = (pt, ps, ps)
+        base["text_dim"] = int(tcfg.get("text_embed_dim", base["text_dim"]))
+        t_ratio = int(vcfg.get("temporal_compression_ratio", 4))
+        s_ratio = 2 ** (len(vcfg.get("block_out_channels", (0, 0, 0, 0))) - 1)
+        base["vae_stride"] = (t_ratio, s_ratio, s_ratio)
+        sample = int(tcfg.get("sample_frames", 49))
+        base["train_frames"] = sample
+        base["reference_frames"] = -(-((sample - 1) // t_ratio + 1) // pt)
+        base["height"] = int(tcfg.get("sample_height", 60)) * s_ratio
+        base["width"] = int(tcfg.get("sample_width", 90)) * s_ratio
+    elif base["family"] == "wan":
         patch = tcfg.get("patch_size", base["patch"])
         base["patch"] = tuple(int(p) for p in patch)
         base["text_dim"] = int(tcfg.get("text_dim", base["text_dim"]))

@@ -16,7 +16,11 @@ from .op import session_attend
 from .parallel import cp_group, heads_to_sequence, sequence_to_heads
 from .session import AttentionSession
 
-__all__ = ["HunyuanVideo15SelfAttnProcessor", "WanSelfAttnProcessor"]
+__all__ = [
+    "CogVideoXSelfAttnProcessor",
+    "HunyuanVideo15SelfAttnProcessor",
+    "WanSelfAttnProcessor",
+]
 
 
 class WanSelfAttnProcessor:
@@ -151,6 +155,75 @@ class HunyuanVideo15SelfAttnProcessor:
         if getattr(attn, "to_add_out", None) is not None:
             enc = attn.to_add_out(enc)
         return hs, enc
+
+
+class CogVideoXSelfAttnProcessor:
+    """Processor for CogVideoX joint attention (``attn1``: text tokens, then video tokens,
+    through the same projections).
+
+    As the stock ``CogVideoXAttnProcessor2_0``: concatenate text before video, project,
+    per-head QK LayerNorm, 3-D RoPE on the video tokens only. Then text queries see every
+    key and video queries see all text keys plus their LVSA key frames (the reference's
+    rule for CogVideoX). Returns ``(video_out, text_out)`` as the block expects.
+    """
+
+    def __init__(self, session: AttentionSession, fallback) -> None:
+        self.session = session
+        self.fallback = fallback
+
+    def __call__(
+        self,
+        attn,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        image_rotary_emb: tuple[torch.Tensor, torch.Tensor] | None = None,
+        **kwargs,
+    ):
+        call = self.session.call
+        n = hidden_states.shape[1]
+        if (
+            attention_mask is not None
+            or encoder_hidden_states is None
+            or call is None
+            or call.frames * call.tokens_per_frame != n
+        ):
+            return self.fallback(
+                attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb
+            )
+        text = encoder_hidden_states.shape[1]
+        x = torch.cat([encoder_hidden_states, hidden_states], dim=1)
+        q = attn.to_q(x).unflatten(2, (attn.heads, -1))
+        k = attn.to_k(x).unflatten(2, (attn.heads, -1))
+        v = attn.to_v(x).unflatten(2, (attn.heads, -1))
+        if attn.norm_q is not None:
+            q = attn.norm_q(q)
+        if attn.norm_k is not None:
+            k = attn.norm_k(k)
+        if image_rotary_emb is not None:
+            from diffusers.models.embeddings import apply_rotary_emb
+
+            q = torch.cat(
+                [q[:, :text], apply_rotary_emb(q[:, text:], image_rotary_emb, sequence_dim=1)],
+                dim=1,
+            )
+            if not attn.is_cross_attention:
+                k = torch.cat(
+                    [k[:, :text], apply_rotary_emb(k[:, text:], image_rotary_emb, sequence_dim=1)],
+                    dim=1,
+                )
+        geom = Geometry(
+            call.frames,
+            call.tokens_per_frame,
+            text_tokens=text,
+            text_first=True,
+            heads=attn.heads,
+            head_dim=q.shape[-1],
+        )
+        out = session_attend(self.session, q, k, v, geom)
+        out = out.flatten(2, 3).to(x.dtype)
+        out = attn.to_out[1](attn.to_out[0](out))
+        return out[:, text:], out[:, :text]
 
 
 def _valid_prefix(mask: torch.Tensor, k: torch.Tensor, v: torch.Tensor):

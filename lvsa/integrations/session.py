@@ -87,11 +87,20 @@ class AttentionSession:
         return max(0, idx - (begin if isinstance(begin, int) else 0))
 
     def observe(
-        self, hidden_states: torch.Tensor, timestep: Any, patch: tuple[int, int, int]
+        self,
+        hidden_states: torch.Tensor,
+        timestep: Any,
+        patch: tuple[int, int, int],
+        frame_dim: int = 2,
     ) -> None:
-        """Record geometry and advance the step from a transformer call's inputs."""
+        """Record geometry and advance the step from a transformer call's inputs.
+
+        ``hidden_states`` is ``(B, C, F, H, W)`` (``frame_dim=2``: Wan, HunyuanVideo) or
+        ``(B, F, C, H, W)`` (``frame_dim=1``: CogVideoX); latent frames become
+        ``F // patch_t`` token frames of ``(H // patch_h) * (W // patch_w)`` tokens."""
         if hidden_states is not None and hidden_states.ndim == 5:
-            _, _, f, h, w = hidden_states.shape
+            f = hidden_states.shape[frame_dim]
+            h, w = hidden_states.shape[-2:]
             pt, ph, pw = patch
             self.call = CallGeometry(f // pt, (h // ph) * (w // pw))
         if timestep is None:
