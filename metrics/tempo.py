@@ -293,7 +293,7 @@ def estimate_tempo(
     if conf < min_confidence:
         why = (
             f"content does not correspond or does not change (best warp {best:.1f} grey "
-            f"levels rms, another tempo {alt:.1f}; confidence {conf:.2f} < {min_confidence:g})"
+            f"levels rms, another tempo {alt:.1f}; confidence {conf:.4f} < {min_confidence:g})"
         )
         return TempoEstimate(None, slope, off, conf, best, margin, why)
     return TempoEstimate(slope, slope, off, conf, best, margin, None)
