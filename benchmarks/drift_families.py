@@ -327,6 +327,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "cast": (4.0, 6.0, 8.0, 11.0, 15.0, 20.0),
     "still_motion": (0.75, 1.5, 3.0, 6.0),
     "min_fraction": (0.1, 0.15, 0.2),
+    "moving_factor": (2.0, 3.0, 4.0),
 }
 KEYS = tuple(GRID)
 
@@ -357,6 +358,7 @@ def decisions(cases: list[Case], grid: list[DriftThresholds]) -> np.ndarray:
     keys = ("saturation", "contrast", "clipping", "cast")
     T = np.array([[getattr(th, k) for k in keys] for th in grid])  # (N, 4)
     still = np.array([th.still_motion for th in grid])
+    movf = np.array([th.moving_factor for th in grid])
     frac = np.array([th.min_fraction for th in grid])
     mode = np.array([th.accumulate for th in grid])
     base = grid[0]
@@ -387,7 +389,7 @@ def decisions(cases: list[Case], grid: list[DriftThresholds]) -> np.ndarray:
                         continue
                     tail = g[b - k : b]  # (k, 4)
                     mot = float(np.median(fm[b - k : b]))
-                    factor = np.where(mot > still[sel], base.moving_factor, 1.0)
+                    factor = np.where(mot > still[sel], movf[sel], 1.0)
                     lv = (tail[None, :, :] / T[sel][:, None, :]).max(axis=2)  # (Ns, k)
                     out[sel, j] |= lv.min(axis=1) / factor >= 1.0
     return out

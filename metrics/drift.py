@@ -81,6 +81,10 @@ __all__ = [
 #: Columns of :func:`colour_stats` (units: CIELAB for L/a/b, 0-1 for
 #: saturation and the fractions, natural-log units for contrast).
 COLOUR_FIELDS = ("L", "a", "b", "saturation", "contrast", "highlights", "shadows")
+#: The frame is area-halved while its long side exceeds this (px): clipping
+#: is counted after one halving (80 px for 160-px analysis frames), the other
+#: statistics and the layout after two (40 px).
+STATS_SIZE = 48
 #: Layout grid (width, height) stored after the colour statistics.
 LAYOUT = (8, 6)
 #: Layout correlation (-1..1) 1 s apart below which the picture counts as
@@ -104,7 +108,8 @@ def colour_stats(rgb: np.ndarray) -> np.ndarray:
     """Colour statistics of one (H, W, 3) uint8 RGB frame (see :data:`COLOUR_FIELDS`).
 
     Returns:
-        (55,) float32: mean CIELAB L* (0-100), a*, b* (about -100..100);
+        (55,) float32, on the frame area-halved (see :data:`STATS_SIZE`):
+        mean CIELAB L* (0-100), a*, b* (about -100..100);
         grey-world-balanced HSV saturation (0-1); contrast, the std of
         ``ln(Y + 8)`` over the frame (Y luma 0-255; 0 = flat); the fractions
         of pixels whose largest channel is >= 250 (highlights) and <= 5
@@ -112,28 +117,33 @@ def colour_stats(rgb: np.ndarray) -> np.ndarray:
         zero-mean and unit-norm (48 values), to tell a picture that changes
         colour from one that is replaced.
     """
-    h, w = rgb.shape[:2]
-    small = rgb
-    if max(h, w) > 96:  # colour statistics do not need every pixel
-        s = 96.0 / max(h, w)
-        small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), cv2.INTER_AREA)
-    f = small.astype(np.float32) * (1.0 / 255.0)
-    lab = cv2.cvtColor(f, cv2.COLOR_RGB2Lab).reshape(-1, 3)
-    mean_lab = lab.mean(axis=0)
-    px = f.reshape(-1, 3)
-    m = px.mean(axis=0) + 1e-3
-    bal = px * (m.mean() / m)
-    mx, mn = bal.max(axis=1), bal.min(axis=1)
-    sat = float(np.mean((mx - mn) / np.maximum(mx, 1e-3)))
-    y = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    contrast = float(np.log(y + 8.0).std())
-    top = rgb.max(axis=2)
+    half = _halve(np.ascontiguousarray(rgb))
+    top = cv2.cvtColor(half, cv2.COLOR_RGB2HSV)[..., 2]  # V = the largest channel
     hi = float(np.count_nonzero(top >= HIGHLIGHT_LEVEL)) / top.size
     sh = float(np.count_nonzero(top <= SHADOW_LEVEL)) / top.size
+    small = _halve(half)
+    f = small.astype(np.float32) * np.float32(1.0 / 255.0)
+    mean_lab = cv2.mean(cv2.cvtColor(f, cv2.COLOR_RGB2Lab))[:3]
+    m = [v + 1e-3 for v in cv2.mean(f)[:3]]
+    avg = sum(m) / 3.0
+    bal = cv2.multiply(f, (avg / m[0], avg / m[1], avg / m[2], 0.0))
+    sat = cv2.mean(cv2.cvtColor(bal, cv2.COLOR_RGB2HSV))[1]  # (max - min) / max
+    y = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    contrast = float(np.log(y + 8.0).std())
     grid = cv2.resize(y, LAYOUT, interpolation=cv2.INTER_AREA).ravel()
     grid -= grid.mean()
     grid /= float(np.linalg.norm(grid)) + 1e-6
-    return np.concatenate([[*mean_lab.tolist(), sat, contrast, hi, sh], grid]).astype(np.float32)
+    out = np.empty(7 + grid.size, np.float32)
+    out[:7] = (*mean_lab, sat, contrast, hi, sh)
+    out[7:] = grid
+    return out
+
+
+def _halve(img: np.ndarray) -> np.ndarray:
+    """Area-halve an image while its long side exceeds :data:`STATS_SIZE`."""
+    if max(img.shape[:2]) <= STATS_SIZE or min(img.shape[:2]) < 8:
+        return img
+    return cv2.resize(img, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)
@@ -157,10 +167,10 @@ class DriftThresholds:
 
     saturation: float = 0.3
     contrast: float = 0.7
-    clipping: float = 0.1
+    clipping: float = 0.05
     cast: float = 8.0
     still_motion: float = 6.0
-    moving_factor: float = 2.0
+    moving_factor: float = 4.0
     min_s: float = 2.0
     min_fraction: float = 0.15
     smooth_s: float = 2.0
