@@ -72,7 +72,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from vqeval.metrics.drift import DriftThresholds, drift_components, drift_stats  # noqa: E402
+from vqeval.metrics.drift import (  # noqa: E402
+    REPLACED,
+    DriftThresholds,
+    drift_components,
+    drift_stats,
+)
 
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.framepass import run_pass  # noqa: E402
@@ -231,15 +236,16 @@ class Case:
     other_flags: tuple[str, ...] = ()
     colour: np.ndarray | None = None
 
-    def comps(self, accumulate: bool) -> Any:
-        """:func:`drift_components` in either cut mode (cached)."""
+    def comps(self, accumulate: bool, replaced: float = REPLACED) -> Any:
+        """:func:`drift_components` for a cut mode and replaced level (cached)."""
         cache = self.__dict__.setdefault("_comps", {})
-        if accumulate not in cache:
+        key = (bool(accumulate), float(replaced))
+        if key not in cache:
             col = self.colour if self.colour is not None else self.components[1][:, :7]
-            cache[accumulate] = drift_components(
-                col, self.times_s, self.cuts, accumulate=accumulate
+            cache[key] = drift_components(
+                col, self.times_s, self.cuts, accumulate=accumulate, replaced=replaced
             )
-        return cache[accumulate]
+        return cache[key]
 
     @property
     def failure(self) -> bool:
@@ -328,6 +334,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "still_motion": (0.75, 1.5, 3.0, 6.0),
     "min_fraction": (0.1, 0.15, 0.2),
     "moving_factor": (2.0, 3.0, 4.0),
+    "replaced": (0.3, 0.4, 0.5, 0.6),
 }
 KEYS = tuple(GRID)
 
@@ -341,7 +348,7 @@ def decide(c: Case, th: DriftThresholds) -> bool:
     """The drift flag of ``c`` under ``th``."""
     return drift_stats(
         np.zeros((len(c.times_s), 7)), c.times_s, cuts=c.cuts, motion=c.motion,
-        thresholds=th, components=c.comps(th.accumulate),
+        thresholds=th, components=c.comps(th.accumulate, th.replaced),
     ).drifted  # fmt: skip
 
 
@@ -361,6 +368,7 @@ def decisions(cases: list[Case], grid: list[DriftThresholds]) -> np.ndarray:
     movf = np.array([th.moving_factor for th in grid])
     frac = np.array([th.min_fraction for th in grid])
     mode = np.array([th.accumulate for th in grid])
+    repl = np.array([th.replaced for th in grid])
     base = grid[0]
     out = np.zeros((len(grid), len(cases)), dtype=bool)
     for j, c in enumerate(cases):
@@ -375,11 +383,11 @@ def decisions(cases: list[Case], grid: list[DriftThresholds]) -> np.ndarray:
         fm[0], fm[-1] = (m[0], m[-1]) if len(m) else (0.0, 0.0)
         if n > 2 and len(m):
             fm[1:-1] = 0.5 * (m[:-1] + m[1:])
-        for acc in np.unique(mode):
-            gd, _, segs = c.comps(bool(acc))
+        for acc, rp in sorted({(bool(a), float(r)) for a, r in zip(mode, repl)}):
+            gd, _, segs = c.comps(acc, rp)
             g = np.stack([gd[k] for k in keys], axis=1)  # (T, 4)
             for f in np.unique(frac):
-                sel = (frac == f) & (mode == acc)
+                sel = (frac == f) & (mode == acc) & (repl == rp)
                 if not sel.any():
                     continue
                 need = max(base.min_s, f * duration)

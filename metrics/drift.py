@@ -89,9 +89,10 @@ STATS_SIZE = 48
 LAYOUT = (8, 6)
 #: Layout correlation (-1..1) 1 s apart below which the picture counts as
 #: replaced (a transition, a new prompt, a fast move): colour change there
-#: is not accumulated. Measured: drifting SVI clips have 0-7 % of their
-#: seconds below 0.5, the prompt-stream films 9-48 %.
-REPLACED = 0.5
+#: is not accumulated. Chosen with the other thresholds (grid 0.3-0.6);
+#: measured: seven drifting SVI clips have 0-7 % of their seconds below 0.5,
+#: the five prompt-stream films 9-48 %.
+REPLACED = 0.4
 #: Saturation floor added before the log ratio (keeps grey openings finite).
 SAT_FLOOR = 0.1
 #: Contrast floor added before the log ratio.
@@ -151,7 +152,7 @@ class DriftThresholds:
     """Decision thresholds (units in the module doc).
 
     Attributes:
-        saturation: saturation growth, log ratio (0.5 = x1.65 with the floor).
+        saturation: saturation growth, log ratio (0.3 = x1.35 with the floor).
         contrast: contrast growth, log ratio.
         clipping: growth of the clipped fraction (0-1).
         cast: palette shift along green-magenta, CIELAB ΔE.
@@ -163,18 +164,21 @@ class DriftThresholds:
         accumulate: follow the statistics across cuts against the clip's
             opening (each cut's jump removed); ``False``: every shot against
             its own opening (see :func:`drift_components`).
+        replaced: layout correlation 1 s apart (-1..1) below which a
+            second's colour change is not accumulated (:data:`REPLACED`).
     """
 
     saturation: float = 0.3
-    contrast: float = 0.7
+    contrast: float = 0.9
     clipping: float = 0.05
-    cast: float = 8.0
+    cast: float = 11.0
     still_motion: float = 6.0
     moving_factor: float = 4.0
     min_s: float = 2.0
-    min_fraction: float = 0.15
+    min_fraction: float = 0.1
     smooth_s: float = 2.0
     accumulate: bool = True
+    replaced: float = REPLACED
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,7 @@ def drift_components(
     cuts: list[int] | tuple[int, ...] = (),
     smooth_s: float = 2.0,
     accumulate: bool = True,
+    replaced: float = REPLACED,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, list[int]]:
     """Per-frame growth of each component against the opening.
 
@@ -246,6 +251,8 @@ def drift_components(
             where the last shot left them, so change within shots
             accumulates and a cut to a new shot adds nothing); ``False``:
             every shot is measured against its own opening.
+        replaced: layout correlation (-1..1) 1 s apart below which the
+            picture counts as replaced (accumulating mode only).
 
     Returns:
         (growth, stats, edges): component name -> (T,) growth (units of the
@@ -282,7 +289,7 @@ def drift_components(
             lay = x[:, 7 : 7 + LAYOUT[0] * LAYOUT[1]]
             corr = np.ones(n)
             corr[per_s:] = np.sum(lay[per_s:] * lay[:-per_s], axis=1)
-            rep = corr < REPLACED
+            rep = corr < replaced
             ev = rep.copy()
             for k in range(1, 2 * per_s + 1):  # the replaced second, +- the smoothing
                 ev[:-k] |= rep[k:]
@@ -353,7 +360,9 @@ def drift_stats(
     n = len(t)
     if n < 2:
         return DriftStats(False, None, 0.0, 0.0, False, None, level_series=np.zeros(n))
-    g, xr, edges = components or drift_components(colour, t, cuts, th.smooth_s, th.accumulate)
+    g, xr, edges = components or drift_components(
+        colour, t, cuts, th.smooth_s, th.accumulate, th.replaced
+    )
     step = float(np.median(np.diff(t)))
     duration = float(t[-1] - t[0]) + step
     need = max(th.min_s, th.min_fraction * duration)

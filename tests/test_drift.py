@@ -135,8 +135,9 @@ def test_svi_drifts_flagged_and_healthy_single_shots_not() -> None:
         flagged[name] = ("drift" in ds.raw["flags"], lab["label"])
     drifts = [f for f, lab in flagged.values() if lab == "drift"]
     healthy = [f for f, lab in flagged.values() if lab == "healthy"]
-    assert sum(drifts) >= 7, flagged
-    assert sum(healthy) == 0, flagged
+    # issue 26's floors: >= 8 of 9 drifts, at most 1 of 12 healthy failed
+    assert sum(drifts) >= 8, flagged
+    assert sum(healthy) <= 1, flagged
 
 
 def _gray_texture(seed: int, blur: float = 0.0) -> np.ndarray:

@@ -83,7 +83,7 @@ register(
             "followed across cuts (a cut's jump and seconds whose picture is replaced do not "
             "count). Raw drift_level: 0 = like the opening, 1 = at the threshold. 100 = level "
             "<= 0.5, 0 = level >= 1.5. Flag 'drift': level >= 1 from its start to the end, "
-            "for max(2 s, 15% of the duration); thresholds x4 while the picture moves faster "
+            "for max(2 s, 10% of the duration); thresholds x4 while the picture moves faster "
             "than 6 %diag/s."
         ),
         weight=1.0,
