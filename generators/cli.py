@@ -242,7 +242,8 @@ def main(
                 f"model {plan.spec.name} ({plan.spec.repo}); {plan.frames} frames = "
                 f"{plan.latent_frames} latent frames ({plan.horizon:.2f}x of "
                 f"{plan.spec.train_frames}); {plan.height}x{plan.width} px, {tokens} tokens/latent "
-                f"frame, {tokens * plan.latent_frames} tokens; {plan.steps} steps; "
+                f"frame, {tokens * plan.spec.token_frames(plan.latent_frames)} tokens; "
+                f"{plan.steps} steps; "
                 f"{len(method_names)} methods x {len(prompt_list)} prompts x {len(seed_list)} "
                 f"seeds = {len(method_names) * len(prompt_list) * len(seed_list)} clips -> {out}/"
             )

@@ -104,6 +104,11 @@ class ModelSpec:
         """Height and width must be multiples of this many pixels (VAE stride x patch)."""
         return max(self.vae_stride[1] * self.patch[1], self.vae_stride[2] * self.patch[2])
 
+    def token_frames(self, latent_frames: int) -> int:
+        """Frames of tokens the transformer sees: ``ceil(latent / patch_t)`` (CogVideoX 1.5
+        packs 2 latent frames into one; its pipeline pads the latents to a multiple)."""
+        return -(-latent_frames // self.patch[0])
+
     def tokens_per_latent_frame(self, height: int, width: int) -> int:
         """Video tokens in one latent frame at ``height`` x ``width`` pixels."""
         h = height // (self.vae_stride[1] * self.patch[1])

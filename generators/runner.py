@@ -193,7 +193,9 @@ def resolve_config(config: GenerationConfig) -> Plan:
     if cp < 1:
         raise GeneratorError(f"--cp must be at least 1, got {cp}")
     if cp > 1:
-        tokens = latent_frames(spec, frames) * spec.tokens_per_latent_frame(height, width)
+        tokens = spec.token_frames(latent_frames(spec, frames)) * spec.tokens_per_latent_frame(
+            height, width
+        )
         if tokens % cp:
             raise GeneratorError(
                 f"--cp {cp}: the clip's {tokens} tokens do not split into {cp} equal shards"
