@@ -183,16 +183,22 @@ class Case:
         return summarize(scores)
 
 
-def collect(root: Path, kind: str, progress: Callable[[str], None] | None = None) -> list[Case]:
+def collect(
+    root: Path,
+    kind: str,
+    progress: Callable[[str], None] | None = None,
+    only: Callable[[dict[str, Any]], bool] | None = None,
+) -> list[Case]:
     """Analyse every clip listed in ``root/labels.json`` (``label``,
-    ``source``; derived clips also ``transform``)."""
+    ``source``; derived clips also ``transform``), or those whose label
+    record passes ``only``."""
     config = ScoreConfig()
     dims = resolve(config.dimensions)
     labels = json.loads((root / "labels.json").read_text())
     out = []
     for name, lab in sorted(labels.items()):
         path = root / name
-        if not path.exists():
+        if not path.exists() or (only is not None and not only(lab)):
             continue
         a = analyse(path, config)
         scores = {d.name: d.compute(a) for d in dims}

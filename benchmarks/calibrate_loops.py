@@ -1,8 +1,8 @@
 """Choose the ``loop`` flag's thresholds on labelled clips, and check that
 the choice generalises (leave-one-source-out).
 
-Three detectors raise ``loop`` (``vqeval/dimensions/repetition.py``); their
-five thresholds are chosen together:
+Four detectors raise ``loop`` (``vqeval/dimensions/repetition.py``); their
+eight thresholds are chosen together:
 
 ==================  =========================================================
 parameter           decides
@@ -15,6 +15,9 @@ parameter           decides
                     (:data:`metrics.replay.TIGHT_RATIO`)
 ``min_run_s``       replays: how long the matches must last
                     (:data:`metrics.replay.MIN_RUN_S`)
+``jump_factor``,    jumps back: how large a step is a jump, how closely it
+``back_ratio``,     lands on earlier content, how many evenly spaced ones
+``min_jumps``       make a loop (:func:`metrics.replay.jumps_back`)
 ``return_ratio``    scene returns across cuts
                     (:data:`metrics.scenes.RETURN_RATIO`)
 ==================  =========================================================
@@ -67,7 +70,15 @@ from vqeval.metrics.repetition import (  # noqa: E402
     MIN_AWAY,
     detect_repetition,
 )
-from vqeval.metrics.replay import MIN_RUN_S, TIGHT_RATIO, detect_replay  # noqa: E402
+from vqeval.metrics.replay import (  # noqa: E402
+    BACK_RATIO,
+    JUMP_FACTOR,
+    MIN_JUMPS,
+    MIN_RUN_S,
+    TIGHT_RATIO,
+    detect_replay,
+    jumps_back,
+)
 from vqeval.metrics.scenes import RETURN_RATIO, scene_returns  # noqa: E402
 
 from vqeval.config import ScoreConfig  # noqa: E402
@@ -75,11 +86,14 @@ from vqeval.pipeline import analyse  # noqa: E402
 
 #: The grid every combination of which is scored.
 GRID: dict[str, tuple[float, ...]] = {
-    "min_away": (0.0, 0.15, 0.3, 0.45, 0.6, 0.75),
+    "min_away": (0.0, 0.15, 0.3, 0.45, 0.6),
     "strength": (0.75, 0.8, 0.85, 0.9, 0.95),
     "tight_ratio": (0.3, 0.4, 0.5, 0.6, 0.7),
-    "min_run_s": (1.0, 1.5, 2.0, 3.0),
-    "return_ratio": (0.15, 0.25, 0.35, 0.45, 0.55),
+    "min_run_s": (1.0, 2.0, 3.0),
+    "jump_factor": (3.0, 5.0, 8.0),
+    "back_ratio": (0.2, 0.35, 0.5),
+    "min_jumps": (2, 3, 4),
+    "return_ratio": (0.15, 0.25, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.75),
 }
 #: The library's values, reported next to the chosen ones.
 DEFAULTS = {
@@ -87,6 +101,9 @@ DEFAULTS = {
     "strength": LOOP_STRENGTH_THRESHOLD,
     "tight_ratio": TIGHT_RATIO,
     "min_run_s": MIN_RUN_S,
+    "jump_factor": JUMP_FACTOR,
+    "back_ratio": BACK_RATIO,
+    "min_jumps": MIN_JUMPS,
     "return_ratio": RETURN_RATIO,
 }
 
@@ -104,6 +121,8 @@ class Case:
     departure: dict[float, tuple[float, float, bool]] = field(default_factory=dict)
     replay: dict[tuple[float, float], bool] = field(default_factory=dict)
     scenes: dict[float, bool] = field(default_factory=dict)
+    # (jump_factor, back_ratio) -> longest chain of jumps back
+    jumps: dict[tuple[float, float], int] = field(default_factory=dict)
 
     def flagged(self, p: dict[str, float]) -> bool:
         """The ``loop`` flag under thresholds ``p``, as the library decides it."""
@@ -114,6 +133,7 @@ class Case:
             or (turns and pp_s >= thr)
             or self.replay[(p["tight_ratio"], p["min_run_s"])]
             or self.scenes[p["return_ratio"]]
+            or self.jumps[(p["jump_factor"], p["back_ratio"])] >= p["min_jumps"]
         )
 
 
@@ -177,6 +197,10 @@ def collect(
             for mr in GRID["min_run_s"]:
                 rp = detect_replay(dist, fps, times_s=times, tight_ratio=tr, min_run_s=mr)
                 case.replay[(tr, mr)] = rp.detected
+        for jf in GRID["jump_factor"]:
+            for br in GRID["back_ratio"]:
+                jb = jumps_back(dist, fps, times_s=times, jump_factor=jf, back_ratio=br)
+                case.jumps[(jf, br)] = jb.count
         for rr in GRID["return_ratio"]:
             sc = scene_returns(
                 dist, list(f["cuts"]), times, change_distance=change, return_ratio=rr
@@ -191,6 +215,54 @@ def collect(
 def combos() -> list[dict[str, float]]:
     keys = list(GRID)
     return [dict(zip(keys, v)) for v in itertools.product(*(GRID[k] for k in keys))]
+
+
+def flag_tensor(c: Case) -> np.ndarray:
+    """The ``loop`` flag of ``c`` for every combination of :data:`GRID`, as a
+    boolean array with one axis per parameter (in :data:`GRID`'s order);
+    equal to :meth:`Case.flagged` element by element."""
+    g = GRID
+    dep = np.array(
+        [
+            [
+                c.departure[m][0] >= thr or (c.departure[m][2] and c.departure[m][1] >= thr)
+                for thr in g["strength"]
+            ]
+            for m in g["min_away"]
+        ]
+    )
+    rep = np.array([[c.replay[(t, r)] for r in g["min_run_s"]] for t in g["tight_ratio"]])
+    jmp = np.array(
+        [
+            [[c.jumps[(jf, br)] >= mj for mj in g["min_jumps"]] for br in g["back_ratio"]]
+            for jf in g["jump_factor"]
+        ]
+    )
+    scn = np.array([c.scenes[r] for r in g["return_ratio"]])
+    # axes: min_away, strength, tight_ratio, min_run_s, jump_factor, back_ratio,
+    # min_jumps, return_ratio
+    return (
+        dep[:, :, None, None, None, None, None, None]
+        | rep[None, None, :, :, None, None, None, None]
+        | jmp[None, None, None, None, :, :, :, None]
+        | scn[None, None, None, None, None, None, None, :]
+    )
+
+
+def accuracy_tensor(cases: Sequence[Case]) -> np.ndarray:
+    """Balanced accuracy (mean over clip sets) of every combination."""
+    per_kind = []
+    for kind in sorted({c.kind for c in cases}):
+        sel = [c for c in cases if c.kind == kind]
+        rates = []
+        for label, want in (("loop", True), ("healthy", False)):
+            group = [flag_tensor(c) for c in sel if c.label == label]
+            if group:
+                hit = np.mean(np.stack(group), axis=0)
+                rates.append(hit if want else 1.0 - hit)
+        if rates:
+            per_kind.append(np.mean(np.stack(rates), axis=0))
+    return np.mean(np.stack(per_kind), axis=0)
 
 
 def balanced_accuracy(cases: Sequence[Case], p: dict[str, float]) -> float:
@@ -208,14 +280,13 @@ def balanced_accuracy(cases: Sequence[Case], p: dict[str, float]) -> float:
 
 def select(cases: Sequence[Case]) -> tuple[dict[str, float], float, int]:
     """The procedure of the module doc: (thresholds, accuracy, plateau size)."""
-    cs = combos()
-    acc = np.array([balanced_accuracy(cases, p) for p in cs])
+    acc = accuracy_tensor(cases)
     best = float(acc.max())
-    tied = [p for p, a in zip(cs, acc) if a >= best - 1e-12]
-    idx = {k: {v: i for i, v in enumerate(GRID[k])} for k in GRID}
-    centre = {k: float(np.median([idx[k][p[k]] for p in tied])) for k in GRID}
-    pick = min(tied, key=lambda p: sum(abs(idx[k][p[k]] - centre[k]) for k in GRID))
-    return pick, best, len(tied)
+    tied = np.argwhere(acc >= best - 1e-12)  # grid indices of the plateau
+    centre = np.median(tied, axis=0)
+    pick = tied[int(np.argmin(np.abs(tied - centre).sum(axis=1)))]
+    chosen = {k: GRID[k][int(i)] for k, i in zip(GRID, pick)}
+    return chosen, best, len(tied)
 
 
 def figures(cases: Sequence[Case], flags: dict[str, bool]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Build labelled failure clips from the real dev set's own healthy clips.
 
 Real long-video failures are scarce: the dev set (``../shared/realvideos``)
-holds 16 healthy clips, 9 freezes and 5 loops. This script multiplies the
+holds healthy clips, freezes and loops; ``../shared/realvideos_svi`` more
+healthy clips. This script multiplies the
 failures the way long-video generators fail, starting from each healthy
 clip's own frames (nothing from outside the repository and ``../shared``):
 
@@ -29,10 +30,26 @@ transform           what the clip becomes (label)
 ``healthy_cut``     the first half of the clip, then a hard cut to the first
                     half of that other clip: a new shot is not a loop
                     (healthy)
+``loop_slow_cut``   slow content (the clip slowed to the motion of a
+                    talking head, 0.6-1.2 grey levels per 1/8 s; a slower
+                    clip as it is); from 20-50 % a 1.5-3 s stretch repeats
+                    to the end with hard cuts back (loop)
+``loop_slow_``      the same, the stretch played forward and backward
+``pingpong``        (loop)
+``loop_short``      from 20-50 % a 0.5-1.0 s stretch repeats to the end: a
+                    sub-second loop (loop)
+``loop_reframe``    A B A B: a wide framing of the clip's first half and a
+                    closer framing of its second half alternate in four
+                    shots, each continuing where it left off (loop)
+``healthy_slow``    the clip slowed like ``loop_slow_cut``, nothing
+                    repeated (healthy)
+``healthy_``        a wide framing, then one cut to a closer framing for
+``reframe_cut``     the rest (healthy)
 ==================  =====================================================
 
 The two-clip transforms pair each healthy clip with the next healthy clip of
-its source (sorted by name); a source with a single healthy clip has none.
+its source (sorted by name) that shows other content (a page may publish one
+video twice); a source with a single healthy clip has none.
 
 Each output is an H.264 mp4 (long side 320 px, the source frame rate capped
 at 24 frames/s) plus one ``labels.json`` in the format of the real set
@@ -255,19 +272,36 @@ def _repeat_from(frames: np.ndarray, k: int, n: int, pingpong: bool) -> np.ndarr
     return frames[idx]
 
 
+def _slow_speed(frames: np.ndarray, fps: float, rng: np.random.Generator) -> float:
+    """Playback speed (0.15-1) that gives the clip the motion of slow content.
+
+    Slow content (a talking head, a perched bird, a slow pan) changes by
+    0.6-1.2 grey levels (mean absolute difference of luma) per 1/8 s, the
+    analysis step; a clip that moves faster is slowed to a level drawn from
+    that range, one already as slow is played as it is (slowing it further
+    would make a still picture, a freeze rather than slow content).
+    """
+    g = frames[..., :3].astype(np.float32).mean(axis=-1)
+    step = np.abs(np.diff(g, axis=0)).mean(axis=(1, 2)) if len(g) > 1 else np.zeros(1)
+    per_eighth = float(np.median(step)) * max(fps / 8.0, 1.0)
+    target = rng.uniform(0.6, 1.2)
+    return float(np.clip(target / max(per_eighth, 1e-6), 0.15, 1.0))
+
+
 def _slow_loop(
     frames: np.ndarray, fps: float, rng: np.random.Generator, pingpong: bool
 ) -> np.ndarray:
     t = len(frames)
-    slow = _slowed(frames, rng.uniform(0.2, 0.35))
+    slow = _slowed(frames, _slow_speed(frames, fps, rng))
     n = max(3, min(round(rng.uniform(1.5, 3.0) * fps), t // 3))
     k = round(rng.uniform(0.2, 0.5) * t)
     return _repeat_from(slow, min(k, t - n - 1), n, pingpong)
 
 
 def loop_slow_cut(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """Slow content (the clip at 0.2-0.35x speed); from 20-50 % of the
-    duration a 1.5-3 s stretch repeats to the end with hard cuts back (loop)."""
+    """Slow content (the clip slowed to the motion of a talking head,
+    :func:`_slow_speed`); from 20-50 % of the duration a 1.5-3 s stretch
+    repeats to the end with hard cuts back (loop)."""
     return _slow_loop(frames, fps, rng, pingpong=False)
 
 
@@ -286,8 +320,9 @@ def loop_short(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.n
 
 
 def healthy_slow(frames: np.ndarray, fps: float, rng: np.random.Generator) -> np.ndarray:
-    """The clip at 0.2-0.35x speed, nothing repeated: slow content is healthy."""
-    return _slowed(frames, rng.uniform(0.2, 0.35))
+    """The clip slowed to the motion of slow content (:func:`_slow_speed`),
+    nothing repeated: slow content is healthy."""
+    return _slowed(frames, _slow_speed(frames, fps, rng))
 
 
 def _framing(frames: np.ndarray, zoom: float, cy: float, cx: float) -> np.ndarray:
@@ -368,9 +403,25 @@ def build(real: Path, out: Path, transforms: list[str] | None = None) -> dict[st
     for n in healthy:
         by_source.setdefault(str(labels[n].get("source", "")).split(":")[0], []).append(n)
 
+    openings: dict[str, np.ndarray] = {}
+
+    def opening(name: str) -> np.ndarray:
+        if name not in openings:
+            f = read_clip(real / name, size=64, max_fps=MAX_FPS, max_frames=1, stills=0).frames
+            openings[name] = f[0].astype(np.float32)
+        return openings[name]
+
     def partner(name: str) -> str | None:
+        """The next healthy clip of the same source showing other content (a
+        page may publish one video twice: its opening frame differs by less
+        than 8 grey levels on average)."""
         group = by_source[str(labels[name].get("source", "")).split(":")[0]]
-        return None if len(group) < 2 else group[(group.index(name) + 1) % len(group)]
+        i = group.index(name)
+        for other in group[i + 1 :] + group[:i]:
+            a, b = opening(name), opening(other)
+            if a.shape != b.shape or float(np.abs(a - b).mean()) >= 8.0:
+                return other
+        return None
 
     cache: dict[str, tuple[np.ndarray, float]] = {}
 

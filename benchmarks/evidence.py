@@ -53,20 +53,40 @@ VBENCH_CONSISTENCY = (
     "temporal_flickering",
     "motion_smoothness",
 )
+#: Derived transforms the freeze thresholds are calibrated on (those of
+#: issue 12; the loop thresholds have their own procedure,
+#: ``benchmarks/calibrate_loops.py``).
+FREEZE_CALIBRATION_TRANSFORMS = (
+    "loop_cut",
+    "loop_pingpong",
+    "hold_noise",
+    "hold_shimmer",
+    "slow_stop",
+    "collapse",
+    "healthy_noise",
+    "loop_scenes",
+    "healthy_cut",
+)
 #: VQeval's failure-aware dimensions shown next to them.
 VQEVAL_DIMS = ("repetition", "progression", "freeze", "motion_decay")
 
 
 def _group(lab: dict[str, Any]) -> str:
-    """healthy / freeze / loop / flicker from a samples or realvideos label."""
+    """healthy / freeze / loop / flicker / drift / collapse / slow from a
+    samples, realvideos or derived label."""
     if "group" in lab:
         return str(lab["group"])
     label = str(lab.get("label", ""))
     return {"frozen": "freeze", "loop": "loop", "healthy": "healthy"}.get(label, label)
 
 
+#: Groups that take no part in the per-clip contrasts: a ``slow`` clip is a
+#: failure only against the healthy clip of its prompt (``vqeval compare``).
+NOT_PER_CLIP = ("slow",)
+
+
 def _cls(lab: dict[str, Any]) -> str:
-    return str(lab.get("class") or lab.get("label"))
+    return str(lab.get("class") or lab.get("transform") or lab.get("label"))
 
 
 def score_folder(root: Path, config: ScoreConfig) -> list[dict[str, Any]]:
@@ -84,7 +104,7 @@ def score_folder(root: Path, config: ScoreConfig) -> list[dict[str, Any]]:
                 "clip": name,
                 "class": _cls(lab),
                 "group": _group(lab),
-                "failure": _group(lab) != "healthy",
+                "failure": _group(lab) not in ("healthy", *NOT_PER_CLIP),
                 "composite": r.composite,
                 "verdict": r.verdict,
                 "flags": list(r.flags),
@@ -117,12 +137,14 @@ def aurocs(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, dict[str, A
         "failure_vs_healthy": lambda r: r["failure"],
         "freeze_vs_healthy": lambda r: r["group"] == "freeze",
         "loop_vs_healthy": lambda r: r["group"] == "loop",
+        "drift_vs_healthy": lambda r: r["group"] == "drift",
+        "collapse_vs_healthy": lambda r: r["group"] == "collapse",
     }
     for key in keys:
         out[key] = {}
         for cname, is_pos in contrasts.items():
             pos = [_value(r, key) for r in rows if is_pos(r)]
-            neg = [_value(r, key) for r in rows if not r["failure"]]
+            neg = [_value(r, key) for r in rows if r["group"] == "healthy"]
             pos = [-v for v in pos if v is not None]
             neg = [-v for v in neg if v is not None]
             a = auroc(pos, neg) if pos and neg else float("nan")
@@ -224,11 +246,23 @@ def _reading(part: dict[str, Any]) -> list[str]:
     """One summary bullet per set, written from the numbers (not by hand)."""
     vb = [d for d in VBENCH_CONSISTENCY if d in part["auroc"]]
     comp = part["auroc"]["composite"]
-    lines = [f"- **{part['title']}**: composite AUROC failure vs healthy "
-             f"{comp['failure_vs_healthy']['auroc']:.3f}, freeze vs healthy "
-             f"{comp['freeze_vs_healthy']['auroc']:.3f}, loop vs healthy "
-             f"{comp['loop_vs_healthy']['auroc']:.3f}."]  # fmt: skip
+    parts = [
+        f"{name.replace('_', ' ')} {comp[name]['auroc']:.3f}"
+        for name in ("failure_vs_healthy", "freeze_vs_healthy", "loop_vs_healthy",
+                     "drift_vs_healthy", "collapse_vs_healthy")
+        if comp.get(name, {}).get("auroc") is not None
+    ]  # fmt: skip
+    failed = {}
+    for r in part["clips"]:
+        g = r["group"]
+        n_f, n = failed.get(g, (0, 0))
+        failed[g] = (n_f + (r["verdict"] == "failed"), n + 1)
+    verdicts = ", ".join(f"{g} {a}/{b}" for g, (a, b) in sorted(failed.items()))
+    lines = [f"- **{part['title']}**: composite AUROC " + ", ".join(parts)
+             + f". Verdict failed per group: {verdicts}."]  # fmt: skip
     if vb:
+        if comp["freeze_vs_healthy"]["auroc"] is None or comp["loop_vs_healthy"]["auroc"] is None:
+            return lines
         fz = _span(part, vb, "freeze_vs_healthy")
         lp = _span(part, vb, "loop_vs_healthy")
         rep = part["auroc"].get("repetition", {}).get("loop_vs_healthy", {}).get("auroc")
@@ -507,6 +541,7 @@ def run(
     with_robustness: bool = True,
     heldout: Path | None = None,
     derived: Path | None = None,
+    svi: Path | None = None,
 ) -> dict[str, Any]:
     config = ScoreConfig()
     reg = registry()
@@ -517,7 +552,11 @@ def run(
         ("samples", "Sample clips (data/samples, synthetic)", samples),
         ("heldout", "Held-out synthetic clips (new seeds, other photos, periods x1.13)", heldout),
         ("realvideos", "Real generated videos (shared/realvideos)", real),
-    ):
+        ("realvideos_svi", "Real generated videos (shared/realvideos_svi, Stable Video Infinity)",
+         svi),
+        ("derived", "Failures derived from the real healthy clips (benchmarks/dev_failures.py)",
+         derived),
+    ):  # fmt: skip
         if root is None or not (root / "labels.json").is_file():
             continue
         rows = score_folder(root, config)
@@ -528,6 +567,8 @@ def run(
             "title": title,
             "root": "generated by make_heldout()"
             if key == "heldout"
+            else "generated by dev_failures.build()"
+            if key == "derived"
             else os.path.relpath(root, REPO),
             "dims": dims,
             "n_per_group": dict(sorted(groups.items())),
@@ -543,7 +584,16 @@ def run(
     if real is not None and (real / "labels.json").is_file():
         cases = calibrate.collect(real, "real")
         if derived is not None and (derived / "labels.json").is_file():
-            cases += calibrate.collect(derived, "derived")
+            # the freeze thresholds' procedure: the real dev set's own derived
+            # failures of the kinds it decides (freezes, collapses, their
+            # healthy controls and the loops whose flag it does not move)
+            kinds = set(FREEZE_CALIBRATION_TRANSFORMS)
+            parents = set(json.loads((real / "labels.json").read_text()))
+            cases += calibrate.collect(
+                derived,
+                "derived",
+                only=lambda lab: lab.get("transform") in kinds and lab.get("parent") in parents,
+            )
         cal = calibrate.report(cases)
         cal["defaults"] = vars(calibrate.defaults())
     return {
@@ -570,6 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     env_real = os.environ.get("VQEVAL_REALVIDEOS")
     p.add_argument("--real", type=Path,
                    default=Path(env_real) if env_real else REPO.parent / "shared" / "realvideos")  # fmt: skip
+    env_svi = os.environ.get("VQEVAL_REALVIDEOS_SVI")
+    p.add_argument("--svi", type=Path,
+                   default=Path(env_svi) if env_svi else REPO.parent / "shared" / "realvideos_svi")  # fmt: skip
     p.add_argument("--md", type=Path, default=REPO / "docs" / "evidence.md")
     p.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "evidence.json")
     p.add_argument(
@@ -590,12 +643,15 @@ def main(argv: list[str] | None = None) -> int:
         if derived is None and (args.real / "labels.json").is_file():
             derived = Path(tmp) / "derived"
             dev_failures.build(args.real, derived, None)
+            if (args.svi / "labels.json").is_file():
+                dev_failures.build(args.svi, derived, None)
         res = run(
             args.samples,
             args.real,
             with_robustness=not args.no_robustness,
             heldout=held,
             derived=derived,
+            svi=args.svi,
         )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(res, indent=1) + "\n")

@@ -59,16 +59,18 @@ def _min3(x: np.ndarray) -> np.ndarray:
     return np.minimum(np.minimum(p[:-2], p[1:-1]), p[2:])
 
 
-#: Loop / ping-pong strength (0-1) at or above which a loop is reported.
-LOOP_STRENGTH_THRESHOLD = 0.8
+#: Loop / ping-pong strength (0-1) at or above which a loop is reported
+#: (chosen by ``benchmarks/calibrate_loops.py``; results/loops.md).
+LOOP_STRENGTH_THRESHOLD = 0.85
 #: Anti-diagonal strength (0-1) at or above which a turning point counts.
 TURN_STRENGTH = 0.8
 #: Return completeness (0-1) at or above which a pair counts as a return.
 RETURN_THRESHOLD = 0.5
 #: Fraction (0-1) of the frames between a pair that must be away from the
-#: first (:func:`return_completeness`): a loop departs for most of its
-#: period, a blink or a gesture that comes straight back does not.
-MIN_AWAY = 0.0
+#: first (:func:`return_completeness`): a loop departs for much of its
+#: period, a blink or a gesture that comes straight back does not (chosen by
+#: ``benchmarks/calibrate_loops.py``).
+MIN_AWAY = 0.15
 #: Shortest loop period reported (s) when a longer lag repeats it: the
 #: fundamental of a sub-second loop, not its multiple.
 MIN_PERIOD_S = 0.3
@@ -116,14 +118,15 @@ class RepetitionResult:
     Attributes:
         score: 0-100, 100 = no repetition; ``100 * (1 - s) / 0.5`` clipped
             to 0-100, with ``s`` the larger of loop and ping-pong strength
-            (strength 0.8, the detection threshold, scores 40).
-        loop_detected: loop strength >= 0.8 or ``pingpong``.
+            (strength 0.85, the detection threshold, scores 30).
+        loop_detected: loop strength >= ``strength_threshold`` or ``pingpong``.
         loop_period_frames: period in analysis frames (sub-frame precision),
             ``None`` without a loop.
         loop_period_s: the same in seconds.
         loop_strength: 0-1, strength of the best diagonal (see module doc).
-        pingpong: reversed playback: ping-pong strength >= 0.8 at two or
-            more distinct turning points.
+        pingpong: reversed playback: ping-pong strength >=
+            ``strength_threshold``, with two or more turning points (anti-diagonals
+            of strength >= :data:`TURN_STRENGTH`).
         pingpong_strength: 0-1, strength of the best anti-diagonal (0 when
             fewer than two turning points: one reversal is ordinary motion).
         revisit_ratio: 0-1, fraction of frames that return at least half-way

@@ -20,6 +20,11 @@ a pair ``(i, j)`` is a **tight match** when::
   diagonal ``(i, i + P)`` lasting at least ``min_run_s``. The period is the
   lag with the longest run (a loop of period ``P`` also matches at ``2P``,
   ``3P``, ... over shorter runs), so sub-second periods are found as they are.
+* **Jumps back** (:func:`jumps_back`): the seams of a stretch replayed with
+  hard cuts, each a step far larger than the neighbour distance that lands
+  on a frame seen at least ``MIN_PERIOD_S`` before; two make a loop. This
+  catches loops whose content moves less than the frames' noise between
+  seams.
 * A **replayed ping-pong** (a stretch played forward then backward) is a run
   of tight matches along an anti-diagonal ``(c - k, c + k)`` from its turning
   point ``c`` outwards, reaching ``min_run_s`` on each side of it, at two or
@@ -27,8 +32,9 @@ a pair ``(i, j)`` is a **tight match** when::
 
 Natural motion never matches within its own noise for a second: on the real
 dev clips (healthy, drifting, collapsing and generated loops alike) the
-longest run of tight matches is 0.25 s at ``tight_ratio`` 0.5
-(``docs/metrics.md``). A still picture (every ``n(i)`` at the noise floor)
+longest run of tight matches is 0.25 s at ``tight_ratio`` 0.5, and no
+healthy clip reaches ``MIN_RUN_S`` at the chosen 0.7
+(``benchmarks/results/loops.md``). A still picture (every ``n(i)`` at the noise floor)
 matches nothing *beyond* its noise, so a freeze is not a replay; frames
 identical to the last bit (``n(i)`` below ``1e-6``) are never counted.
 """
@@ -41,17 +47,25 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 __all__ = [
+    "BACK_RATIO",
+    "JUMP_FACTOR",
+    "MIN_JUMPS",
     "MIN_RUN_S",
     "TIGHT_RATIO",
+    "JumpsBack",
     "ReplayResult",
     "detect_replay",
+    "jumps_back",
     "neighbour_distance",
 ]
 
 #: A pair matches "beyond noise" when its distance is below this fraction
-#: (0-1) of the larger local neighbour distance.
-TIGHT_RATIO = 0.5
-#: Shortest run of tight matches (s) that counts as a replay.
+#: (0-1) of the larger local neighbour distance (chosen by
+#: ``benchmarks/calibrate_loops.py``; the grid stops at 0.7, above which a
+#: match is no longer clearly beyond the neighbours' change).
+TIGHT_RATIO = 0.7
+#: Shortest run of tight matches (s) that counts as a replay (chosen by
+#: ``benchmarks/calibrate_loops.py``).
 MIN_RUN_S = 1.0
 #: Shortest replay period (s): below it the frames are neighbours.
 MIN_PERIOD_S = 0.3
@@ -236,4 +250,122 @@ def detect_replay(
         round(top[1] / fps, 3),
         None,
         len(groups),
+    )
+
+
+#: A step between neighbouring frames is a jump when it is at least this many
+#: times the local neighbour distance (running median, about 2 s) (chosen by
+#: ``benchmarks/calibrate_loops.py``, as the two below).
+JUMP_FACTOR = 3.0
+#: A jump lands *back* when the frame after it is closer than this fraction
+#: (0-1) of the jump to a frame at least :data:`MIN_PERIOD_S` earlier.
+BACK_RATIO = 0.35
+#: Evenly spaced jumps back to the same content that make a loop.
+MIN_JUMPS = 3
+
+
+@dataclass(frozen=True)
+class JumpsBack:
+    """Outcome of :func:`jumps_back`.
+
+    Attributes:
+        detected: at least ``min_jumps`` jumps land back on the same earlier
+            content, evenly spaced.
+        count: jumps in the longest such chain (0 without two).
+        jumps: jumps of any kind (steps of ``jump_factor`` or more).
+        period_s: median time (s) between the jumps of the chain.
+        start_s: time (s) of the first frame after the chain's first jump.
+        ratio: median over the jumps back of (distance to the earlier frame
+            / size of the jump), 0-1; ``None`` without one.
+    """
+
+    detected: bool
+    count: int
+    jumps: int
+    period_s: float | None
+    start_s: float | None
+    ratio: float | None
+
+
+def jumps_back(
+    d: np.ndarray,
+    fps: float,
+    *,
+    times_s: np.ndarray | None = None,
+    jump_factor: float = JUMP_FACTOR,
+    back_ratio: float = BACK_RATIO,
+    min_jumps: int = MIN_JUMPS,
+    min_period_s: float = MIN_PERIOD_S,
+) -> JumpsBack:
+    """Hard jumps back to earlier content: the seams of a replayed stretch.
+
+    A loop of slow content whose frames barely differ from their neighbours
+    still gives itself away at every seam: the step from the stretch's last
+    frame back to its first is a jump many times the neighbour distance, and
+    the frame it lands on matches a frame one period earlier far better than
+    the frame it came from. A cut to new content jumps too, but lands on
+    nothing seen before.
+
+    Args:
+        d: (T, T) cosine distance matrix of frame embeddings (0-2).
+        fps: analysis frame rate, frames/s (> 0).
+        times_s: (T,) timestamps in seconds (default ``arange(T) / fps``).
+        jump_factor: see :data:`JUMP_FACTOR` (> 1).
+        back_ratio: see :data:`BACK_RATIO` (0-1).
+        min_jumps: see :data:`MIN_JUMPS` (>= 1).
+        min_period_s: a landing frame must match a frame at least this
+            long (s) before the jump (a flash that comes straight back is
+            not a loop).
+
+    Returns:
+        :class:`JumpsBack`.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    d = np.asarray(d, dtype=np.float64)
+    t = len(d)
+    tt = np.asarray(times_s, dtype=np.float64) if times_s is not None else np.arange(t) / fps
+    gap = max(2, int(np.ceil(min_period_s * fps)))
+    if t < gap + 3:
+        return JumpsBack(False, 0, 0, None, None, None)
+    step = np.diagonal(d, 1).astype(np.float64)
+    width = max(3, round(2.0 * fps) | 1)
+    base = median_filter(step, size=width, mode="nearest")
+    jumps = np.flatnonzero((step >= jump_factor * np.maximum(base, _IDENTICAL)) & (step > 0))
+    landed: list[tuple[int, float]] = []
+    for i in jumps:
+        j = i + 1  # the frame the jump lands on
+        if i - gap + 1 <= 0:
+            continue
+        back = float(d[j, : i - gap + 1].min())
+        if back < back_ratio * step[i]:
+            landed.append((int(j), back / step[i]))
+    # a loop lands on the same frame every time: keep the longest chain of
+    # landings, each matching the one before (as closely as the first
+    # matched earlier content), evenly spaced (within 15 % or one frame)
+    best: list[int] = []
+    for a in range(len(landed)):
+        chain = [a]
+        for b in range(a + 1, len(landed)):
+            ja, jb = landed[chain[-1]][0], landed[b][0]
+            if d[jb, ja] >= back_ratio * step[jb - 1]:
+                continue
+            if len(chain) >= 2:
+                prev = ja - landed[chain[-2]][0]
+                if abs((jb - ja) - prev) > max(1.0, 0.15 * prev):
+                    continue
+            chain.append(b)
+        if len(chain) > len(best):
+            best = chain
+    count = len(best) if len(best) >= 2 else 0
+    if count == 0:
+        return JumpsBack(False, 0, len(jumps), None, None, None)
+    lands = np.array([landed[k][0] for k in best])
+    return JumpsBack(
+        count >= min_jumps,
+        count,
+        len(jumps),
+        round(float(np.median(np.diff(tt[lands]))), 4),
+        round(float(tt[lands[0]]), 3),
+        round(float(np.median([landed[k][1] for k in best])), 4),
     )

@@ -4,23 +4,25 @@ A generator that cannot carry a story forward may cut between two shots and
 back again, A B A B, with different framings of one place. No frame repeats
 exactly, and each shot on its own moves, so neither a diagonal of the
 self-similarity matrix nor a freeze rule sees it. At the level of shots it
-is plain: every shot resembles the shot *two* before it far more than the
-shot just before it.
+is plain: a shot resembles an earlier shot far more than the shot just
+before it.
 
-For shots ``k`` (ranges between the cuts, at least :data:`MIN_SHOT_S` long)
-and the cosine distance ``D`` of frame embeddings, the distance of two shots
-is that of their closest frames (a shot that continues where an earlier one
-left off has a frame next to that shot's last one)::
+For shots ``k`` (ranges between the cuts; shots shorter than
+:data:`MIN_SHOT_S` join the one before) and the cosine distance ``D`` of
+frame embeddings, the distance of two shots is that of their closest frames
+(a shot that continues where an earlier one left off has a frame next to
+that shot's last one)::
 
-    back2(k) = min D[shot k, shot k - 2]
-    back1(k) = min D[shot k, shot k - 1]
-    ratio(k) = back2(k) / back1(k)
+    back(k)  = min over j < k - 1 of min D[shot k, shot j]
+    prev(k)  = min D[shot k, shot k - 1]
+    ratio(k) = back(k) / prev(k)
 
-Shot ``k`` **returns** when ``ratio(k) <= RETURN_RATIO`` and the shot between
-is really another view (``back1(k) >= change_distance``). An **alternation**
-is a run of returns at consecutive shots: A B A B is two (the third shot
-returns to the first, the fourth to the second). One return (A B A, a
-cutaway and back) is ordinary editing; two in a row is the failure.
+Shot ``k`` **returns** when ``ratio(k) <= RETURN_RATIO`` and the shot before
+it is really another view (``prev(k) >= change_distance``). The flag needs
+:data:`MIN_RETURNS` returns: A B A B has two (the third shot returns to the
+first, the fourth to the second); one return (A B A, a cutaway and back) is
+ordinary editing. A shot made of several cuts of its own (a multi-shot clip
+alternating with another) returns at each switch back.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ import numpy as np
 
 __all__ = ["MIN_RETURNS", "MIN_SHOT_S", "RETURN_RATIO", "SceneReturns", "scene_returns"]
 
-#: A shot returns when its distance to the shot two before is at most this
-#: fraction (0-1) of its distance to the shot just before.
-RETURN_RATIO = 0.35
-#: Consecutive returns that make an alternation (A B A B = 2).
+#: A shot returns when its distance to an earlier shot is at most this
+#: fraction (0-1) of its distance to the shot just before (chosen by
+#: ``benchmarks/calibrate_loops.py``).
+RETURN_RATIO = 0.5
+#: Returning shots that raise the flag (A B A B = 2).
 MIN_RETURNS = 2
 #: Shorter shots (s) are merged into the one before (flashes, fast motion).
 MIN_SHOT_S = 0.5
@@ -46,12 +49,12 @@ class SceneReturns:
     """Outcome of :func:`scene_returns`.
 
     Attributes:
-        detected: an alternation of at least ``min_returns`` returns.
+        detected: at least ``min_returns`` returning shots.
         shots: number of shots considered.
-        returns: length of the longest run of consecutive returns.
-        start_s: start (s) of the first returning shot of that run.
-        ratio: largest ``ratio(k)`` over that run (0-1; lower = clearer);
-            ``None`` without a return.
+        returns: number of returning shots.
+        start_s: start (s) of the first returning shot.
+        ratio: largest ``ratio(k)`` over the first ``min_returns`` returns
+            (0-1; lower = clearer); ``None`` without a return.
         best_ratio: smallest ``ratio(k)`` over all shots (``None`` with
             fewer than three shots).
     """
@@ -90,7 +93,7 @@ def scene_returns(
     min_returns: int = MIN_RETURNS,
     min_shot_s: float = MIN_SHOT_S,
 ) -> SceneReturns:
-    """Find shots that alternate between two scenes.
+    """Find shots that return to an earlier scene across cuts.
 
     Args:
         d: (T, T) cosine distance of frame embeddings (0-2).
@@ -120,26 +123,20 @@ def scene_returns(
 
     ratios: list[float | None] = [None, None]
     for k in range(2, m):
-        b1 = dist(k, k - 1)
-        b2 = dist(k, k - 2)
-        ratios.append(b2 / b1 if b1 >= change_distance else None)
-    good = [r is not None and r <= return_ratio for r in ratios]
-    best_run, best_end, run = 0, -1, 0
-    for k, g in enumerate(good):
-        run = run + 1 if g else 0
-        if run > best_run:
-            best_run, best_end = run, k
+        prev = dist(k, k - 1)
+        back = min(dist(k, j) for j in range(k - 1))
+        ratios.append(back / prev if prev >= change_distance else None)
+    hits = [k for k, r in enumerate(ratios) if r is not None and r <= return_ratio]
     finite = [r for r in ratios if r is not None]
     best_ratio = round(min(finite), 4) if finite else None
-    if best_run == 0:
+    if not hits:
         return SceneReturns(False, m, 0, None, None, best_ratio)
-    first = best_end - best_run + 1
-    worst = max(r for r in ratios[first : best_end + 1] if r is not None)
+    worst = max(ratios[k] or 0.0 for k in hits[:min_returns])
     return SceneReturns(
-        best_run >= min_returns,
+        len(hits) >= min_returns,
         m,
-        best_run,
-        round(float(tt[shots[first][0]]), 3),
+        len(hits),
+        round(float(tt[shots[hits[0]][0]]), 3),
         round(worst, 4),
         best_ratio,
     )

@@ -34,6 +34,13 @@ def realvideos_dir() -> Path | None:
     return cand if (cand / "labels.json").is_file() else None
 
 
+def realvideos_svi_dir() -> Path | None:
+    """``$VQEVAL_REALVIDEOS_SVI`` or ``<repo>/../shared/realvideos_svi`` when present."""
+    env = os.environ.get("VQEVAL_REALVIDEOS_SVI")
+    cand = Path(env) if env else REPO.parent / "shared" / "realvideos_svi"
+    return cand if (cand / "labels.json").is_file() else None
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Never touch the user's ~/.cache during tests."""

@@ -16,13 +16,14 @@ import numpy as np
 from vqeval.dimensions import Dimension, register
 from vqeval.metrics.progression import measure_progression
 from vqeval.metrics.repetition import (
+    LOOP_STRENGTH_THRESHOLD,
     MIN_AWAY,
     RepetitionResult,
     detect_repetition,
     downsample_matrix,
     scale_frames,
 )
-from vqeval.metrics.replay import TIGHT_RATIO, ReplayResult, detect_replay
+from vqeval.metrics.replay import TIGHT_RATIO, JumpsBack, ReplayResult, detect_replay, jumps_back
 from vqeval.metrics.scenes import RETURN_RATIO, SceneReturns, scene_returns
 from vqeval.results import DimensionScore
 
@@ -34,12 +35,14 @@ if TYPE_CHECKING:
 def compute_repetition(analysis: Analysis) -> DimensionScore:
     """``repetition`` dimension: 100 = nothing repeats, 0 = a perfect loop.
 
-    Three detectors, each raising ``loop``:
+    Four detectors, each raising ``loop``:
 
     * return after departure (:func:`metrics.repetition.detect_repetition`):
       loops and ping-pong of moving content;
     * replays (:func:`metrics.replay.detect_replay`): repeats that match
       beyond the frames' own noise, the loops of slow or still content;
+    * jumps back (:func:`metrics.replay.jumps_back`): evenly spaced hard
+      cuts back to the same content, the seams of a replayed stretch;
     * scene returns (:func:`metrics.scenes.scene_returns`): shots that
       alternate A B A B across cuts.
 
@@ -48,6 +51,7 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
     ``pingpong_strength`` (0-1), ``revisit_ratio`` (0-1), ``mean_similarity``
     (-1..1), ``repeat_ranges`` (list of dicts, frames and seconds),
     ``replay`` (dict: kind, period_s, start_s, run_s, ratio, turns),
+    ``jumps_back`` (dict: count, jumps, period_s, start_s, ratio),
     ``scene_returns`` (dict: shots, returns, start_s, ratio, best_ratio),
     ``flags`` (``["loop"]`` when any detector fires), ``flag_details``.
     """
@@ -65,10 +69,11 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
         r = scale_frames(r, tr.group)
     dist = np.clip(1.0 - np.asarray(analysis.ssm, dtype=np.float64), 0.0, 2.0)
     rp = detect_replay(dist, tr.fps, times_s=tr.times_s)
+    jb = jumps_back(dist, tr.fps, times_s=tr.times_s)
     rows = sorted({c // tr.group for c in analysis.cuts})
     sc = scene_returns(dist, rows, tr.times_s, change_distance=bb.change_distance)
     analysis.series["ssm"] = downsample_matrix(analysis.ssm, 64, 3)
-    detected = r.loop_detected or rp.detected or sc.detected
+    detected = r.loop_detected or rp.detected or sc.detected or jb.detected
     period_s = r.loop_period_s
     period_frames = r.loop_period_frames
     if not r.loop_detected and rp.detected and rp.kind == "loop" and rp.period_frames is not None:
@@ -76,7 +81,16 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
         # a replay seen by it alone has the lag of its copies
         period_s = rp.period_s
         period_frames = round(rp.period_frames * tr.group, 3)
-    strength = max(r.loop_strength, r.pingpong_strength, _replay_strength(rp), _scene_strength(sc))
+    elif not (r.loop_detected or rp.detected) and jb.detected and jb.period_s is not None:
+        period_s = jb.period_s
+        period_frames = round(jb.period_s * tr.fps * tr.group, 3)
+    strength = max(
+        r.loop_strength,
+        r.pingpong_strength,
+        _replay_strength(rp),
+        _scene_strength(sc),
+        LOOP_STRENGTH_THRESHOLD if jb.detected else 0.0,
+    )
     score = 100.0 * float(np.clip((1.0 - strength) / 0.5, 0.0, 1.0))
     raw = {
         "loop_detected": detected,
@@ -96,6 +110,13 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
             "ratio": rp.ratio,
             "turns": rp.turns,
         },
+        "jumps_back": {
+            "count": jb.count,
+            "jumps": jb.jumps,
+            "period_s": jb.period_s,
+            "start_s": jb.start_s,
+            "ratio": jb.ratio,
+        },
         "scene_returns": {
             "shots": sc.shots,
             "returns": sc.returns,
@@ -104,31 +125,37 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
             "best_ratio": sc.best_ratio,
         },
         "flags": ["loop"] if detected else [],
-        "flag_details": [loop_detail(r, rp, sc)] if detected else [],
+        "flag_details": [loop_detail(r, rp, sc, jb)] if detected else [],
     }
     return DimensionScore("repetition", round(score, 2), raw, bb.name)
 
 
 def _replay_strength(rp: ReplayResult) -> float:
-    """0-1 strength of a replay: 0.8 (the loop threshold) at the tight-match
-    limit, 1 for exact copies; 0.9 for a ping-pong; 0 without a replay."""
+    """0-1 strength of a replay: the loop threshold at the tight-match limit,
+    1 for exact copies; half-way for a ping-pong; 0 without a replay."""
     if not rp.detected:
         return 0.0
+    thr = LOOP_STRENGTH_THRESHOLD
     if rp.ratio is None:
-        return 0.9
-    return 0.8 + 0.2 * float(np.clip(1.0 - rp.ratio / TIGHT_RATIO, 0.0, 1.0))
+        return thr + 0.5 * (1.0 - thr)
+    return thr + (1.0 - thr) * float(np.clip(1.0 - rp.ratio / TIGHT_RATIO, 0.0, 1.0))
 
 
 def _scene_strength(sc: SceneReturns) -> float:
-    """0-1 strength of an alternation: 0.8 at the return-ratio limit, 1 when
-    the returning shots touch the shots they return to; 0 without one."""
+    """0-1 strength of scene returns: the loop threshold at the return-ratio
+    limit, 1 when the returning shots touch the shots they return to; 0
+    without them."""
     if not sc.detected or sc.ratio is None:
         return 0.0
-    return 0.8 + 0.2 * float(np.clip(1.0 - sc.ratio / RETURN_RATIO, 0.0, 1.0))
+    thr = LOOP_STRENGTH_THRESHOLD
+    return thr + (1.0 - thr) * float(np.clip(1.0 - sc.ratio / RETURN_RATIO, 0.0, 1.0))
 
 
 def loop_detail(
-    r: RepetitionResult, rp: ReplayResult | None = None, sc: SceneReturns | None = None
+    r: RepetitionResult,
+    rp: ReplayResult | None = None,
+    sc: SceneReturns | None = None,
+    jb: JumpsBack | None = None,
 ) -> dict[str, object]:
     """The ``loop`` flag's explanation: when the repeat starts and what it
     repeats, from the detector that saw it (the earliest when several did)."""
@@ -164,9 +191,16 @@ def loop_detail(
                 f"{pct:.0f} % of the change between neighbouring frames"
             )
         options.append((rp.start_s, why))
+    if jb is not None and jb.detected and jb.start_s is not None:
+        why = (
+            f"jumps back to the same content {jb.count} times"
+            + (f", every {jb.period_s:.2f} s" if jb.period_s else "")
+            + f" (lands {100 * (jb.ratio or 0.0):.0f} % of the jump away from it)"
+        )
+        options.append((jb.start_s, why))
     if sc is not None and sc.detected and sc.start_s is not None:
         why = (
-            f"the scene comes back across cuts ({sc.returns} returns in a row, A B A B; "
+            f"the scene comes back across cuts ({sc.returns} returns, as in A B A B; "
             f"{100 * (sc.ratio or 0.0):.0f} % of the distance to the shot between)"
         )
         options.append((sc.start_s, why))
