@@ -146,7 +146,7 @@ def test_realvideos_freezes_caught_and_explained(real) -> None:
     # every freeze caught; a caught failure says from when and why
     frozen = [r for lab, r in real if lab["label"] == "frozen"]
     assert frozen and all(r.verdict == "failed" for r in frozen)
-    for lab, r in real:
+    for _lab, r in real:
         d = {fd.flag: fd for fd in r.flag_details}
         assert set(r.flags) <= set(d), r.path
         for fd in d.values():
