@@ -64,6 +64,9 @@ from vqeval.pipeline import analyse  # noqa: E402
 from vqeval.results import DimensionScore  # noqa: E402
 from vqeval.scoring import Summary, summarize  # noqa: E402
 
+#: Labels the per-clip judge is not asked about: a ``slow`` clip is a failure
+#: only against the healthy clip of its prompt (``vqeval compare``).
+NOT_PER_CLIP = ("slow",)
 #: Flags that do not depend on the calibrated thresholds.
 FIXED_FLAGS = ("loop", "flicker")
 
@@ -131,6 +134,7 @@ class Case:
     duration_s: float
     content: Any
     detail: np.ndarray
+    sharpness: np.ndarray | None
     times_s: np.ndarray
     cuts: list[int]
     flow: Any
@@ -160,7 +164,11 @@ class Case:
     def collapse(self, p: Params) -> bool:
         if p.dissolve_ratio not in self._collapse:
             cs = collapse_stats(
-                self.detail, self.times_s, cuts=self.cuts, dissolve_ratio=p.dissolve_ratio
+                self.detail,
+                self.times_s,
+                cuts=self.cuts,
+                dissolve_ratio=p.dissolve_ratio,
+                sharpness=self.sharpness,
             )
             self._collapse[p.dissolve_ratio] = cs.collapsed
         return self._collapse[p.dissolve_ratio]
@@ -176,7 +184,11 @@ class Case:
         scores = dict(self.scores)
         scores["freeze"] = freeze_score(st, self.duration_s, th)
         cs = collapse_stats(
-            self.detail, self.times_s, cuts=self.cuts, dissolve_ratio=p.dissolve_ratio
+            self.detail,
+            self.times_s,
+            cuts=self.cuts,
+            dissolve_ratio=p.dissolve_ratio,
+            sharpness=self.sharpness,
         )
         scores["detail"] = detail_score(cs, self.duration_s)
         scores["motion_decay"] = motion_decay_score(self.flow, st, self.duration_s, th)
@@ -200,6 +212,8 @@ def collect(
         path = root / name
         if not path.exists() or (only is not None and not only(lab)):
             continue
+        if lab.get("label") in NOT_PER_CLIP:
+            continue  # judged against its reference by compare, not per clip
         a = analyse(path, config)
         scores = {d.name: d.compute(a) for d in dims}
         out.append(
@@ -212,6 +226,7 @@ def collect(
                 duration_s=a.duration_s,
                 content=a.content,
                 detail=a.detail,
+                sharpness=a.require(["detail"]).sharpness,
                 times_s=a.times_s,
                 cuts=a.cuts,
                 flow=a.flow,
