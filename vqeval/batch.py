@@ -23,7 +23,7 @@ from vqeval.executors.local import available_cpus
 from vqeval.pipeline import validate_config
 from vqeval.remote import expand_urls, is_url
 from vqeval.results import STATUS_ERROR, VideoResult
-from vqeval.shards import in_shard, normalized
+from vqeval.shards import check_shard, in_shard, normalized
 
 __all__ = ["available_cpus", "find_inputs", "score_batch"]
 
@@ -112,11 +112,13 @@ def score_batch(
         that does not exist), in discovery order. Failures never raise.
 
     Raises:
-        ConfigError: invalid configuration, or the executor cannot start
+        ConfigError: invalid configuration or ``shard``, or the executor cannot start
             (e.g. ray missing, cluster unreachable).
     """
     config = config or ScoreConfig()
     validate_config(config)  # usage errors before any work
+    if shard is not None:
+        shard = check_shard(shard)
     videos, missing = find_inputs(_as_path_list(paths), pattern)
     if shard is not None:
         videos = [v for v in videos if in_shard(v, shard)]

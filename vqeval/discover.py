@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -78,17 +79,52 @@ def find_videos(
         elif os.path.lexists(path):
             walk.errors.append((path, _link_problem(path)))
         else:
-            walk.errors.append((path, "no such file or directory"))
+            walk.errors.append((path, _missing_reason(path)))
     return sorted(walk.videos, key=natural_sort_key), walk.errors
 
 
-def _link_problem(path: str) -> str:
+def _missing_reason(path: str) -> str:
+    """Why ``path`` (for which ``os.path.exists`` is False) cannot be used:
+    a folder on the way that may not be searched (mode 000) is "permission
+    denied", not "no such file"."""
     try:
-        os.stat(path)
+        os.lstat(path)
+    except PermissionError:
+        return "permission denied"
+    except NotADirectoryError:
+        return "a parent is not a folder"
+    except FileNotFoundError:
+        return "no such file or directory"
+    except OSError as exc:
+        return f"cannot access: {exc.strerror or exc}"
+    return "no such file or directory"
+
+
+#: What a symbolic link may point at besides a file or folder (``stat`` modes).
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _link_problem(path: str) -> str:
+    """Why the symbolic link ``path`` is not a video: a loop, a target that
+    is missing, unreachable (permission) or not a regular file (FIFO, device,
+    socket: named)."""
+    try:
+        st = os.stat(path)
+    except PermissionError:
+        return "symbolic link to a path that may not be read (permission denied)"
     except OSError as exc:
         if exc.strerror and "symbolic links" in exc.strerror:
             return "symbolic link loop"
-    return "broken symbolic link"
+        return "broken symbolic link"
+    for test, kind in _SPECIAL_KINDS:
+        if test(st.st_mode):
+            return f"symbolic link to {kind}, not a regular file"
+    return "symbolic link to something that is not a regular file"
 
 
 def _walk_dir(walk: _Walk, path: str) -> None:

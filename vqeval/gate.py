@@ -308,6 +308,55 @@ def parse_gate_config(
     return GateConfig(tuple(rules), baseline, path)
 
 
+#: Most dotted parts of one key (``a.b.c`` has 3) a gate file may hold.
+#: Real gate files use 1-2; tomllib's time grows with the square of the parts
+#: (a key of 60,000 parts took over 60 s), so longer keys are refused first.
+MAX_KEY_PARTS = 64
+
+
+def check_key_depth(text: str, path: str = "<gate>") -> None:
+    """Refuse TOML ``text`` holding a dotted key or table header of more than
+    :data:`MAX_KEY_PARTS` parts, before parsing (one linear pass: dots
+    outside strings and comments are counted per line; keys cannot span
+    lines).
+
+    Raises:
+        ConfigError: one line naming the file, the line and the limit.
+    """
+    quote = ""  # delimiter of the open string: one or three quote characters
+    line, dots, i, n = 1, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\" and quote[0] == '"':
+                i += 2
+                continue
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+            if c == "\n":
+                line += 1
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            continue
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c == "\n":
+            line, dots = line + 1, 0
+        elif c == ".":
+            dots += 1
+            if dots >= MAX_KEY_PARTS:
+                raise ConfigError(
+                    f"{path}: line {line}: a key of more than {MAX_KEY_PARTS} dotted parts "
+                    "(a gate file needs 1 or 2)"
+                )
+        i += 1
+
+
 def load_gate_config(
     path: str | os.PathLike[str], *, known_dimensions: Iterable[str] | None = None
 ) -> GateConfig:
@@ -322,7 +371,9 @@ def load_gate_config(
     except OSError as e:
         raise ConfigError(f"{p}: cannot read gate file ({e.strerror or e})") from e
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        check_key_depth(text, p)  # tomllib is quadratic in a key's parts
+        data = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{p}: malformed TOML ({e})") from e
     except RecursionError:  # tomllib recurses once per nesting level

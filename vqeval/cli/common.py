@@ -12,6 +12,7 @@ import click
 from vqeval.config import (
     DEFAULT_ANALYSIS_SIZE,
     DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_DECODED_MPX,
     DEFAULT_MAX_FPS,
     ScoreConfig,
 )
@@ -32,9 +33,37 @@ def say(text: str, *, err: bool = False, nl: bool = True) -> None:
     click.echo(printable(text), err=err, nl=nl)
 
 
-def emit(data: str, *, nl: bool = True) -> None:
-    """Print machine-readable output (JSON/CSV on stdout) as valid UTF-8."""
-    click.echo(encodable(data), nl=nl)
+def emit(data: str, *, nl: bool = True, label: str = "stdout") -> bool:
+    """Print machine-readable output (JSON/CSV on stdout) as valid UTF-8.
+
+    Returns:
+        False when stdout cannot take it (disk full, closed pipe): then one
+        ``error: LABEL: cannot write to stdout: reason`` line is printed and
+        stdout is pointed at ``/dev/null`` so nothing fails again at exit;
+        the caller exits 2, as for a report file that could not be written.
+    """
+    try:
+        click.echo(encodable(data), nl=nl)  # echo flushes: a full disk raises here
+    except OSError as exc:
+        _silence_stdout()
+        reason = one_line(exc.strerror or exc)
+        click.echo(f"error: {label}: cannot write to stdout: {reason}", err=True)
+        return False
+    return True
+
+
+def _silence_stdout() -> None:
+    """Send what is left in stdout's buffer to ``/dev/null`` (best effort)."""
+    import contextlib
+    import os
+    import sys
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)
 
 
 def error_line(what: object, message: object) -> str:
@@ -96,6 +125,7 @@ class RunOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     prompt: str | None = None
     prompts_file: str | None = None
+    max_decoded_mpx: float = DEFAULT_MAX_DECODED_MPX
 
     def config(self) -> ScoreConfig:
         """The validated :class:`ScoreConfig` (exits 2 on bad input)."""
@@ -112,6 +142,7 @@ class RunOptions:
             batch_size=self.batch_size,
             prompt=self.prompt,
             prompts_file=self.prompts_file,
+            max_decoded_mpx=self.max_decoded_mpx,
         )
 
     def batch_kwargs(self) -> dict[str, Any]:
@@ -221,6 +252,17 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Cap on analysed frames per video.",
         ),
         click.option(
+            "--max-decoded-mpx",
+            "max_decoded_mpx",
+            default=DEFAULT_MAX_DECODED_MPX,
+            show_default=True,
+            type=click.FloatRange(0.0, max=1e12),
+            metavar="MPX",
+            help="Decoding budget per video, megapixels of source frames (width x height x "
+            "frames; default about 8 min of 1080p at 30 fps). A video over it is one error "
+            "row, found before decoding. 0 = no limit.",
+        ),
+        click.option(
             "--fps",
             default=None,
             type=click.FloatRange(0.0, min_open=True),
@@ -285,6 +327,7 @@ def build_config(
     batch_size: int = DEFAULT_BATCH_SIZE,
     prompt: str | None = None,
     prompts_file: str | None = None,
+    max_decoded_mpx: float = DEFAULT_MAX_DECODED_MPX,
 ) -> ScoreConfig:
     """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input).
 
@@ -326,6 +369,7 @@ def build_config(
             analysis_size=analysis_size,
             max_fps=max_fps or None,
             max_frames=max_frames,
+            max_decoded_mpx=max_decoded_mpx,
             **extra,
         )
     except TypeError:  # ScoreConfig.image_fps not in this version of the scoring code

@@ -141,8 +141,9 @@ def command(
     from vqeval.report.jsonio import clean
 
     doc = json.dumps(clean(cmp.to_dict()), indent=1, allow_nan=False, ensure_ascii=False)
+    stdout_failed = False  # stdout full or closed: one line, exit 2
     if json_path == "-":
-        emit(doc)
+        stdout_failed = not emit(doc, label="--json")
     elif not quiet:
         say(format_table(cmp))
     jobs: list[tuple[str, Callable[[], object]]] = []
@@ -164,6 +165,6 @@ def command(
         click.echo(error_line(r.path, r.error), err=True)
     for w in written:
         say(f"wrote {w}", err=True)
-    if write_failures:
+    if write_failures or stdout_failed:
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if failed else EXIT_OK)

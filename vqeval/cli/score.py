@@ -182,10 +182,11 @@ def command(
     to_stdout = "-" in (json_path, csv_path)
     if not quiet and not to_stdout:
         say(table.render(results))
+    stdout_failed = False  # stdout full or closed (D18): one line, exit 2
     if json_path == "-":
-        emit(jsonio.dumps(json_results, cfg))
+        stdout_failed = not emit(jsonio.dumps(json_results, cfg), label="--json")
     if csv_path == "-":
-        emit(csvio.dumps(results), nl=False)
+        stdout_failed = not emit(csvio.dumps(results), nl=False, label="--csv")
     jobs: list[tuple[str, Callable[[], object]]] = []
     if json_path and json_path != "-":
         jobs.append(("--json", lambda: jsonio.write_results(json_path, json_results, cfg)))
@@ -225,7 +226,7 @@ def command(
     )
     for w in written:
         say(f"wrote {w}", err=True)
-    if write_failures:
+    if write_failures or stdout_failed:
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if errors else EXIT_OK)
 

@@ -41,7 +41,10 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
         if target.is_dir():
             raise IsADirectoryError(21, "is a folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        # short temporary name: a legal 255-byte target name must not need a longer one
+        fd, tmp = tempfile.mkstemp(
+            prefix=_tmp_prefix(target.name), suffix=".tmp", dir=target.parent
+        )
     except OSError as exc:
         raise _write_error(target, exc) from None
     try:
@@ -58,6 +61,13 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
             raise _write_error(target, exc) from None
         raise
     return target
+
+
+def _tmp_prefix(name: str) -> str:
+    """Prefix of the temporary file beside ``name``: ``.`` + at most 32 bytes
+    of the name + ``.``, so the whole temporary name (with mkstemp's 8 random
+    characters and ``.tmp``) is at most 46 bytes, whatever the target's length."""
+    return "." + os.fsdecode(os.fsencode(name)[:32]) + "."
 
 
 def _write_error(target: Path, exc: OSError) -> ReportWriteError:

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from html import escape
+from html import escape as _html_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +23,20 @@ import numpy as np
 from vqeval import __version__
 from vqeval.report.markdown import write_file
 from vqeval.report.plots import heatmap_data_uri, svg_ci_forest, svg_line, svg_strip
+from vqeval.report.safe import visible
 from vqeval.results import VideoResult
 
 if TYPE_CHECKING:
     from vqeval.compare import Comparison
     from vqeval.config import ScoreConfig
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """:func:`html.escape` of ``text`` with bidi controls and invisible
+    characters shown escaped (``\\u202e``): a right-to-left override in a
+    name must not reorder what the reader sees."""
+    return _html_escape(visible(text), quote)
+
 
 #: Thumbnails shown per video at most.
 MAX_THUMBS = 6
