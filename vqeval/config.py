@@ -10,6 +10,10 @@ from dataclasses import dataclass
 #: Defaults shared by :class:`ScoreConfig`, ``vqeval.video.read_clip`` and the CLI.
 DEFAULT_ANALYSIS_SIZE = 160  # px, long side
 DEFAULT_MAX_FPS = 8.0  # frames/s
+#: Frame rates accepted for ``max_fps`` (besides ``None`` / 0 = no cap) and
+#: ``image_fps``, frames/s: one frame per 100 s up to 1,000 frames/s. Outside
+#: (``inf``, ``1e-300``, ``nan``) every video would fail; a usage error instead.
+MIN_FPS, MAX_FPS = 0.01, 1000.0
 DEFAULT_STILLS = 8
 DEFAULT_STILL_SIZE = 512  # px, long side
 DEFAULT_BATCH_SIZE = 32  # frames per forward pass of a learned backbone

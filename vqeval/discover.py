@@ -12,6 +12,11 @@ Rules:
       Hidden entries (name starting with ".") are skipped.
     * Symbolic links are followed, but a folder whose real path was already
       walked is not walked again (no loops, no duplicates).
+    * The walk keeps its own stack (no recursion), so a tree thousands of
+      folders deep is walked like a flat one; a folder whose path is too long
+      for the operating system to open is one error.
+    * Names are sorted with :func:`natural_sort_key`, which never compares
+      a number with a text ("run" < "run2" < "run10").
     * The same file reached twice (same real path) is listed once, under the
       spelling met first.
     * Paths keep the user's spelling: relative inputs give relative results.
@@ -21,11 +26,27 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from vqeval.video import VIDEO_EXTENSIONS, is_image_folder, natural_sort_key
+from vqeval.video import VIDEO_EXTENSIONS, is_image_folder
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_sort_key(text: str) -> tuple[tuple[str | int, ...], str]:
+    """Sort key that orders embedded numbers numerically ("a2" < "a10").
+
+    The split parts alternate text, number, text ... in every key, and the
+    text itself (the tie-break) sits in a second element of its own, so two
+    keys never compare a number with a text: ``"run"`` < ``"run2"`` (the
+    older key ``(*parts, text)`` raised ``TypeError`` there).
+    """
+    parts = _DIGITS.split(text)
+    key = tuple(int(part) if i % 2 else part.casefold() for i, part in enumerate(parts))
+    return key, text
 
 
 @dataclass
@@ -127,27 +148,49 @@ def _link_problem(path: str) -> str:
     return "symbolic link to something that is not a regular file"
 
 
-def _walk_dir(walk: _Walk, path: str) -> None:
+def _list_dir(walk: _Walk, path: str) -> list[os.DirEntry[str]] | None:
+    """The visible entries of folder ``path`` in natural order, or ``None``
+    (an error recorded) when it was walked already or cannot be listed."""
     real = os.path.realpath(path)
     if real in walk.seen_dirs:
-        return
+        return None
     walk.seen_dirs.add(real)
     try:
         with os.scandir(path) as it:
             entries = sorted(it, key=lambda e: natural_sort_key(e.name))
     except PermissionError:
         walk.errors.append((path, "permission denied"))
-        return
+        return None
     except OSError as exc:
         walk.errors.append((path, f"cannot list folder: {exc.strerror or exc}"))
+        return None
+    return [e for e in entries if not e.name.startswith(".")]
+
+
+def _walk_dir(walk: _Walk, path: str) -> None:
+    """Walk folder ``path`` depth-first in natural order, with an explicit
+    stack of entry iterators (no recursion: depth is bounded only by the
+    operating system's path length)."""
+    top = _list_dir(walk, path)
+    if top is None:
         return
-    for entry in entries:
-        if entry.name.startswith("."):
+    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = [(path, iter(top))]
+    while stack:
+        folder, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
             continue
-        _visit(walk, entry, os.path.join(path, entry.name))
+        child = os.path.join(folder, entry.name)
+        if _visit(walk, entry, child):
+            sub = _list_dir(walk, child)
+            if sub is not None:
+                stack.append((child, iter(sub)))
 
 
-def _visit(walk: _Walk, entry: os.DirEntry[str], child: str) -> None:
+def _visit(walk: _Walk, entry: os.DirEntry[str], child: str) -> bool:
+    """Record ``entry`` (a video, an image folder or a link problem); True
+    when it is a folder to walk into."""
     try:
         is_dir = entry.is_dir()
         is_file = not is_dir and entry.is_file()
@@ -157,13 +200,13 @@ def _visit(walk: _Walk, entry: os.DirEntry[str], child: str) -> None:
         if is_image_folder(child):
             if walk.matches(entry.name):
                 walk.add_video(child)
-        elif walk.recursive:
-            _walk_dir(walk, child)
-        return
+            return False
+        return walk.recursive
     suffix = os.path.splitext(entry.name)[1].lower()
     if suffix not in VIDEO_EXTENSIONS or not walk.matches(entry.name):
-        return
+        return False
     if is_file:
         walk.add_video(child)
     elif entry.is_symlink():
         walk.errors.append((child, _link_problem(child)))
+    return False

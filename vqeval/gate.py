@@ -38,7 +38,6 @@ import os
 import reprlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from vqeval.compare import (
@@ -365,11 +364,13 @@ def load_gate_config(
     Raises:
         ConfigError: missing file, malformed TOML, or invalid rules (one line).
     """
+    from vqeval.inputfile import MAX_GATE_FILE_BYTES, InputFileError, read_input_file
+
     p = os.fspath(path)
-    try:
-        raw = Path(p).read_bytes()
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read gate file ({e.strerror or e})") from e
+    try:  # a regular file up to 1 MiB: never /dev/zero read without end
+        raw = read_input_file(p, max_bytes=MAX_GATE_FILE_BYTES)
+    except InputFileError as e:
+        raise ConfigError(f"{p}: cannot read gate file ({e})") from None
     try:
         text = raw.decode("utf-8")
         check_key_depth(text, p)  # tomllib is quadratic in a key's parts

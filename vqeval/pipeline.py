@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vqeval.analysis import Analysis
-from vqeval.config import ScoreConfig
+from vqeval.config import MAX_FPS, MIN_FPS, ScoreConfig
 from vqeval.dimensions import Dimension, resolve
 from vqeval.framepass import FramePass
 from vqeval.results import (
@@ -55,6 +55,16 @@ def needs_of(
     return needs
 
 
+def _check_fps(what: str, fps: object, *, zero_ok: bool) -> None:
+    """``fps`` (frames/s) is ``None`` or a number in ``MIN_FPS``-``MAX_FPS``
+    (or 0 when ``zero_ok``); NaN and infinities fail (ConfigError)."""
+    if fps is None or (zero_ok and fps == 0):
+        return
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
+        zero = " or 0 (no cap)" if zero_ok else ""
+        raise ConfigError(f"{what} must be {MIN_FPS:g}-{MAX_FPS:g} frames/s{zero}, got {fps!r}")
+
+
 def validate_config(config: ScoreConfig) -> list[Dimension]:
     """Check a configuration before any video is decoded (usage errors, exit 2);
     returns the dimensions it selects.
@@ -77,6 +87,8 @@ def validate_config(config: ScoreConfig) -> list[Dimension]:
         raise ConfigError(
             f"max decoded megapixels must be a number >= 0 (0 = no limit), got {mpx!r}"
         )
+    _check_fps("max fps", config.max_fps, zero_ok=True)
+    _check_fps("image-folder fps", config.image_fps, zero_ok=False)
     validate_flow(config)
     get_backbone(
         config.backbone, config.weights_dir, device=config.device, batch_size=config.batch_size

@@ -24,8 +24,9 @@ from dataclasses import replace
 from typing import Any
 
 from vqeval.config import ScoreConfig
+from vqeval.discover import natural_sort_key
 from vqeval.results import STATUS_ERROR, VideoResult
-from vqeval.video import VIDEO_EXTENSIONS, natural_sort_key
+from vqeval.video import VIDEO_EXTENSIONS
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _CHUNK = 1 << 20

@@ -48,9 +48,11 @@ def load_resume(path: str | os.PathLike[str], config: ScoreConfig) -> dict[str, 
     if not p.exists():
         return {}
     rows = read_results(p)
+    from vqeval.inputfile import InputFileError, read_input_file
+
     try:
-        saved = json.loads(p.read_text(encoding="utf-8")).get("config")
-    except (OSError, ValueError) as e:  # changed under us since read_results
+        saved = json.loads(read_input_file(p, max_bytes=None).decode("utf-8")).get("config")
+    except (InputFileError, ValueError, RecursionError) as e:  # changed since read_results
         raise ResultsFormatError(f"{p}: cannot read results file ({e})") from e
     wanted = _plain(dataclasses.asdict(config))
     if saved != wanted:

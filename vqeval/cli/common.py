@@ -14,6 +14,8 @@ from vqeval.config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_DECODED_MPX,
     DEFAULT_MAX_FPS,
+    MAX_FPS,
+    MIN_FPS,
     ScoreConfig,
 )
 from vqeval.report.safe import encodable, one_line, printable
@@ -101,6 +103,45 @@ def write_reports(jobs: Sequence[tuple[str, Callable[[], object]]]) -> tuple[lis
             msg = str(exc) if isinstance(exc, ReportWriteError) else exc.strerror or str(exc)
             click.echo(f"error: {label}: {one_line(msg)}", err=True)
     return written, failed
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option within ``[min, max]`` (bounds open where asked) that
+    also refuses ``nan``, ``inf`` and ``-inf``: ``click.FloatRange`` lets
+    ``nan`` through, since every comparison with it is false.
+
+    Args:
+        min, max: the accepted range (finite), in the option's unit.
+        zero: 0 is accepted too (e.g. "0 = no cap" outside a range that
+            starts above 0).
+        min_open, max_open: exclude that bound.
+    """
+
+    def __init__(
+        self,
+        min: float,
+        max: float,
+        *,
+        zero: bool = False,
+        min_open: bool = False,
+        max_open: bool = False,
+    ) -> None:
+        super().__init__(min, max, min_open=min_open, max_open=max_open)
+        self.zero = zero
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        rv = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value} is not a finite number in {self._describe_range()}.", param, ctx)
+        if self.zero and rv == 0.0:
+            return rv
+        return super().convert(rv, param, ctx)
+
+    def _describe_range(self) -> str:
+        text = super()._describe_range()
+        return f"{text} or 0" if self.zero else text
 
 
 @dataclass(frozen=True)
@@ -242,7 +283,7 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--max-fps",
             default=DEFAULT_MAX_FPS,
             show_default=True,
-            type=click.FloatRange(0.0),
+            type=FiniteFloat(MIN_FPS, MAX_FPS, zero=True),
             help="Analysis frame-rate cap, frames/s (0 = no cap).",
         ),
         click.option(
@@ -265,7 +306,7 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--fps",
             default=None,
-            type=click.FloatRange(0.0, min_open=True),
+            type=FiniteFloat(MIN_FPS, MAX_FPS),
             metavar="FPS",
             help="Frame rate of folders of numbered images, frames/s (images carry no "
             "timing; default 24, and the row then warns that it was assumed).",

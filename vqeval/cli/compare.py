@@ -12,6 +12,7 @@ from vqeval.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    FiniteFloat,
     RunOptions,
     analysis_options,
     emit,
@@ -41,14 +42,14 @@ from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TI
     "tie_tol",
     default=DEFAULT_TIE_TOL,
     show_default=True,
-    type=click.FloatRange(0.0, 100.0),
+    type=FiniteFloat(0.0, 100.0),
     help="|difference| up to this many points (0-100 scale) counts as a tie.",
 )
 @click.option(
     "--alpha",
     default=DEFAULT_ALPHA,
     show_default=True,
-    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    type=FiniteFloat(0.0, 1.0, min_open=True, max_open=True),
     help="Significance level of the verdict.",
 )
 @click.option(
@@ -59,7 +60,13 @@ from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TI
     type=click.IntRange(100, 100_000),
     help="Bootstrap resamples for the 95% CI.",
 )
-@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int, help="Bootstrap seed.")
+@click.option(
+    "--seed",
+    default=DEFAULT_SEED,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Bootstrap seed (an integer >= 0).",
+)
 @click.option(
     "--json",
     "json_path",

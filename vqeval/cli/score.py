@@ -37,15 +37,19 @@ def read_path_list(source: str) -> list[str]:
     NUL-separated when the text holds a NUL byte (``find -print0``). Empty
     entries are skipped; bytes that are not UTF-8 are kept (surrogateescape),
     so every name a file system allows round-trips. A name holding a newline
-    needs the NUL form."""
-    try:
+    needs the NUL form. ``source`` is a regular file or a pipe, at most
+    ``MAX_PATH_LIST_BYTES`` (256 MiB); a device, socket or folder is refused
+    (exit 2)."""
+    from vqeval.inputfile import MAX_PATH_LIST_BYTES, InputFileError, read_input_file, read_stream
+
+    try:  # capped (256 MiB): `--files-from /dev/zero` or `- < /dev/zero` must end
         if source == "-":
-            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else b""
-        else:
-            with open(source, "rb") as fh:
-                data = fh.read()
-    except OSError as e:
-        fail_usage(f"--files-from {source}: cannot read ({e.strerror or e})")
+            stdin = getattr(sys.stdin, "buffer", None)
+            data = read_stream(stdin, MAX_PATH_LIST_BYTES) if stdin is not None else b""
+        else:  # a regular file or a pipe (`--files-from <(find ...)`), not a device
+            data = read_input_file(source, max_bytes=MAX_PATH_LIST_BYTES, pipes_ok=True)
+    except (InputFileError, OSError) as e:
+        fail_usage(f"--files-from {source}: cannot read ({getattr(e, 'strerror', None) or e})")
         return []
     if b"\0" in data:
         entries = data.split(b"\0")

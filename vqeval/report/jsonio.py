@@ -85,14 +85,19 @@ def read_results(path: str | os.PathLike[str]) -> list[VideoResult]:
     """Read a results JSON file written by :func:`write_results`.
 
     Raises:
-        ResultsFormatError: unreadable, not JSON, not a VQeval results file, or
-            written with another schema version.
+        ResultsFormatError: unreadable or not a regular file (a device, FIFO),
+            not JSON, not a VQeval results file, a record with wrong field
+            types or scores that are not finite numbers in 0-100 (NaN,
+            Infinity, ``10**400``), or written with another schema version.
     """
+    from vqeval.inputfile import InputFileError, read_input_file
+
     p = Path(path)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ResultsFormatError(f"{p}: cannot read results file ({e.strerror or e})") from e
+        # a regular file only: /dev/zero or a FIFO would never end or block
+        doc = json.loads(read_input_file(p, max_bytes=None).decode("utf-8"))
+    except InputFileError as e:
+        raise ResultsFormatError(f"{p}: cannot read results file ({e})") from None
     except ValueError as e:
         raise ResultsFormatError(f"{p}: not valid JSON ({e})") from e
     except RecursionError:

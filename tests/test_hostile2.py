@@ -1,0 +1,321 @@
+"""Hostile input, round 2 (issue #27, D01-D17).
+
+Every test builds its own input (``tests/badinputs.py``), names the defect it
+guards (``test_d<nn>_...``) and checks what a user sees: videos scored, reports
+written or refused with one ``error:`` line, exit codes (``docs/ci.md``). Each
+failed on the code before its fix (fc3fc4e). The suite is documented in
+``docs/hostile-inputs.md``. Tests that could hang or eat memory on a
+regression run the CLI in a subprocess with a time and memory limit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests import badinputs as bi
+from tests.test_compare import make_result
+from vqeval.cli import main
+from vqeval.config import ScoreConfig
+from vqeval.report.jsonio import read_results, write_results
+from vqeval.results import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+FAST = ["-d", "freeze,repetition", "--no-progress"]
+GATE = '[[rule]]\ndimension = "freeze"\nmin_each = 50\n'
+
+
+def invoke(args: list[str], **kw: object) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, args, catch_exceptions=False, **kw)
+    return r.exit_code, r.stdout, r.stderr
+
+
+def one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err, err
+    return lines[0]
+
+
+def _limits() -> None:  # in the child: 2 GiB of address space at most
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def run_cli(
+    args: list[str], *, timeout: float = 60, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    """``python -m vqeval ARGS`` in a child with 2 GiB of memory and ``timeout`` s."""
+    return subprocess.run(
+        [sys.executable, "-m", "vqeval", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=_limits,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small valid clip, copied by tests where they need one."""
+    d = tmp_path_factory.mktemp("clip")
+    bi.make_clip(d, "clip.mp4", n=12)
+    return d
+
+
+def copy_clip(clip_dir: Path, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes((clip_dir / "clip.mp4").read_bytes())
+    return dest
+
+
+def results_json(tmp_path: Path, name: str, score_text: str) -> Path:
+    """A results JSON of two videos whose first ``freeze`` score is ``score_text``
+    written verbatim (``NaN``, ``Infinity``, ``1e400`` ...)."""
+    rows = [make_result("a.mp4", {"freeze": 70.0}), make_result("b.mp4", {"freeze": 80.0})]
+    path = write_results(tmp_path / name, rows)
+    text = path.read_text(encoding="utf-8")
+    doc = json.loads(text)
+    doc["results"][0]["scores"]["freeze"] = "@@"
+    path.write_text(json.dumps(doc).replace('"@@"', score_text), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- D01
+
+
+def test_d01_sibling_names_are_all_scored(clip_dir, tmp_path) -> None:
+    """`run` / `run2`, `video` / `video2.mp4`, image folders `shot` / `shot2` and
+    a folder reached by a symlink: the natural-sort key compared a number
+    with a text (TypeError) and nothing was written."""
+    d = tmp_path / "in"
+    for rel in ("run/a.mp4", "run2/a.mp4", "video/c.mp4", "video2.mp4", "elsewhere/e.mp4"):
+        copy_clip(clip_dir, d / rel)
+    bi.make_image_folder(d, "shot", n=6)
+    bi.make_image_folder(d, "shot2", n=6)
+    (d / "linked").symlink_to(d / "elsewhere", target_is_directory=True)
+    (d / "linked2").symlink_to(d / "elsewhere", target_is_directory=True)
+    js = tmp_path / "r.json"
+    code, _, err = invoke(["score", str(d), *FAST, "--no-cache", "--json", str(js)])
+    assert code == 0, err
+    got = sorted(os.path.relpath(r.path, d) for r in read_results(js))
+    assert got == sorted(
+        ["run/a.mp4", "run2/a.mp4", "video/c.mp4", "video2.mp4", "elsewhere/e.mp4"]
+        + ["shot", "shot2"]
+    )
+    # compare and gate walk the same way
+    code, _, err = invoke(["compare", str(d), str(d), *FAST, "--no-cache", "-q"])
+    assert code == 0, err
+    gate = tmp_path / "g.toml"
+    gate.write_text('[[rule]]\nflag = "error"\nmax_rate = 0\n', encoding="utf-8")
+    code, _, err = invoke(["gate", str(d), "-c", str(gate), *FAST, "--no-cache"])
+    assert code == 0, err
+
+
+def test_d01_natural_sort_key_orders_mixed_names() -> None:
+    from vqeval.discover import natural_sort_key
+
+    names = ["run10", "run", "Run2", "run2", "a", "2", "run2b", "run02"]
+    ordered = sorted(names, key=natural_sort_key)  # no TypeError
+    assert ordered.index("run") < ordered.index("run2") < ordered.index("run10")
+    assert ordered[0] == "2"
+
+
+# --------------------------------------------------------------------------- D06, D07
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", "-0.5", "100.5"])
+def test_d06_results_with_nan_or_out_of_range_scores_are_rejected(tmp_path, bad) -> None:
+    js = results_json(tmp_path, "r.json", bad)
+    ok = write_results(tmp_path / "ok.json", [make_result("a.mp4", {"freeze": 70.0})])
+    gate = tmp_path / "g.toml"
+    gate.write_text(GATE, encoding="utf-8")
+    code, _, err = invoke(["gate", str(js), "-c", str(gate)])  # passed on NaN
+    assert code == 2, err
+    assert "scores 0-100" in one_error_line(err)
+    code, _, err = invoke(["compare", str(ok), str(js), "-q"])
+    assert code == 2 and "scores 0-100" in one_error_line(err)
+
+
+def test_d07_huge_integer_score_is_one_line(tmp_path) -> None:
+    js = results_json(tmp_path, "r.json", "1" + "0" * 400)
+    ok = write_results(tmp_path / "ok.json", [make_result("a.mp4", {"freeze": 70.0})])
+    code, _, err = invoke(["compare", str(ok), str(js), "-q"])  # OverflowError
+    assert code == 2, err
+    assert "scores 0-100" in one_error_line(err)
+    # the same for any number a record holds: info, times, elapsed
+    doc = json.loads(ok.read_text(encoding="utf-8"))
+    doc["results"][0]["elapsed_s"] = "@@"
+    ok.write_text(json.dumps(doc).replace('"@@"', "1" + "0" * 400), encoding="utf-8")
+    code, _, err = invoke(["compare", str(ok), str(js), "-q"])
+    assert code == 2 and "elapsed_s" in one_error_line(err)
+
+
+# --------------------------------------------------------------------------- D08
+
+
+def test_d08_prompts_nested_json_and_huge_csv_cell(clip_dir, tmp_path) -> None:
+    clip = str(clip_dir / "clip.mp4")
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    code, _, err = invoke(["score", clip, *FAST, "--no-cache", "--prompts", str(deep)])
+    assert code == 2, err
+    assert "nested too deeply" in one_error_line(err)
+    wide = tmp_path / "wide.csv"
+    wide.write_text("path,prompt\nclip.mp4," + "x" * 140_000 + "\n", encoding="utf-8")
+    code, _, err = invoke(["score", clip, *FAST, "--no-cache", "--prompts", str(wide)])
+    assert code == 2, err
+    assert "not valid CSV" in one_error_line(err)
+
+
+# --------------------------------------------------------------------------- D09
+
+
+@pytest.mark.parametrize(
+    "option", ["--prompts", "--files-from", "--resume", "gate -c", "files-from stdin"]
+)
+def test_d09_dev_zero_as_an_input_file_is_refused(clip_dir, tmp_path, option) -> None:
+    """Each read /dev/zero without end (15.9 GB after 25 s); now one line, exit 2.
+    The child has 2 GiB and 60 s: a regression fails, it does not take the host."""
+    clip = str(clip_dir / "clip.mp4")
+    stdin = None
+    if option == "gate -c":
+        args = ["gate", clip, "-c", "/dev/zero"]
+    elif option == "files-from stdin":
+        args = ["score", "--files-from", "-"]
+        stdin = open("/dev/zero", "rb")  # noqa: SIM115 - closed below
+    else:
+        args = ["score", clip, option, "/dev/zero"]
+    try:
+        proc = run_cli([*args, *FAST, "--no-cache"], stdin=stdin)
+    finally:
+        if stdin is not None:
+            stdin.close()
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert "not a regular file" in line or "larger than" in line
+
+
+def test_d09_files_from_a_pipe_and_stdin_still_work(clip_dir, tmp_path) -> None:
+    """`--files-from <(find ...)` (a pipe) and `--files-from -` keep working."""
+    clip = str(clip_dir / "clip.mp4")
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, (clip + "\n").encode())
+    os.close(write_fd)
+    try:
+        proc = run_cli(
+            ["score", "--files-from", f"/dev/fd/{read_fd}", *FAST, "--no-cache", "-q"],
+            pass_fds=(read_fd,),
+        )
+    finally:
+        os.close(read_fd)
+    assert proc.returncode == 0, proc.stderr
+    code, _, err = invoke(["score", "--files-from", "-", *FAST, "--no-cache", "-q"], input=clip)
+    assert code == 0, err
+
+
+def test_d09_results_reader_refuses_devices_and_fifos(tmp_path) -> None:
+    """In a child (2 GiB, 30 s): a regression reads without end or blocks."""
+    fifo = bi.make_fifo(tmp_path)  # opening it for reading would block forever
+    code = (
+        "import sys\n"
+        "from vqeval.report.jsonio import read_results\n"
+        "from vqeval.results import ResultsFormatError\n"
+        "try:\n    read_results(sys.argv[1])\n"
+        "except ResultsFormatError as e:\n    print(e)\n"
+    )
+    for p in ("/dev/zero", str(fifo)):
+        proc = subprocess.run(
+            [sys.executable, "-c", code, p],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            preexec_fn=_limits,
+        )
+        assert "not a regular file" in proc.stdout, proc.stderr
+
+
+# --------------------------------------------------------------------------- D10
+
+
+def test_d10_folder_tree_600_deep(clip_dir, tmp_path) -> None:
+    deep = tmp_path / "t"
+    parts = ["d"] * 600
+    bottom = deep.joinpath(*parts)
+    bottom.mkdir(parents=True)
+    copy_clip(clip_dir, bottom / "deep.mp4")
+    copy_clip(clip_dir, deep / "top.mp4")
+    js = tmp_path / "r.json"
+    code, _, err = invoke(["score", str(deep), *FAST, "--no-cache", "--json", str(js)])
+    assert code == 0, err
+    assert sorted(Path(r.path).name for r in read_results(js)) == ["deep.mp4", "top.mp4"]
+
+
+# --------------------------------------------------------------------------- D11, D12, D13
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", "a", "b", "--alpha", "nan"],
+        ["compare", "a", "b", "--tie", "nan"],
+        ["score", "x.mp4", "--max-fps", "nan"],
+        ["score", "x.mp4", "--fps", "nan"],
+        ["gate", "x", "-c", "g.toml", "--max-fps", "nan"],
+    ],
+)
+def test_d11_nan_option_is_a_usage_error(args) -> None:
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 2, r.output
+    assert "not a finite number" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--max-fps", "inf"),
+        ("--max-fps", "1e-300"),
+        ("--fps", "inf"),
+        ("--fps", "1e-300"),
+        ("--fps", "1e300"),
+        ("--max-fps", "-1"),
+    ],
+)
+def test_d12_out_of_range_frame_rates_name_the_valid_range(clip_dir, option, value) -> None:
+    r = CliRunner().invoke(main, ["score", str(clip_dir), option, value, *FAST, "--no-cache"])
+    assert r.exit_code == 2, r.output
+    assert "0.01<=x<=1000" in r.stderr, r.stderr
+
+
+def test_d11_d12_api_config_checks_frame_rates() -> None:
+    from vqeval.pipeline import validate_config
+
+    for cfg in (
+        ScoreConfig(max_fps=math.nan),
+        ScoreConfig(max_fps=math.inf),
+        ScoreConfig(max_fps=1e-300),
+        ScoreConfig(image_fps=math.nan),
+        ScoreConfig(image_fps=1e300),
+    ):
+        with pytest.raises(ConfigError, match="frames/s"):
+            validate_config(cfg)
+    validate_config(ScoreConfig(max_fps=None, image_fps=12.0))
+
+
+def test_d13_negative_seed_is_a_usage_error(tmp_path) -> None:
+    a = write_results(tmp_path / "a.json", [make_result("a.mp4", {"freeze": 70.0})])
+    b = write_results(tmp_path / "b.json", [make_result("a.mp4", {"freeze": 60.0})])
+    r = CliRunner().invoke(main, ["compare", str(a), str(b), "--seed", "-1"])
+    assert r.exit_code == 2, r.output
+    assert "--seed" in r.stderr and "Traceback" not in r.stderr
+    r = CliRunner().invoke(main, ["compare", str(a), str(b), "--seed", str(2**70), "-q"])
+    assert r.exit_code == 0, r.output
