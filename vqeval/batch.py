@@ -9,7 +9,10 @@ kills its worker every time becomes one error row ("worker process died").
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
@@ -38,6 +41,44 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+#: Seconds between progress lines when stderr is not a terminal (CI logs).
+PROGRESS_EVERY_S = 30.0
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
+
+
+class _PeriodicLines:
+    """Progress for logs: instead of a bar redrawn with carriage returns, one
+    plain line ``vqeval: 12/40 videos (30 %), 1 min 5 s`` at most every
+    :data:`PROGRESS_EVERY_S` seconds (none for a batch done sooner)."""
+
+    def __init__(self, total: int, done: int = 0) -> None:
+        self.total, self.done = total, done
+        self.t0 = self.last = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more finished videos; print a line when one is due."""
+        self.done += n
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S or self.done >= self.total:
+            return
+        self.last = now
+        m, sec = divmod(int(now - self.t0), 60)
+        pct = 100 * self.done // max(self.total, 1)
+        took = f"{m} min {sec} s" if m else f"{sec} s"
+        print(f"vqeval: {self.done}/{self.total} videos ({pct} %), {took}", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        """Nothing to clear (the lines stay in the log)."""
 
 
 def _as_path_list(
@@ -94,7 +135,9 @@ def score_batch(
             :class:`ResultCache`. URLs are not cached (their bytes are only
             read on the workers).
         pattern: glob on file names (e.g. ``"*.mp4"``).
-        progress: show a progress bar on stderr (``None`` = only on a terminal).
+        progress: show a progress bar on stderr; ``None`` = a bar on a
+            terminal, else (CI logs) a plain line at most every
+            :data:`PROGRESS_EVERY_S` seconds; ``False`` = nothing.
         on_result: called with each result as it completes (rows from the
             cache and from ``resume`` first).
         executor: ``"local"`` (process pool), ``"ray"`` (a local Ray
@@ -152,14 +195,17 @@ def score_batch(
         # monitor): forking a threaded process can deadlock the children.
         if order:  # nothing to score (all cached or resumed): no workers, no cluster
             runner.start(len(order))
-        bar = tqdm(
-            total=len(videos),
-            initial=len(results),
-            unit="video",
-            desc="vqeval",
-            disable=(not progress) if progress is not None else None,
-            leave=False,
-        )
+        if progress is None and not _stderr_is_terminal():
+            bar: tqdm | _PeriodicLines = _PeriodicLines(len(videos), len(results))
+        else:
+            bar = tqdm(
+                total=len(videos),
+                initial=len(results),
+                unit="video",
+                desc="vqeval",
+                disable=not progress,
+                leave=False,
+            )
 
         def done(item: WorkItem, r: VideoResult) -> None:
             results[item.index] = r

@@ -109,6 +109,9 @@ class RuleResult:
         value: measured value (points or fraction), ``None`` when not measurable.
         message: one line saying what was measured against what.
         offenders: paths of videos that broke a per-video or flag rule.
+        details: one line per offender (same order): the flag with its start
+            time and reason (``frozen from 4.8 s: content still ...``), the
+            score, or the error that kept the video from being scored.
         backbone: for a dimension rule, the backbone(s) its scores came from
             ("-" for flags and the composite).
         vbench: how those scores relate to VBench (``Dimension.vbench``), "-"
@@ -121,6 +124,7 @@ class RuleResult:
     message: str
     offenders: tuple[str, ...] = ()
     backbone: str = "-"
+    details: tuple[str, ...] = ()
     vbench: str = "-"
 
 
@@ -166,6 +170,7 @@ class GateReport:
                     "passed": r.passed,
                     "message": r.message,
                     "offenders": list(r.offenders),
+                    "details": list(r.details),
                     "backbone": r.backbone,
                     "vbench": r.vbench,
                 }
@@ -385,8 +390,46 @@ def load_gate_config(
 # --------------------------------------------------------------------------- evaluation
 
 
+def offender_lines(r: RuleResult, limit: int, indent: str = "  ") -> list[str]:
+    """``PATH: frozen from 4.8 s: content still ...``, one line per video that
+    broke rule ``r`` (at most ``limit``, then ``... and N more``)."""
+    from vqeval.report.safe import one_line
+
+    out = []
+    for i, path in enumerate(r.offenders[:limit]):
+        why = r.details[i] if i < len(r.details) else ""
+        out.append(f"{indent}{one_line(path)}" + (f": {one_line(why)}" if why else ""))
+    if len(r.offenders) > limit:
+        out.append(f"{indent}... and {len(r.offenders) - limit} more")
+    return out
+
+
 def _mean(xs: Sequence[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
+
+
+def _why(r: VideoResult, flag: str) -> str:
+    """Why video ``r`` carries ``flag`` (``any``: every flag it has): each flag
+    with its start time and reason, or the error that kept it from being scored."""
+    if not r.ok:
+        return f"error: {r.error or 'not scored'}"
+    details = [fd for fd in r.flag_details if flag == ANY_FLAG or fd.flag == flag]
+    if details:
+        return "; ".join(fd.text for fd in details)
+    return ", ".join(f for f in r.flags if flag == ANY_FLAG or f == flag) or flag
+
+
+def _score_why(r: VideoResult, target: str, value: float | None) -> str:
+    """``composite 28.0 (frozen from 4.8 s: ...)``: the score a ``min_each``
+    rule saw and the flags that capped it, or why there is none."""
+    if not r.ok:
+        return f"error: {r.error or 'not scored'}"
+    if value is None:
+        return f"no {target} score"
+    text = f"{target} {value:.1f}"
+    if r.flags:
+        text += f" ({_why(r, ANY_FLAG)})"
+    return text
 
 
 def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
@@ -401,11 +444,13 @@ def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
                 return (not r.ok) or bool(r.flags)
             return rule.target in r.flags
 
-        bad = tuple(r.path for r in results if has(r))
+        flagged = [r for r in results if has(r)]
+        bad = tuple(r.path for r in flagged)
         rate = len(bad) / n if n else 0.0
         ok = rate <= rule.threshold + 1e-12
         msg = f"{len(bad)}/{n} videos flagged {rule.target} ({rate:.1%}), max {rule.threshold:.1%}"
-        return RuleResult(rule, ok, rate, msg, bad)
+        why = tuple(_why(r, rule.target) for r in flagged)
+        return RuleResult(rule, ok, rate, msg, bad, details=why)
     vals = [(r.path, metric_value(r, rule.target)) for r in results]
     scored = [v for _, v in vals if v is not None]
     if rule.check == "min_mean":
@@ -416,11 +461,13 @@ def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
         msg = f"mean {rule.target} {m:.1f} over {len(scored)} videos, min {rule.threshold:g}"
         return RuleResult(rule, ok, m, msg)
     if rule.check == "min_each":
-        bad = tuple(p for p, v in vals if v is None or v < rule.threshold)
+        below = [(r, v) for r, (_, v) in zip(results, vals) if v is None or v < rule.threshold]
+        bad = tuple(r.path for r, _ in below)
         low = min(scored) if scored else None
         lows = "-" if low is None else f"{low:.1f}"
         msg = f"{len(bad)}/{n} videos below {rule.threshold:g} or unscored (lowest {lows})"
-        return RuleResult(rule, not bad, low, msg, bad)
+        why = tuple(_score_why(r, rule.target, v) for r, v in below)
+        return RuleResult(rule, not bad, low, msg, bad, details=why)
     # max_regression
     if baseline is None:
         return RuleResult(
@@ -471,9 +518,15 @@ def evaluate_gate(config: GateConfig, side: Side, baseline: Side | None = None) 
     )
 
 
+#: Offending videos listed under a failed rule in the terminal at most.
+MAX_SHOWN_OFFENDERS = 10
+
+
 def format_report(rep: GateReport) -> str:
-    """Terminal lines: one per rule (dimension rules name their backbone), then
-    the verdict."""
+    """Terminal lines: one per rule (dimension rules name their backbone);
+    under a failed rule the videos that broke it (at most
+    :data:`MAX_SHOWN_OFFENDERS`), each with its flag, start time and reason
+    or its score; then the verdict."""
     from vqeval.dimensions import provenance_label
 
     lines = []
@@ -483,6 +536,8 @@ def format_report(rep: GateReport) -> str:
             f"{'PASS' if r.passed else 'FAIL'}  {r.rule.name}: {r.message}"
             + (f" [backbone {src}]" if src != "-" else "")
         )
+        if not r.passed:
+            lines += offender_lines(r, MAX_SHOWN_OFFENDERS, indent="      ")
     n = len(rep.results)
     lines.append(
         f"gate {'passed' if rep.passed else 'FAILED'}: {n - rep.failures}/{n} rules passed "

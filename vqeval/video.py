@@ -371,16 +371,16 @@ def _check_shape(info: VideoInfo) -> None:
     is not a video the analysis can judge: at the analysis size it is a line
     of pixels, and optical flow fails on very wide frames)."""
     long, short = max(info.width, info.height), min(info.width, info.height)
-    if 1 <= short < MIN_FRAME_SIDE:
-        raise _fail(
-            f"frame size {info.width}x{info.height} px is too small: VQeval analyses "
-            f"frames of at least {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE} px"
-        )
     if short < 1 or long / short > MAX_ASPECT_RATIO:
         raise _fail(
             f"frame size {info.width}x{info.height} px is too elongated: aspect ratio "
             f"{long / max(short, 1):.0f}:1, VQeval analyses frames up to "
             f"{MAX_ASPECT_RATIO:g}:1"
+        )
+    if short < MIN_FRAME_SIDE:
+        raise _fail(
+            f"frame size {info.width}x{info.height} px is too small: VQeval analyses "
+            f"frames of at least {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE} px"
         )
 
 

@@ -336,7 +336,8 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--progress/--no-progress",
             default=None,
-            help="Progress bar on stderr (default: only on a terminal).",
+            help="Progress bar on stderr (default: a bar on a terminal; in logs, where "
+            "stderr is not a terminal, a plain line every 30 s).",
         ),
     ]
     for opt in reversed(opts):

@@ -90,10 +90,13 @@ def command(
         base_path = baseline or gate.baseline
         base = None
         needs_base = any(r.check == "max_regression" for r in gate.rules)
+        if base_path is not None and not os.path.exists(base_path):
+            # exit 2 even when no rule reads it: a typo must not pass silently (docs/ci.md)
+            fail_usage(f"{base_path}: baseline results not found")
         if base_path is not None and needs_base:
-            if not os.path.exists(base_path):
-                fail_usage(f"{base_path}: baseline results not found")
             base = load_side(base_path, cfg, **{**batch, "pattern": None})
+        elif base_path is not None:
+            say(f"note: baseline {base_path} not used: no max_regression rule", err=True)
         elif needs_base:
             fail_usage(
                 f"{gate_path}: max_regression rules need a baseline "

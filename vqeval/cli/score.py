@@ -151,6 +151,7 @@ def command(
     """
     from vqeval.batch import score_batch
     from vqeval.report import csvio, jsonio, table
+    from vqeval.report.summary import skipped_notes, verdict_line
 
     all_paths = list(paths)
     if files_from is not None:
@@ -215,17 +216,21 @@ def command(
     written, write_failures = write_reports(jobs)
 
     errors = [r for r in results if not r.ok]
-    cached = sum(r.cached for r in results)
+    # a resumed row keeps the `cached` of the run that made it: count it once, as resumed
+    cached = sum(r.cached and not scale.is_resumed(r) for r in results)
     if quiet or to_stdout:
         for r in errors:
             click.echo(error_line(r.path, r.error), err=True)
     for r in results:  # damage found while decoding, an assumed frame rate ...
         for w in r.analysis.get("warnings") or ():
             click.echo(f"warning: {one_line(r.path)}: {one_line(w)}", err=True)
+    for note in skipped_notes(results):  # e.g. text_alignment without CLIP weights
+        say(f"note: {note}", err=True)
     say(
         f"scored {len(results) - len(errors)}/{len(results)} videos"
         f" ({cached} from cache{scale.resumed_note(results)}) in {elapsed:.1f} s"
-        + (f"; {len(errors)} error(s)" if errors else ""),
+        + (f"; {len(errors)} error(s)" if errors else "")
+        + (f"; {verdict_line(results)}" if quiet or to_stdout else ""),
         err=True,
     )
     for w in written:
@@ -265,13 +270,19 @@ class _Scale:
                 err=True,
             )
 
+    def is_resumed(self, r: VideoResult) -> bool:
+        """True when row ``r`` was kept from the ``--resume`` file (not scored now)."""
+        if self.resume_path is None or not r.ok:
+            return False
+        from vqeval.shards import normalized
+
+        return normalized(r.path) in self.resume
+
     def resumed_note(self, results: list[VideoResult]) -> str:
         """``", N resumed"`` for the summary line ("" without --resume)."""
         if self.resume_path is None:
             return ""
-        from vqeval.shards import normalized
-
-        return f", {sum(r.ok and normalized(r.path) in self.resume for r in results)} resumed"
+        return f", {sum(self.is_resumed(r) for r in results)} resumed"
 
 
 def _scale_options(

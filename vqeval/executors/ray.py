@@ -207,6 +207,14 @@ class RayExecutor:
             with contextlib.suppress(Exception):  # a half-made connection would block the next
                 ray.shutdown()
             where = self.address or "a local cluster"
+            if self.address == "auto" and "Could not find any running Ray" in str(exc):
+                # Ray's own advice names an `--address` flag VQeval does not have
+                raise ConfigError(
+                    "--ray auto: no running Ray cluster found on this machine (none started "
+                    "with `ray start --head`, RAY_ADDRESS unset); start one, give its address "
+                    "(--ray HOST:6379 or --ray ray://HOST:10001), or use --ray alone for a "
+                    "local cluster"
+                ) from None
             raise ConfigError(
                 f"--ray: cannot start or reach {where}: {error_row('', exc).error}"
             ) from None

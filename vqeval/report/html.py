@@ -225,13 +225,15 @@ def render_score_html(
 ) -> str:
     """One self-contained HTML page for scored videos (one ``tr.video`` per result)."""
     from vqeval.compare import COMPOSITE, available_dimensions, count_flags, metric_value
+    from vqeval.report.summary import verdict_line
 
     dims = available_dimensions(results)
     nok = sum(r.ok for r in results)
     flags = count_flags(results)
     flag_txt = ", ".join(f"{k}: {v}" for k, v in flags.items() if v and k != "any") or "none"
     sub = escape(
-        f"{len(results)} videos, {nok} scored, {len(results) - nok} failed; flags: {flag_txt}"
+        f"{len(results)} videos, {nok} scored, {len(results) - nok} errors (could not be "
+        f"read); verdicts: {verdict_line(results)}; flags: {flag_txt}"
     )
     if config is not None:
         sub += escape(

@@ -63,12 +63,16 @@ def declarations(
 
 
 def dumps(results: list[VideoResult], config: ScoreConfig | None = None) -> str:
-    """The results JSON document as text."""
+    """The results JSON document as text (``summary``: videos per verdict,
+    flags of the failed ones and errors, :func:`vqeval.report.summary.verdict_counts`)."""
+    from vqeval.report.summary import verdict_counts
+
     doc = {
         "vqeval": __version__,
         "schema": SCHEMA_VERSION,
         "config": dataclasses.asdict(config) if config is not None else None,
         "dimensions": declarations(results, config),
+        "summary": verdict_counts(results),
         "results": [r.to_dict() for r in results],
     }
     return json.dumps(clean(doc), indent=1, allow_nan=False, ensure_ascii=False)

@@ -93,15 +93,17 @@ def render_score_markdown(
         dimension_titles,
         metric_value,
     )
+    from vqeval.report.summary import verdict_line
 
     dims = available_dimensions(results)
     titles = dimension_titles()
     ok = [r for r in results if r.ok]
     lines = [f"# {md_escape(title)}", ""]
     lines.append(
-        f"{len(results)} videos, {len(ok)} scored, {len(results) - len(ok)} failed. "
-        "Scores 0-100, higher is better."
+        f"{len(results)} videos, {len(ok)} scored, {len(results) - len(ok)} errors "
+        "(could not be read). Scores 0-100, higher is better."
     )
+    lines += ["", f"Verdicts: {md_escape(verdict_line(results))}."]
     if config is not None:
         lines.append(
             f"Analysis: {config.analysis_size} px long side, max {config.max_fps or 'all'} fps, "
@@ -138,7 +140,7 @@ def render_score_markdown(
         vrows.append(
             [
                 md_escape(r.path),
-                md_escape(r.verdict or ("failed" if not r.ok else "-")),
+                md_escape(r.verdict or ("error" if not r.ok else "-")),
                 *(_f(metric_value(r, d)) for d in dims),
                 md_escape(flags) or "-",
             ]
