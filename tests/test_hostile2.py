@@ -109,8 +109,7 @@ def test_d01_sibling_names_are_all_scored(clip_dir, tmp_path) -> None:
     assert code == 0, err
     got = sorted(os.path.relpath(r.path, d) for r in read_results(js))
     assert got == sorted(
-        ["run/a.mp4", "run2/a.mp4", "video/c.mp4", "video2.mp4", "elsewhere/e.mp4"]
-        + ["shot", "shot2"]
+        ["run/a.mp4", "run2/a.mp4", "video/c.mp4", "video2.mp4", "elsewhere/e.mp4", "shot", "shot2"]
     )
     # compare and gate walk the same way
     code, _, err = invoke(["compare", str(d), str(d), *FAST, "--no-cache", "-q"])
@@ -319,3 +318,171 @@ def test_d13_negative_seed_is_a_usage_error(tmp_path) -> None:
     assert "--seed" in r.stderr and "Traceback" not in r.stderr
     r = CliRunner().invoke(main, ["compare", str(a), str(b), "--seed", str(2**70), "-q"])
     assert r.exit_code == 0, r.output
+
+
+# --------------------------------------------------------------------------- D02
+
+
+def _read_fifo(path: Path, out: list[bytes]) -> None:
+    with open(path, "rb") as fh:
+        out.append(fh.read())
+
+
+def test_d02_report_into_a_fifo_is_written_through(clip_dir, tmp_path) -> None:
+    import threading
+
+    fifo = bi.make_fifo(tmp_path)
+    got: list[bytes] = []
+    reader = threading.Thread(target=_read_fifo, args=(fifo, got), daemon=True)
+    reader.start()
+    code, _, err = invoke(
+        ["score", str(clip_dir / "clip.mp4"), *FAST, "--no-cache", "--json", str(fifo)]
+    )
+    reader.join(30)
+    assert code == 0, err
+    assert fifo.is_fifo()  # was replaced by a regular file
+    assert json.loads(got[0].decode("utf-8"))["results"][0]["status"] == "ok"
+
+
+def test_d02_fifo_without_reader_is_one_line_not_a_hang(clip_dir, tmp_path) -> None:
+    fifo = bi.make_fifo(tmp_path)
+    code, _, err = invoke(
+        ["score", str(clip_dir / "clip.mp4"), *FAST, "--no-cache", "--csv", str(fifo)]
+    )
+    assert code == 2, err
+    assert "no process reads" in one_error_line(err)
+    assert fifo.is_fifo()
+
+
+def test_d02_symlinked_report_stays_a_link(clip_dir, tmp_path) -> None:
+    real = tmp_path / "real" / "report.json"
+    real.parent.mkdir()
+    real.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    code, _, err = invoke(
+        ["score", str(clip_dir / "clip.mp4"), *FAST, "--no-cache", "--json", str(link)]
+    )
+    assert code == 0, err
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert read_results(real)[0].ok  # the link's target got the report
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making device nodes needs root")
+@pytest.mark.parametrize(("minor", "kind"), [(3, "null"), (7, "full")])
+def test_d02_device_node_is_never_replaced(clip_dir, tmp_path, minor, kind) -> None:
+    """As root, `--json /dev/full` replaced the device node with a file. A
+    private node (char 1:3 = null, 1:7 = full) stands in for /dev's."""
+    import stat
+
+    node = tmp_path / f"dev_{kind}"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+    code, _, err = invoke(
+        ["score", str(clip_dir / "clip.mp4"), *FAST, "--no-cache", "--json", str(node)]
+    )
+    assert stat.S_ISCHR(os.lstat(node).st_mode)  # still the device node
+    if kind == "full" or code == 2:  # ENOSPC, or a `nodev` temporary folder
+        assert code == 2 and "cannot write" in one_error_line(err)
+    else:
+        assert code == 0, err
+
+
+def test_d02_write_atomic_refuses_block_devices_and_sockets(tmp_path) -> None:
+    import socket
+
+    from vqeval.report import ReportWriteError, write_atomic
+
+    sock_path = tmp_path / "s.json"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        with pytest.raises(ReportWriteError, match="a socket, not a regular file"):
+            write_atomic(sock_path, "{}")
+        assert sock_path.is_socket()
+
+
+# --------------------------------------------------------------------------- D03
+
+
+def test_d03_report_over_an_input_is_refused(clip_dir, tmp_path) -> None:
+    clip = copy_clip(clip_dir, tmp_path / "v" / "clip.mp4")
+    before = clip.read_bytes()
+    code, _, err = invoke(["score", str(clip), *FAST, "--no-cache", "--json", str(clip)])
+    assert code == 2, err
+    assert "one of the inputs" in one_error_line(err)
+    assert clip.read_bytes() == before
+    # found in a walked folder, under another spelling
+    code, _, err = invoke(
+        ["score", str(tmp_path / "v"), *FAST, "--no-cache", "--csv", f"{tmp_path}/v/./clip.mp4"]
+    )
+    assert code == 2 and "one of the inputs" in one_error_line(err)
+    # a frame of an image folder
+    frames = bi.make_image_folder(tmp_path, "frames", n=6)
+    frame = frames / "frame_3.png"
+    old = frame.read_bytes()
+    code, _, err = invoke(["score", str(frames), *FAST, "--no-cache", "--html", str(frame)])
+    assert code == 2 and "one of the inputs" in one_error_line(err)
+    assert frame.read_bytes() == old
+    assert clip.read_bytes() == before
+
+
+def test_d03_compare_and_gate_never_overwrite_their_inputs(tmp_path) -> None:
+    a = write_results(tmp_path / "a.json", [make_result("x.mp4", {"freeze": 70.0})])
+    b = write_results(tmp_path / "b.json", [make_result("x.mp4", {"freeze": 60.0})])
+    gate = tmp_path / "g.toml"
+    gate.write_text(GATE, encoding="utf-8")
+    saved = {p: p.read_bytes() for p in (a, b, gate)}
+    code, _, err = invoke(["compare", str(a), str(b), "--json", str(a)])
+    assert code == 2 and "one of the inputs" in one_error_line(err)
+    code, _, err = invoke(["gate", str(b), "-c", str(gate), "--md", str(gate)])
+    assert code == 2 and "one of the inputs" in one_error_line(err)
+    code, _, err = invoke(["gate", str(b), "-c", str(gate), "--junit", str(b)])
+    assert code == 2 and "one of the inputs" in one_error_line(err)
+    assert {p: p.read_bytes() for p in saved} == saved
+
+
+def test_d03_resume_from_the_json_being_written_still_works(clip_dir, tmp_path) -> None:
+    js = tmp_path / "r.json"
+    clip = str(clip_dir / "clip.mp4")
+    for _ in range(2):  # the documented `--json F --resume F`
+        code, _, err = invoke(
+            ["score", clip, *FAST, "--no-cache", "--json", str(js), "--resume", str(js)]
+        )
+        assert code == 0, err
+
+
+# --------------------------------------------------------------------------- D04
+
+
+def test_d04_deeply_nested_sidecar_is_ignored_with_a_note(clip_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no CLIP download in tests
+    clip = copy_clip(clip_dir, tmp_path / "v" / "clip.mp4")
+    clip.with_suffix(".json").write_text(
+        '{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8"
+    )
+    js = tmp_path / "r.json"
+    args = ["score", str(clip), "-d", "freeze,text_alignment", "--no-progress"]
+    code, _, err = invoke([*args, "--cache-dir", str(tmp_path / "c"), "--json", str(js)])
+    assert code == 0, err  # RecursionError before
+    [row] = read_results(js)
+    assert row.ok
+    assert (
+        "sidecar clip.json ignored: JSON nested too deeply"
+        in row.dimensions["text_alignment"].raw["reason"]
+    )
+
+
+# --------------------------------------------------------------------------- D15
+
+
+@pytest.mark.parametrize(
+    "address", ["ray://localhost:abc", "localhost:abc", "ray://head:70000", "ray://a/b"]
+)
+def test_d15_malformed_ray_address_is_an_immediate_usage_error(clip_dir, address) -> None:
+    import time
+
+    t0 = time.monotonic()
+    code, _, err = invoke(["score", str(clip_dir), "--ray", address, *FAST, "--no-cache"])
+    assert code == 2, err
+    assert "is not a Ray address" in one_error_line(err)
+    assert time.monotonic() - t0 < 5  # Ray retried ray://localhost:abc for 61 s

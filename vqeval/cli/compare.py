@@ -113,6 +113,10 @@ def command(
 
     if len(inputs) < 2:
         fail_usage("compare needs at least two inputs: a baseline and a method")
+    from vqeval.cli.outputs import check_reports_not_inputs
+
+    reports = [("--json", json_path), ("--md", md_path), ("--html", html_path)]
+    check_reports_not_inputs(reports, inputs, pattern=run.pattern)  # never over an input
     wanted = None
     dimensions = run.dimensions
     if dimensions is not None:

@@ -73,10 +73,14 @@ def command(
     input error (malformed TOML, unknown dimension, wrong types, missing
     input, a report that could not be written), 130 interrupted.
     """
+    from vqeval.cli.outputs import check_reports_not_inputs
     from vqeval.compare import load_side
     from vqeval.dimensions import registry
     from vqeval.gate import evaluate_gate, format_report, load_gate_config
 
+    reports = [("--junit", junit_path), ("--md", md_path), ("--json", json_path)]
+    inputs = [p for p in (path, gate_path, baseline) if p]
+    check_reports_not_inputs(reports, inputs, pattern=run.pattern)  # never over an input
     cfg = run.config()
     try:
         if not os.path.exists(path):

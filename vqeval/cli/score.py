@@ -161,6 +161,10 @@ def command(
             "no paths given: name videos or folders, or list them with --files-from"
             + (f" ({files_from} is empty)" if files_from is not None else "")
         )
+    from vqeval.cli.outputs import check_reports_not_inputs
+
+    reports = [("--json", json_path), ("--csv", csv_path), ("--html", html_path), ("--md", md_path)]
+    check_reports_not_inputs(reports, all_paths, pattern=run.pattern)  # never over a video
     cfg = run.config()
     if sum(p == "-" for p in (json_path, csv_path)) > 1:
         fail_usage("only one of --json/--csv may write to stdout")
