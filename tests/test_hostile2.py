@@ -486,3 +486,48 @@ def test_d15_malformed_ray_address_is_an_immediate_usage_error(clip_dir, address
     assert code == 2, err
     assert "is not a Ray address" in one_error_line(err)
     assert time.monotonic() - t0 < 5  # Ray retried ray://localhost:abc for 61 s
+
+
+# --------------------------------------------------------------------------- D17
+
+_SIGTERM_ON_THIRD = """
+import os, signal, sys, time
+import vqeval.executors.local as local
+from vqeval.cli import main
+
+real = local.score_one
+calls = []
+
+def score_one(path, config):
+    calls.append(path)
+    if len(calls) == 3:  # two rows finished: terminated as a preempted job would be
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+    return real(path, config)
+
+local.score_one = score_one
+main(sys.argv[1:], prog_name="vqeval")
+"""
+
+
+def test_d17_sigterm_checkpoints_finished_rows_like_sigint(clip_dir, tmp_path) -> None:
+    vids = tmp_path / "v"
+    for i in range(5):
+        copy_clip(clip_dir, vids / f"c{i}.mp4")
+    js = tmp_path / "r.json"
+    args = ["score", str(vids), *FAST, "--no-cache", "-j", "1", "--json", str(js)]
+    proc = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_ON_THIRD, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 143, proc.stderr  # killed by SIGTERM (-15) before
+    assert proc.stderr.strip().endswith("terminated"), proc.stderr
+    rows = read_results(js)
+    assert len(rows) == 2 and all(r.ok for r in rows)
+    # and the run continues from them
+    code, _, err = invoke([*args, "--resume", str(js)])
+    assert code == 0 and "2 resumed" in err, err
+    assert len(read_results(js)) == 5
