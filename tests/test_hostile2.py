@@ -531,3 +531,46 @@ def test_d17_sigterm_checkpoints_finished_rows_like_sigint(clip_dir, tmp_path) -
     code, _, err = invoke([*args, "--resume", str(js)])
     assert code == 0 and "2 resumed" in err, err
     assert len(read_results(js)) == 5
+
+
+# --------------------------------------------------------------------------- D05
+
+
+def test_d05_clip_replaced_while_scored_is_not_cached_under_the_old_key(
+    clip_dir, tmp_path, monkeypatch
+) -> None:
+    import numpy as np
+
+    import vqeval.executors.local as local
+    from vqeval.batch import CHANGED_WHILE_SCORED, score_batch
+    from vqeval.cache import ResultCache
+
+    (tmp_path / "v").mkdir()
+    clip = bi.make_clip(tmp_path / "v", "clip.mp4", n=72)  # 3 s, moving
+    healthy = clip.read_bytes()
+    still = np.repeat(bi.synthetic_frames(1, 48, 64), 72, axis=0)
+    frozen = bi.write_video(tmp_path / "frozen.mp4", still, 24.0).read_bytes()
+    cfg = ScoreConfig(dimensions=("freeze", "repetition"))
+    cache = ResultCache(tmp_path / "cache")
+    old_key = cache.key(clip, cfg)
+    real = local.score_one
+
+    def replaced_then_scored(path, config):  # the generator rewrote the clip meanwhile
+        tmp = Path(path).with_suffix(".part")
+        tmp.write_bytes(frozen)
+        os.replace(tmp, path)
+        return real(path, config)
+
+    monkeypatch.setattr(local, "score_one", replaced_then_scored)
+    [row] = score_batch([str(clip)], cfg, workers=1, cache=cache, progress=False)
+    assert row.ok and CHANGED_WHILE_SCORED in row.analysis["warnings"]
+    assert "frozen" in row.flags  # what was scored: the new content
+    assert cache.get(old_key, str(clip)) is None  # held the frozen clip's result before
+    # the healthy clip is back: scored afresh, never the other content's row
+    monkeypatch.setattr(local, "score_one", real)
+    clip.write_bytes(healthy)
+    [again] = score_batch([str(clip)], cfg, workers=1, cache=cache, progress=False)
+    assert not again.cached
+    assert "frozen" not in again.flags
+    [third] = score_batch([str(clip)], cfg, workers=1, cache=cache, progress=False)
+    assert third.cached and third.composite == again.composite

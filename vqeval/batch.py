@@ -106,6 +106,32 @@ def find_inputs(
     return videos, missing
 
 
+#: Warning of a row whose file changed while it was scored (its result is not cached).
+CHANGED_WHILE_SCORED = (
+    "the file changed while it was scored: this result may mix two versions and is not cached"
+)
+
+
+def _store_if_unchanged(
+    store: ResultCache, item: WorkItem, r: VideoResult, config: ScoreConfig
+) -> VideoResult:
+    """Cache ``r`` under ``item.key`` only if the video still has the bytes
+    (and prompt) that key was computed from before scoring: the key is hashed
+    again now. A file replaced or rewritten meanwhile would otherwise store
+    its new content's result under the old content's key (a healthy clip
+    later read back as a failed one). Such a row is returned with a warning
+    and not cached."""
+    try:
+        unchanged = store.key(item.path, config) == item.key
+    except OSError:  # removed or made unreadable meanwhile
+        unchanged = False
+    if unchanged:
+        store.put(item.key, r)
+        return r
+    warnings = [*(r.analysis.get("warnings") or ()), CHANGED_WHILE_SCORED]
+    return replace(r, analysis={**r.analysis, "warnings": warnings})
+
+
 def score_batch(
     paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     config: ScoreConfig | None = None,
@@ -208,9 +234,9 @@ def score_batch(
             )
 
         def done(item: WorkItem, r: VideoResult) -> None:
+            if store is not None and item.key is not None and r.ok:
+                r = _store_if_unchanged(store, item, r, config)
             results[item.index] = r
-            if store is not None and item.key is not None:
-                store.put(item.key, r)
             bar.update(1)
             if on_result is not None:
                 on_result(r)
