@@ -80,6 +80,27 @@ def test_d18_json_to_full_stdout_is_one_line_exit_2(clip: Path) -> None:
         assert opt in line and "stdout" in line and "No space left" in line
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["dimensions"], ["dimensions", "--long"], ["dimensions", "--json"], ["score", "CLIP", *FAST]],
+)
+def test_d18_any_stdout_output_to_a_full_disk_is_one_line(clip: Path, args: list[str]) -> None:
+    """The table, `vqeval dimensions` (all forms): one line, exit 2; reports still written."""
+    args = [str(clip) if a == "CLIP" else a for a in args]
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "vqeval", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            cwd=REPO,
+        )
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert one_error_line(err) == "error: cannot write to stdout: No space left on device"
+
+
 # --------------------------------------------------------------------------- D19
 
 

@@ -29,10 +29,30 @@ from vqeval.results import ConfigError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+#: Key in ``click.Context.meta`` (one per invocation) set when stdout could
+#: not be written (full disk, closed pipe): the command still writes its
+#: report files, then exits 2 (:func:`stdout_failed`).
+_STDOUT_FAILED = "vqeval.stdout_failed"
+
+
+def stdout_failed() -> bool:
+    """True when :func:`say` or :func:`emit` could not write to stdout in
+    this invocation."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_STDOUT_FAILED))
+
+
 def say(text: str, *, err: bool = False, nl: bool = True) -> None:
     """Print human text: control characters and undecodable name bytes in it
-    are shown escaped (``\\x1b``, ``\\udcff``), never sent raw to the terminal."""
-    click.echo(printable(text), err=err, nl=nl)
+    are shown escaped (``\\x1b``, ``\\udcff``), never sent raw to the terminal.
+    A stdout that cannot take it (disk full, closed pipe) gives one ``error:``
+    line, once, and :func:`stdout_failed` (the command then exits 2)."""
+    try:
+        click.echo(printable(text), err=err, nl=nl)
+    except OSError as exc:
+        if err:
+            return  # nowhere left to say anything
+        _stdout_error("stdout", exc)
 
 
 def emit(data: str, *, nl: bool = True, label: str = "stdout") -> bool:
@@ -47,11 +67,22 @@ def emit(data: str, *, nl: bool = True, label: str = "stdout") -> bool:
     try:
         click.echo(encodable(data), nl=nl)  # echo flushes: a full disk raises here
     except OSError as exc:
-        _silence_stdout()
-        reason = one_line(exc.strerror or exc)
-        click.echo(f"error: {label}: cannot write to stdout: {reason}", err=True)
+        _stdout_error(label, exc)
         return False
     return True
+
+
+def _stdout_error(label: str, exc: OSError) -> None:
+    """One ``error: LABEL: cannot write to stdout: reason`` line (the first
+    time only); stdout then goes to ``/dev/null``, so nothing fails at exit."""
+    _silence_stdout()
+    if not stdout_failed():
+        reason = one_line(exc.strerror or exc)
+        what = "" if label == "stdout" else f"{label}: "
+        click.echo(f"error: {what}cannot write to stdout: {reason}", err=True)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_STDOUT_FAILED] = True
 
 
 def _silence_stdout() -> None:

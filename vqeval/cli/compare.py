@@ -21,6 +21,7 @@ from vqeval.cli.common import (
     say,
     write_reports,
 )
+from vqeval.cli.common import stdout_failed as common_stdout_failed
 from vqeval.compare import COMPOSITE, MATCH_MODES
 from vqeval.results import VQevalError
 from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TIE_TOL
@@ -176,6 +177,6 @@ def command(
         click.echo(error_line(r.path, r.error), err=True)
     for w in written:
         say(f"wrote {w}", err=True)
-    if write_failures or stdout_failed:
+    if write_failures or stdout_failed or common_stdout_failed():
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if failed else EXIT_OK)

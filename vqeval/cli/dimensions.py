@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from vqeval.cli.common import EXIT_USAGE, emit, say, stdout_failed
+
 
 def _range(lo: float | None, hi: float | None) -> str:
     def f(x: float | None) -> str:
@@ -74,15 +76,17 @@ def command(as_json: bool, long_: bool) -> None:
 
     reg = registry()
     if as_json:
-        click.echo(json.dumps([d.describe() for d in reg.values()], indent=1))
+        emit(json.dumps([d.describe() for d in reg.values()], indent=1))
+        if stdout_failed():
+            raise SystemExit(EXIT_USAGE)
         return
     if not long_:
         width = shutil.get_terminal_size((120, 24)).columns
         for text in _compact(dict(reg), width):
-            click.echo(text)
-        click.echo(
-            _clip("(scores 0-100, higher is better; details: vqeval dimensions --long)", width)
-        )
+            say(text)
+        say(_clip("(scores 0-100, higher is better; details: vqeval dimensions --long)", width))
+        if stdout_failed():  # stdout full or closed: one line, exit 2
+            raise SystemExit(EXIT_USAGE)
         return
     w = max((len(n) for n in reg), default=4)
     for d in reg.values():
@@ -95,16 +99,18 @@ def command(as_json: bool, long_: bool) -> None:
             else "no raw value declared"
         )
         flags = ", ".join(d.flags) or "none"
-        click.echo(
+        say(
             f"{d.name.ljust(w)}  weight {d.weight:g}, {'default' if d.default else 'on request'}; "
             f"score {d.score_range[0]:g}-{d.score_range[1]:g}; {raw}; flags: {flags}; "
             f"backbone {provenance_label(bb, d.vbench_for(bb)) if bb else '-'}; "
             f"VBench: {d.vbench_for(bb)}"
         )
-        click.echo(f"{''.ljust(w)}  {d.description}")
+        say(f"{''.ljust(w)}  {d.description}")
         if d.vbench_definition:
-            click.echo(f"{''.ljust(w)}  VBench's definition: {d.vbench_definition}")
-    click.echo(
+            say(f"{''.ljust(w)}  VBench's definition: {d.vbench_definition}")
+    say(
         "(scores are 0-100, higher is better; backbone tags: (VBench) = VBench's formula and "
         "model, (approx.) = not VBench's number)"
     )
+    if stdout_failed():  # stdout full or closed: one line, exit 2
+        raise SystemExit(EXIT_USAGE)

@@ -15,6 +15,7 @@ from vqeval.cli.common import (
     analysis_options,
     fail_usage,
     say,
+    stdout_failed,
     write_reports,
 )
 from vqeval.results import VQevalError
@@ -132,7 +133,7 @@ def command(
     _, write_failures = write_reports(jobs)
     text = format_report(rep)
     say(text.splitlines()[-1] if quiet else text)
-    if write_failures:
+    if write_failures or stdout_failed():  # stdout full or closed: one line, exit 2
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_OK if rep.passed else EXIT_FAILED)
 

@@ -23,6 +23,7 @@ from vqeval.cli.common import (
     say,
     write_reports,
 )
+from vqeval.cli.common import stdout_failed as common_stdout_failed
 from vqeval.report.safe import one_line
 from vqeval.results import ConfigError, ResultsFormatError, VideoResult
 
@@ -239,7 +240,7 @@ def command(
     )
     for w in written:
         say(f"wrote {w}", err=True)
-    if write_failures or stdout_failed:
+    if write_failures or stdout_failed or common_stdout_failed():
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if errors else EXIT_OK)
 
