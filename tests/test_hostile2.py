@@ -574,3 +574,75 @@ def test_d05_clip_replaced_while_scored_is_not_cached_under_the_old_key(
     assert "frozen" not in again.flags
     [third] = score_batch([str(clip)], cfg, workers=1, cache=cache, progress=False)
     assert third.cached and third.composite == again.composite
+
+
+# --------------------------------------------------------------------------- D16
+
+
+def _closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _no_network_env(hf_home: Path) -> dict[str, str]:
+    """The environment of a fresh machine without network: the hub endpoint is
+    a closed local port, the hub cache is ``hf_home``, no offline variable."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "VQEVAL_OFFLINE")}
+    env.update(HF_HOME=str(hf_home), HF_ENDPOINT=f"http://127.0.0.1:{_closed_port()}")
+    for k in ("HF_HUB_CACHE", "VQEVAL_WEIGHTS", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        env.pop(k, None)
+    return env
+
+
+def test_d16_fresh_machine_without_network_fails_in_seconds(clip_dir, tmp_path) -> None:
+    """54 s of download retries and ~46 warning lines before; now one line."""
+    import time
+
+    env = _no_network_env(tmp_path / "hf")  # empty: a fresh clone's machine
+    for extra in (["--backbone", "dinov2-s"], ["--backbone", "clip:ViT-B-32/laion2b_s34b_b79k"]):
+        t0 = time.monotonic()
+        proc = run_cli(["score", str(clip_dir), *extra, "--no-cache", "--no-progress"], env=env)
+        elapsed = time.monotonic() - t0
+        assert proc.returncode == 2, proc.stderr
+        line = one_error_line(proc.stderr)
+        assert "weights missing" in line and "no connection to 127.0.0.1" in line
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert elapsed < 5, elapsed
+
+
+def test_d16_text_alignment_without_network_is_one_note(clip_dir, tmp_path) -> None:
+    env = _no_network_env(tmp_path / "hf")
+    args = ["score", str(clip_dir), "--prompt", "a fox", "--no-cache", "-q", "--no-progress"]
+    proc = run_cli(args, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "Retrying" not in proc.stderr and "Traceback" not in proc.stderr
+    notes = [ln for ln in proc.stderr.splitlines() if "text_alignment skipped" in ln]
+    assert len(notes) == 1 and "no connection to 127.0.0.1" in notes[0]
+
+
+def test_d16_no_retry_noise_for_any_timm_model(clip_dir, tmp_path) -> None:
+    """A model whose hub repo only its library knows: timm is imported, the
+    hub is probed once and the download never starts (no retry warnings)."""
+    model = "timm:vit_tiny_patch16_224.augreg_in21k"
+    proc = run_cli(
+        ["score", str(clip_dir), "--backbone", model, "--no-cache", "--no-progress"],
+        env=_no_network_env(tmp_path / "hf"),
+        timeout=50,  # the old code retried for about a minute
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "no connection to 127.0.0.1" in one_error_line(proc.stderr)
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_d16_offline_flag(clip_dir, tmp_path, monkeypatch) -> None:
+    for k in ("HF_HUB_OFFLINE", "VQEVAL_OFFLINE", "HF_HUB_CACHE", "VQEVAL_WEIGHTS"):
+        monkeypatch.delenv(k, raising=False)  # restored after the test
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    code, _, err = invoke(["score", str(clip_dir), "--backbone", "dinov2-s", "--offline"])
+    assert code == 2, err
+    assert "downloads are off (--offline" in one_error_line(err)
+    assert os.environ["HF_HUB_OFFLINE"] == "1"

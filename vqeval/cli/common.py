@@ -198,9 +198,16 @@ class RunOptions:
     prompt: str | None = None
     prompts_file: str | None = None
     max_decoded_mpx: float = DEFAULT_MAX_DECODED_MPX
+    offline: bool = False
 
     def config(self) -> ScoreConfig:
-        """The validated :class:`ScoreConfig` (exits 2 on bad input)."""
+        """The validated :class:`ScoreConfig` (exits 2 on bad input). With
+        ``--offline``, sets ``VQEVAL_OFFLINE=1`` and ``HF_HUB_OFFLINE=1`` for
+        this process and its workers first: no model is downloaded."""
+        if self.offline:
+            import os
+
+            os.environ["VQEVAL_OFFLINE"] = os.environ["HF_HUB_OFFLINE"] = "1"
         return build_config(
             self.dimensions,
             self.backbone,
@@ -358,6 +365,14 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Worker processes (0 = one per CPU core).",
         ),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
+        click.option(
+            "--offline",
+            is_flag=True,
+            help="Never download models: learned backbones come from --weights or the "
+            "library caches, else one error line (as VQEVAL_OFFLINE=1 / HF_HUB_OFFLINE=1). "
+            "Without it and without network, a missing model fails within "
+            "seconds too.",
+        ),
         click.option(
             "--cache-dir",
             default=None,
