@@ -646,3 +646,62 @@ def test_d16_offline_flag(clip_dir, tmp_path, monkeypatch) -> None:
     assert code == 2, err
     assert "downloads are off (--offline" in one_error_line(err)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+# --------------------------------------------------------------------------- D14
+
+
+@pytest.fixture
+def silent_server():
+    """``http://127.0.0.1:PORT``: a server that accepts connections and never
+    answers (a hung host); closed after the test."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    srv.close()
+
+
+def test_d14_url_on_a_silent_host_is_a_bounded_error_row(silent_server, tmp_path, monkeypatch):
+    """300 s, then only "FSTimeoutError", before; now VQEVAL_URL_TIMEOUT s and
+    a row naming the host."""
+    import time
+
+    pytest.importorskip("aiohttp")  # fsspec's http client
+    monkeypatch.setenv("VQEVAL_URL_TIMEOUT", "1.5")
+    url = f"{silent_server}/clip.mp4"
+    js = tmp_path / "r.json"
+    t0 = time.monotonic()
+    code, _, err = invoke(["score", url, *FAST, "--no-cache", "-j", "1", "--json", str(js)])
+    assert time.monotonic() - t0 < 20
+    assert code == 1, err
+    [row] = read_results(js)
+    host = silent_server.removeprefix("http://")
+    assert row.path == url and f"no answer from {host} within 1.5 s" in row.error
+    # the worker's download is bounded the same way
+    from vqeval.remote import score_url
+
+    t0 = time.monotonic()
+    r = score_url(url, ScoreConfig(dimensions=("freeze",)))
+    assert time.monotonic() - t0 < 20
+    assert r.status == "error" and f"no answer from {host}" in r.error
