@@ -426,6 +426,20 @@ def test_d03_report_over_an_input_is_refused(clip_dir, tmp_path) -> None:
     assert clip.read_bytes() == before
 
 
+def test_d03_path_list_and_prompts_file_are_inputs_too(clip_dir, tmp_path) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text(str(clip_dir / "clip.mp4") + "\n", encoding="utf-8")
+    prompts = tmp_path / "prompts.csv"
+    prompts.write_text("path,prompt\nclip.mp4,a fox\n", encoding="utf-8")
+    saved = {p: p.read_bytes() for p in (listing, prompts)}
+    code, _, err = invoke(["score", "--files-from", str(listing), *FAST, "--json", str(listing)])
+    assert code == 2 and "one of the inputs" in one_error_line(err)
+    args = ["score", str(clip_dir), "--prompts", str(prompts), *FAST, "--csv", str(prompts)]
+    code, _, err = invoke(args)
+    assert code == 2 and "one of the inputs" in one_error_line(err)
+    assert {p: p.read_bytes() for p in saved} == saved
+
+
 def test_d03_compare_and_gate_never_overwrite_their_inputs(tmp_path) -> None:
     a = write_results(tmp_path / "a.json", [make_result("x.mp4", {"freeze": 70.0})])
     b = write_results(tmp_path / "b.json", [make_result("x.mp4", {"freeze": 60.0})])

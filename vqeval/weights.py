@@ -33,8 +33,8 @@ Where weights come from, first hit wins:
    Hugging Face hub, one TCP connection to the hub (``$HF_ENDPOINT``, or the
    proxy that reaches it) must open within :data:`HUB_CONNECT_TIMEOUT_S`
    seconds; if it does not (no network, a firewall), the model is missing at
-   once, and every later download in the process fails the same way without
-   trying: no minute of retries. The hub library's retry warnings are silenced.
+   once, and downloads in the next minute fail the same way without trying:
+   no minute of retries. The hub library's retry warnings are silenced.
 
 When none works the error is one :class:`~vqeval.results.ConfigError` line
 naming the weights, the cache path they would have and how to place them by
@@ -48,6 +48,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -114,8 +115,11 @@ _lock = threading.RLock()
 #: Seconds a TCP connection to the Hugging Face hub (or its proxy) may take to
 #: open before a download is tried; none within it = no network, fail at once.
 HUB_CONNECT_TIMEOUT_S = 3.0
-#: ``(host, port)`` -> why it could not be reached (failed probes, per process).
-_hub_down: dict[tuple[str, int], str] = {}
+#: Seconds a failed hub probe is remembered: later models fail at once
+#: instead of probing again (a run that loads several), until it expires.
+HUB_DOWN_MEMORY_S = 60.0
+#: ``(host, port)`` -> (monotonic time, why it could not be reached).
+_hub_down: dict[tuple[str, int], tuple[float, str]] = {}
 
 
 # ----------------------------------------------------------------- environment
@@ -145,7 +149,7 @@ def hub_unreachable() -> str | None:
     """``None`` when a TCP connection to the hub (:func:`hub_endpoint`), or to
     the proxy that reaches it (``$HTTPS_PROXY`` ...), opens within
     :data:`HUB_CONNECT_TIMEOUT_S` seconds; else the reason in words (one
-    line). A failure is remembered for the rest of the process."""
+    line). A failure is remembered for :data:`HUB_DOWN_MEMORY_S` seconds."""
     url = urllib.parse.urlsplit(hub_endpoint())
     host = url.hostname or "huggingface.co"
     try:
@@ -160,8 +164,9 @@ def hub_unreachable() -> str | None:
         with contextlib.suppress(ValueError):
             if p.hostname:
                 target, via = (p.hostname, p.port or 80), " (the proxy)"
-    if target in _hub_down:
-        return _hub_down[target]
+    seen = _hub_down.get(target)
+    if seen is not None and time.monotonic() - seen[0] < HUB_DOWN_MEMORY_S:
+        return seen[1]
     try:
         with socket.create_connection(target, timeout=HUB_CONNECT_TIMEOUT_S):
             return None
@@ -171,7 +176,7 @@ def hub_unreachable() -> str | None:
         else:
             why = e.strerror or str(e) or type(e).__name__
         reason = f"no connection to {target[0]}:{target[1]}{via}: {why}"
-        _hub_down[target] = reason
+        _hub_down[target] = (time.monotonic(), reason)
         return reason
 
 

@@ -117,7 +117,8 @@ def command(
     from vqeval.cli.outputs import check_reports_not_inputs
 
     reports = [("--json", json_path), ("--md", md_path), ("--html", html_path)]
-    check_reports_not_inputs(reports, inputs, pattern=run.pattern)  # never over an input
+    sources = [*inputs, *([run.prompts_file] if run.prompts_file else [])]
+    check_reports_not_inputs(reports, sources, pattern=run.pattern)  # never over an input
     wanted = None
     dimensions = run.dimensions
     if dimensions is not None:

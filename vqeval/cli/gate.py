@@ -80,7 +80,7 @@ def command(
     from vqeval.gate import evaluate_gate, format_report, load_gate_config
 
     reports = [("--junit", junit_path), ("--md", md_path), ("--json", json_path)]
-    inputs = [p for p in (path, gate_path, baseline) if p]
+    inputs = [p for p in (path, gate_path, baseline, run.prompts_file) if p]
     check_reports_not_inputs(reports, inputs, pattern=run.pattern)  # never over an input
     cfg = run.config()
     try:

@@ -165,7 +165,8 @@ def command(
     from vqeval.cli.outputs import check_reports_not_inputs
 
     reports = [("--json", json_path), ("--csv", csv_path), ("--html", html_path), ("--md", md_path)]
-    check_reports_not_inputs(reports, all_paths, pattern=run.pattern)  # never over a video
+    lists = [p for p in (files_from, run.prompts_file) if p and p != "-"]
+    check_reports_not_inputs(reports, [*all_paths, *lists], pattern=run.pattern)
     cfg = run.config()
     if sum(p == "-" for p in (json_path, csv_path)) > 1:
         fail_usage("only one of --json/--csv may write to stdout")
