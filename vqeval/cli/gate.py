@@ -101,7 +101,10 @@ def command(
         if base_path is not None and needs_base:
             base = load_side(base_path, cfg, **{**batch, "pattern": None})
         elif base_path is not None:
-            say(f"note: baseline {base_path} not used: no max_regression or slow_motion rule", err=True)
+            say(
+                f"note: baseline {base_path} not used: no max_regression or slow_motion rule",
+                err=True,
+            )
         elif needs_base:
             fail_usage(
                 f"{gate_path}: max_regression and slow_motion rules need a baseline "
