@@ -2,8 +2,7 @@
 
 A horizon of ``h`` x scales the *intervals* of the training clip, so the latent length is
 ``(L_train - 1) * h + 1`` and frames stay ``k * t_stride + 1``: Wan (81 frames, 21 latent) gives
-1x = 81 frames / 21 latent, 2x = 161 / 41, 4x = 321 / 81, 6x = 481 / 121 (RESEARCH.md sections 1
-and 3).
+1x = 81 frames / 21 latent, 2x = 161 / 41, 4x = 321 / 81, 6x = 481 / 121 (docs/generation.md).
 """
 
 from __future__ import annotations

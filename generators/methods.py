@@ -1,6 +1,6 @@
 """Attention methods: method name -> how to install it into a pipeline (and remove it again).
 
-Every method except ``dense`` comes from the :mod:`lvsa` package (RESEARCH.md sections 1, 6):
+Every method except ``dense`` comes from the :mod:`lvsa` package (docs/lvsa.md):
 
 | name          | what changes                                                     | density |
 | ------------- | ---------------------------------------------------------------- | ------- |

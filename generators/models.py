@@ -2,7 +2,7 @@
 
 A :class:`ModelSpec` says where the weights live (hub id or local folder), which diffusers
 pipeline class runs them, the token geometry (VAE strides and patch size), the training horizon
-and the defaults a clip is generated with. Geometry and horizons follow RESEARCH.md section 3.
+and the defaults a clip is generated with. Geometry and horizons: docs/generation.md.
 
 Other packages add presets with :func:`register_model` (for example ``generators/tinydit``);
 modules listed in :data:`PLUGINS` are imported the first time the registry is read, so a plugin
@@ -40,7 +40,7 @@ class ModelSpec:
         patch: transformer patch size (t, h, w) in latent cells per token.
         train_frames: training horizon in video frames (Wan 81, HunyuanVideo 1.5 121).
         reference_frames: LVSA reference horizon in latent frames (Wan 21, HunyuanVideo 1.5 33,
-            RESEARCH.md section 1; CogVideoX 1.5: 11 token frames of patch_size_t 2).
+            docs/lvsa.md; CogVideoX 1.5: 11 token frames of patch_size_t 2).
         height: default height in pixels.
         width: default width in pixels.
         fps: frame rate the model was trained at, frames per second (used for the mp4).
@@ -132,7 +132,7 @@ class ModelSpec:
 
 
 # ---------------------------------------------------------------------------------------------
-# Presets (RESEARCH.md section 3; hub ids as published by Wan-AI and the diffusers docs)
+# Presets (docs/generation.md; hub ids as published by Wan-AI and the diffusers docs)
 
 _WAN = {
     "pipeline": "WanPipeline",

@@ -9,7 +9,10 @@ kills its worker every time becomes one error row ("worker process died").
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
@@ -23,7 +26,7 @@ from vqeval.executors.local import available_cpus
 from vqeval.pipeline import validate_config
 from vqeval.remote import expand_urls, is_url
 from vqeval.results import STATUS_ERROR, VideoResult
-from vqeval.shards import in_shard, normalized
+from vqeval.shards import check_shard, in_shard, normalized
 
 __all__ = ["available_cpus", "find_inputs", "score_batch"]
 
@@ -38,6 +41,44 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+#: Seconds between progress lines when stderr is not a terminal (CI logs).
+PROGRESS_EVERY_S = 30.0
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
+
+
+class _PeriodicLines:
+    """Progress for logs: instead of a bar redrawn with carriage returns, one
+    plain line ``vqeval: 12/40 videos (30 %), 1 min 5 s`` at most every
+    :data:`PROGRESS_EVERY_S` seconds (none for a batch done sooner)."""
+
+    def __init__(self, total: int, done: int = 0) -> None:
+        self.total, self.done = total, done
+        self.t0 = self.last = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        """Count ``n`` more finished videos; print a line when one is due."""
+        self.done += n
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S or self.done >= self.total:
+            return
+        self.last = now
+        m, sec = divmod(int(now - self.t0), 60)
+        pct = 100 * self.done // max(self.total, 1)
+        took = f"{m} min {sec} s" if m else f"{sec} s"
+        print(f"vqeval: {self.done}/{self.total} videos ({pct} %), {took}", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        """Nothing to clear (the lines stay in the log)."""
 
 
 def _as_path_list(
@@ -63,6 +104,32 @@ def find_inputs(
         videos += found
         missing += bad
     return videos, missing
+
+
+#: Warning of a row whose file changed while it was scored (its result is not cached).
+CHANGED_WHILE_SCORED = (
+    "the file changed while it was scored: this result may mix two versions and is not cached"
+)
+
+
+def _store_if_unchanged(
+    store: ResultCache, item: WorkItem, r: VideoResult, config: ScoreConfig
+) -> VideoResult:
+    """Cache ``r`` under ``item.key`` only if the video still has the bytes
+    (and prompt) that key was computed from before scoring: the key is hashed
+    again now. A file replaced or rewritten meanwhile would otherwise store
+    its new content's result under the old content's key (a healthy clip
+    later read back as a failed one). Such a row is returned with a warning
+    and not cached."""
+    try:
+        unchanged = store.key(item.path, config) == item.key
+    except OSError:  # removed or made unreadable meanwhile
+        unchanged = False
+    if unchanged:
+        store.put(item.key, r)
+        return r
+    warnings = [*(r.analysis.get("warnings") or ()), CHANGED_WHILE_SCORED]
+    return replace(r, analysis={**r.analysis, "warnings": warnings})
 
 
 def score_batch(
@@ -94,7 +161,9 @@ def score_batch(
             :class:`ResultCache`. URLs are not cached (their bytes are only
             read on the workers).
         pattern: glob on file names (e.g. ``"*.mp4"``).
-        progress: show a progress bar on stderr (``None`` = only on a terminal).
+        progress: show a progress bar on stderr; ``None`` = a bar on a
+            terminal, else (CI logs) a plain line at most every
+            :data:`PROGRESS_EVERY_S` seconds; ``False`` = nothing.
         on_result: called with each result as it completes (rows from the
             cache and from ``resume`` first).
         executor: ``"local"`` (process pool), ``"ray"`` (a local Ray
@@ -112,11 +181,13 @@ def score_batch(
         that does not exist), in discovery order. Failures never raise.
 
     Raises:
-        ConfigError: invalid configuration, or the executor cannot start
+        ConfigError: invalid configuration or ``shard``, or the executor cannot start
             (e.g. ray missing, cluster unreachable).
     """
     config = config or ScoreConfig()
     validate_config(config)  # usage errors before any work
+    if shard is not None:
+        shard = check_shard(shard)
     videos, missing = find_inputs(_as_path_list(paths), pattern)
     if shard is not None:
         videos = [v for v in videos if in_shard(v, shard)]
@@ -150,19 +221,22 @@ def score_batch(
         # monitor): forking a threaded process can deadlock the children.
         if order:  # nothing to score (all cached or resumed): no workers, no cluster
             runner.start(len(order))
-        bar = tqdm(
-            total=len(videos),
-            initial=len(results),
-            unit="video",
-            desc="vqeval",
-            disable=(not progress) if progress is not None else None,
-            leave=False,
-        )
+        if progress is None and not _stderr_is_terminal():
+            bar: tqdm | _PeriodicLines = _PeriodicLines(len(videos), len(results))
+        else:
+            bar = tqdm(
+                total=len(videos),
+                initial=len(results),
+                unit="video",
+                desc="vqeval",
+                disable=not progress,
+                leave=False,
+            )
 
         def done(item: WorkItem, r: VideoResult) -> None:
+            if store is not None and item.key is not None and r.ok:
+                r = _store_if_unchanged(store, item, r, config)
             results[item.index] = r
-            if store is not None and item.key is not None:
-                store.put(item.key, r)
             bar.update(1)
             if on_result is not None:
                 on_result(r)

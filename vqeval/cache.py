@@ -53,9 +53,9 @@ def default_cache_dir() -> Path:
     """``$VQEVAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/vqeval``, else ``~/.cache/vqeval``."""
     env = os.environ.get("VQEVAL_CACHE_DIR")
     if env:
-        return Path(env)
+        return Path(env).expanduser()  # '~/x' from a quoted shell value or a .env file
     xdg = os.environ.get("XDG_CACHE_HOME")
-    return Path(xdg) / "vqeval" if xdg else Path.home() / ".cache" / "vqeval"
+    return Path(xdg).expanduser() / "vqeval" if xdg else Path.home() / ".cache" / "vqeval"
 
 
 def _hash_regular_file(h: hashlib._Hash, path: Path) -> None:
@@ -158,7 +158,7 @@ class ResultCache:
     """Content + configuration + code keyed store of :class:`VideoResult` records."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root) if root is not None else default_cache_dir()
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
 
     def key(self, path: str | os.PathLike[str], config: ScoreConfig) -> str:
         """Cache key of ``path`` under ``config``, the video's prompt (``--prompt``,

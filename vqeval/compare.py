@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +203,13 @@ def load_side(
 
 
 def match_key(path: str, root: str, match: str = "stem") -> str:
-    """Pairing key of ``path`` relative to ``root`` (see :data:`MATCH_MODES`)."""
+    """Pairing key of ``path`` relative to ``root`` (see :data:`MATCH_MODES`),
+    in Unicode normal form NFC: ``café`` written precomposed (NFC, Linux) and
+    decomposed (NFD, macOS file systems) is one key."""
+    return unicodedata.normalize("NFC", _match_key(path, root, match))
+
+
+def _match_key(path: str, root: str, match: str) -> str:
     if match not in MATCH_MODES:
         raise ConfigError(f"unknown match mode {match!r}; use one of {', '.join(MATCH_MODES)}")
     norm = os.path.normpath(path)
@@ -380,6 +387,32 @@ def _median(xs: Sequence[float]) -> float | None:
         return None
     h = len(v) // 2
     return v[h] if len(v) % 2 else 0.5 * (v[h - 1] + v[h])
+
+
+def _no_pairs_message(base: Side, side: Side, pr: Pairing, match: str) -> str:
+    """One line saying why ``side`` pairs no video with ``base``: names that
+    differ, or names that repeat on a side (those are never paired)."""
+    head = f"no videos in common between {base.source} and {side.source} (matched by {match})"
+    if pr.ambiguous:
+        shown = ", ".join(pr.ambiguous[:3]) + (" ..." if len(pr.ambiguous) > 3 else "")
+        unique = len(pr.only_baseline) + len(pr.only_method)
+        cause = (
+            f": {len(pr.ambiguous)} name(s) occur more than once on one side and are not "
+            f"paired ({shown})" + ("" if unique else "; no other name is left to pair")
+        )
+        fix = (
+            "; keep one video per name on each side, or pair by path with --match relpath"
+            if match != "relpath"
+            else "; keep one video per path on each side"
+        )
+        return head + cause + fix
+    ex_a = ", ".join(pr.only_baseline[:3]) or "none"
+    ex_b = ", ".join(pr.only_method[:3]) or "none"
+    return (
+        head
+        + f": the names differ, e.g. {ex_a} vs {ex_b}"
+        + ("; try --match name" if match != "name" else "")
+    )
 
 
 # --------------------------------------------------------------------------- comparison
@@ -688,13 +721,7 @@ def compare_sides(
     pairings = [pair_sides(base, s, match) for s in sides[1:]]
     for s, pr in zip(sides[1:], pairings):
         if not pr.pairs:
-            ex_a = ", ".join(pr.only_baseline[:3]) or "-"
-            ex_b = ", ".join(pr.only_method[:3]) or "-"
-            raise ConfigError(
-                f"no videos in common between {base.source} and {s.source} "
-                f"(matched by {match}; e.g. {ex_a} vs {ex_b})"
-                + ("; try --match name" if match != "name" else "")
-            )
+            raise ConfigError(_no_pairs_message(base, s, pr, match))
     every = [r for s in sides for r in s.results]
     avail = available_dimensions(every)
     dims = select_dimensions(avail, dimensions)

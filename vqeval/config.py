@@ -10,9 +10,18 @@ from dataclasses import dataclass
 #: Defaults shared by :class:`ScoreConfig`, ``vqeval.video.read_clip`` and the CLI.
 DEFAULT_ANALYSIS_SIZE = 160  # px, long side
 DEFAULT_MAX_FPS = 8.0  # frames/s
+#: Frame rates accepted for ``max_fps`` (besides ``None`` / 0 = no cap) and
+#: ``image_fps``, frames/s: one frame per 100 s up to 1,000 frames/s. Outside
+#: (``inf``, ``1e-300``, ``nan``) every video would fail; a usage error instead.
+MIN_FPS, MAX_FPS = 0.01, 1000.0
 DEFAULT_STILLS = 8
 DEFAULT_STILL_SIZE = 512  # px, long side
 DEFAULT_BATCH_SIZE = 32  # frames per forward pass of a learned backbone
+#: Decoding budget per video, megapixels of source frames (width x height x
+#: frames): 30,000 Mpx is about 8 min of 1080p at 30 fps or 2 min of 4K.
+#: Bounds the work a small, highly compressed file can cause (a 212 KB file
+#: of 6,000 8192x2048 frames is 100,663 Mpx, 85 s of decoding).
+DEFAULT_MAX_DECODED_MPX = 30_000.0
 
 
 @dataclass(frozen=True)
@@ -20,7 +29,9 @@ class ScoreConfig:
     """How videos are analysed.
 
     Attributes:
-        dimensions: dimension names to compute; ``None`` = the default set.
+        dimensions: dimension names to compute, as a tuple or one
+            comma-separated string (``"freeze,repetition"``); ``None`` = the
+            default set.
         analysis_size: long side of analysis frames in pixels (32-1024).
             Frames are downscaled (area interpolation) keeping aspect.
         max_fps: cap on the analysis frame rate in frames/s; frames are
@@ -46,6 +57,10 @@ class ScoreConfig:
             from ``prompts`` or the clip's generator sidecar.
         prompts: (video path or file name, prompt) pairs read from a
             ``--prompts`` file; ``None`` = none.
+        max_decoded_mpx: decoding budget per video in megapixels of source
+            frames (width x height x decoded frames, before ``max_fps``
+            drops any); a video over it is one error row, found before
+            decoding. ``None`` or 0 = no limit.
     """
 
     dimensions: tuple[str, ...] | None = None
@@ -62,6 +77,36 @@ class ScoreConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     prompt: str | None = None
     prompts: tuple[tuple[str, str], ...] | None = None
+    max_decoded_mpx: float | None = DEFAULT_MAX_DECODED_MPX
+
+    def __post_init__(self) -> None:
+        """Accept ``dimensions`` as one comma-separated string (``"freeze"``,
+        ``"freeze,repetition"``) or any iterable of names; stored as a tuple."""
+        dims = self.dimensions
+        if dims is None:
+            return
+        if isinstance(dims, str):
+            names = tuple(d.strip() for d in dims.split(",") if d.strip())
+        else:
+            try:
+                names = tuple(dims)
+            except TypeError:
+                raise TypeError(
+                    "ScoreConfig.dimensions: expected None, a comma-separated string or "
+                    f"a sequence of dimension names, got {type(dims).__name__}"
+                ) from None
+            bad = [n for n in names if not isinstance(n, str)]
+            if bad:
+                raise TypeError(
+                    "ScoreConfig.dimensions: dimension names are strings, got "
+                    f"{type(bad[0]).__name__} {bad[0]!r}"
+                )
+        if not names:
+            raise ValueError(
+                "ScoreConfig.dimensions is empty: give names such as 'freeze,repetition' "
+                "or None for the default set"
+            )
+        object.__setattr__(self, "dimensions", names)
 
     def key(self) -> str:
         """Stable hex digest of everything that changes results (cache key part)."""

@@ -43,7 +43,6 @@ import os
 import reprlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from vqeval.compare import (
@@ -122,6 +121,9 @@ class RuleResult:
         value: measured value (points or fraction), ``None`` when not measurable.
         message: one line saying what was measured against what.
         offenders: paths of videos that broke a per-video or flag rule.
+        details: one line per offender (same order): the flag with its start
+            time and reason (``frozen from 4.8 s: content still ...``), the
+            score, or the error that kept the video from being scored.
         backbone: for a dimension rule, the backbone(s) its scores came from
             ("-" for flags and the composite).
         vbench: how those scores relate to VBench (``Dimension.vbench``), "-"
@@ -134,6 +136,7 @@ class RuleResult:
     message: str
     offenders: tuple[str, ...] = ()
     backbone: str = "-"
+    details: tuple[str, ...] = ()
     vbench: str = "-"
 
 
@@ -179,6 +182,7 @@ class GateReport:
                     "passed": r.passed,
                     "message": r.message,
                     "offenders": list(r.offenders),
+                    "details": list(r.details),
                     "backbone": r.backbone,
                     "vbench": r.vbench,
                 }
@@ -321,6 +325,55 @@ def parse_gate_config(
     return GateConfig(tuple(rules), baseline, path)
 
 
+#: Most dotted parts of one key (``a.b.c`` has 3) a gate file may hold.
+#: Real gate files use 1-2; tomllib's time grows with the square of the parts
+#: (a key of 60,000 parts took over 60 s), so longer keys are refused first.
+MAX_KEY_PARTS = 64
+
+
+def check_key_depth(text: str, path: str = "<gate>") -> None:
+    """Refuse TOML ``text`` holding a dotted key or table header of more than
+    :data:`MAX_KEY_PARTS` parts, before parsing (one linear pass: dots
+    outside strings and comments are counted per line; keys cannot span
+    lines).
+
+    Raises:
+        ConfigError: one line naming the file, the line and the limit.
+    """
+    quote = ""  # delimiter of the open string: one or three quote characters
+    line, dots, i, n = 1, 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\" and quote[0] == '"':
+                i += 2
+                continue
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+            if c == "\n":
+                line += 1
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            continue
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c == "\n":
+            line, dots = line + 1, 0
+        elif c == ".":
+            dots += 1
+            if dots >= MAX_KEY_PARTS:
+                raise ConfigError(
+                    f"{path}: line {line}: a key of more than {MAX_KEY_PARTS} dotted parts "
+                    "(a gate file needs 1 or 2)"
+                )
+        i += 1
+
+
 def load_gate_config(
     path: str | os.PathLike[str], *, known_dimensions: Iterable[str] | None = None
 ) -> GateConfig:
@@ -329,13 +382,17 @@ def load_gate_config(
     Raises:
         ConfigError: missing file, malformed TOML, or invalid rules (one line).
     """
+    from vqeval.inputfile import MAX_GATE_FILE_BYTES, InputFileError, read_input_file
+
     p = os.fspath(path)
+    try:  # a regular file up to 1 MiB: never /dev/zero read without end
+        raw = read_input_file(p, max_bytes=MAX_GATE_FILE_BYTES)
+    except InputFileError as e:
+        raise ConfigError(f"{p}: cannot read gate file ({e})") from None
     try:
-        raw = Path(p).read_bytes()
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read gate file ({e.strerror or e})") from e
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        check_key_depth(text, p)  # tomllib is quadratic in a key's parts
+        data = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{p}: malformed TOML ({e})") from e
     except RecursionError:  # tomllib recurses once per nesting level
@@ -346,8 +403,46 @@ def load_gate_config(
 # --------------------------------------------------------------------------- evaluation
 
 
+def offender_lines(r: RuleResult, limit: int, indent: str = "  ") -> list[str]:
+    """``PATH: frozen from 4.8 s: content still ...``, one line per video that
+    broke rule ``r`` (at most ``limit``, then ``... and N more``)."""
+    from vqeval.report.safe import one_line
+
+    out = []
+    for i, path in enumerate(r.offenders[:limit]):
+        why = r.details[i] if i < len(r.details) else ""
+        out.append(f"{indent}{one_line(path)}" + (f": {one_line(why)}" if why else ""))
+    if len(r.offenders) > limit:
+        out.append(f"{indent}... and {len(r.offenders) - limit} more")
+    return out
+
+
 def _mean(xs: Sequence[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
+
+
+def _why(r: VideoResult, flag: str) -> str:
+    """Why video ``r`` carries ``flag`` (``any``: every flag it has): each flag
+    with its start time and reason, or the error that kept it from being scored."""
+    if not r.ok:
+        return f"error: {r.error or 'not scored'}"
+    details = [fd for fd in r.flag_details if flag == ANY_FLAG or fd.flag == flag]
+    if details:
+        return "; ".join(fd.text for fd in details)
+    return ", ".join(f for f in r.flags if flag == ANY_FLAG or f == flag) or flag
+
+
+def _score_why(r: VideoResult, target: str, value: float | None) -> str:
+    """``composite 28.0 (frozen from 4.8 s: ...)``: the score a ``min_each``
+    rule saw and the flags that capped it, or why there is none."""
+    if not r.ok:
+        return f"error: {r.error or 'not scored'}"
+    if value is None:
+        return f"no {target} score"
+    text = f"{target} {value:.1f}"
+    if r.flags:
+        text += f" ({_why(r, ANY_FLAG)})"
+    return text
 
 
 def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
@@ -364,11 +459,13 @@ def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
                 return (not r.ok) or bool(r.flags)
             return rule.target in r.flags
 
-        bad = tuple(r.path for r in results if has(r))
+        flagged = [r for r in results if has(r)]
+        bad = tuple(r.path for r in flagged)
         rate = len(bad) / n if n else 0.0
         ok = rate <= rule.threshold + 1e-12
         msg = f"{len(bad)}/{n} videos flagged {rule.target} ({rate:.1%}), max {rule.threshold:.1%}"
-        return RuleResult(rule, ok, rate, msg, bad)
+        why = tuple(_why(r, rule.target) for r in flagged)
+        return RuleResult(rule, ok, rate, msg, bad, details=why)
     vals = [(r.path, metric_value(r, rule.target)) for r in results]
     scored = [v for _, v in vals if v is not None]
     if rule.check == "min_mean":
@@ -379,11 +476,13 @@ def _eval_rule(rule: Rule, side: Side, baseline: Side | None) -> RuleResult:
         msg = f"mean {rule.target} {m:.1f} over {len(scored)} videos, min {rule.threshold:g}"
         return RuleResult(rule, ok, m, msg)
     if rule.check == "min_each":
-        bad = tuple(p for p, v in vals if v is None or v < rule.threshold)
+        below = [(r, v) for r, (_, v) in zip(results, vals) if v is None or v < rule.threshold]
+        bad = tuple(r.path for r, _ in below)
         low = min(scored) if scored else None
         lows = "-" if low is None else f"{low:.1f}"
         msg = f"{len(bad)}/{n} videos below {rule.threshold:g} or unscored (lowest {lows})"
-        return RuleResult(rule, not bad, low, msg, bad)
+        why = tuple(_score_why(r, rule.target, v) for r, v in below)
+        return RuleResult(rule, not bad, low, msg, bad, details=why)
     # max_regression
     if baseline is None:
         return RuleResult(
@@ -458,9 +557,15 @@ def evaluate_gate(config: GateConfig, side: Side, baseline: Side | None = None) 
     )
 
 
+#: Offending videos listed under a failed rule in the terminal at most.
+MAX_SHOWN_OFFENDERS = 10
+
+
 def format_report(rep: GateReport) -> str:
-    """Terminal lines: one per rule (dimension rules name their backbone), then
-    the verdict."""
+    """Terminal lines: one per rule (dimension rules name their backbone);
+    under a failed rule the videos that broke it (at most
+    :data:`MAX_SHOWN_OFFENDERS`), each with its flag, start time and reason
+    or its score; then the verdict."""
     from vqeval.dimensions import provenance_label
 
     lines = []
@@ -470,6 +575,8 @@ def format_report(rep: GateReport) -> str:
             f"{'PASS' if r.passed else 'FAIL'}  {r.rule.name}: {r.message}"
             + (f" [backbone {src}]" if src != "-" else "")
         )
+        if not r.passed:
+            lines += offender_lines(r, MAX_SHOWN_OFFENDERS, indent="      ")
     n = len(rep.results)
     lines.append(
         f"gate {'passed' if rep.passed else 'FAILED'}: {n - rep.failures}/{n} rules passed "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from vqeval.analysis import Analysis
-from vqeval.config import ScoreConfig
+from vqeval.config import MAX_FPS, MIN_FPS, ScoreConfig
 from vqeval.dimensions import Dimension, resolve
 from vqeval.framepass import FramePass
 from vqeval.results import (
@@ -54,6 +55,16 @@ def needs_of(
     return needs
 
 
+def _check_fps(what: str, fps: object, *, zero_ok: bool) -> None:
+    """``fps`` (frames/s) is ``None`` or a number in ``MIN_FPS``-``MAX_FPS``
+    (or 0 when ``zero_ok``); NaN and infinities fail (ConfigError)."""
+    if fps is None or (zero_ok and fps == 0):
+        return
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_FPS <= fps <= MAX_FPS:
+        zero = " or 0 (no cap)" if zero_ok else ""
+        raise ConfigError(f"{what} must be {MIN_FPS:g}-{MAX_FPS:g} frames/s{zero}, got {fps!r}")
+
+
 def validate_config(config: ScoreConfig) -> list[Dimension]:
     """Check a configuration before any video is decoded (usage errors, exit 2);
     returns the dimensions it selects.
@@ -69,6 +80,15 @@ def validate_config(config: ScoreConfig) -> list[Dimension]:
     validate_device(config.device)
     if not 1 <= config.batch_size <= 4096:
         raise ConfigError(f"batch size must be 1-4096 frames, got {config.batch_size}")
+    mpx = config.max_decoded_mpx
+    if mpx is not None and (
+        isinstance(mpx, bool) or not isinstance(mpx, (int, float)) or not 0 <= mpx < math.inf
+    ):
+        raise ConfigError(
+            f"max decoded megapixels must be a number >= 0 (0 = no limit), got {mpx!r}"
+        )
+    _check_fps("max fps", config.max_fps, zero_ok=True)
+    _check_fps("image-folder fps", config.image_fps, zero_ok=False)
     validate_flow(config)
     get_backbone(
         config.backbone, config.weights_dir, device=config.device, batch_size=config.batch_size
@@ -108,6 +128,7 @@ def analyse(
         fps_override=config.image_fps if os.path.isdir(path) else None,
         sink=sink,
         model_side=side,
+        max_decoded_pixels=(config.max_decoded_mpx or 0.0) * 1e6,
     )
     clip = read(max_fps=config.max_fps)
     if clip.n_frames < MIN_FRAMES and clip.info.frame_count >= MIN_FRAMES:
@@ -121,7 +142,7 @@ def analyse(
 
 
 def score_video(
-    path: str | os.PathLike[str],
+    path: str | bytes | os.PathLike[str] | os.PathLike[bytes],
     config: ScoreConfig | None = None,
     *,
     raise_errors: bool = False,
@@ -130,7 +151,8 @@ def score_video(
 
     Args:
         path: a video file (mp4, mov, mkv, webm, avi, gif) or a folder of
-            numbered images.
+            numbered images; ``str``, ``bytes`` (a name that is not UTF-8) or
+            path-like, as :func:`vqeval.batch.score_batch` takes.
         config: analysis configuration; ``None`` = defaults.
         raise_errors: re-raise instead of returning a ``status="error"`` row.
 
@@ -145,7 +167,7 @@ def score_video(
     config = config or ScoreConfig()
     dims = validate_config(config)  # usage errors surface before any decoding
     t0 = time.perf_counter()
-    spath = os.fspath(path)
+    spath = os.fsdecode(path)  # bytes names too, as score_batch takes them
     info = None
     needs = needs_of(dims, config, spath)
     try:

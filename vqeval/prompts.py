@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 
+from vqeval.inputfile import MAX_PROMPTS_BYTES, MAX_SIDECAR_BYTES, InputFileError, read_input_file
 from vqeval.results import ConfigError
 
 __all__ = ["load_prompts", "prompt_for"]
@@ -35,17 +36,17 @@ def load_prompts(path: str | os.PathLike[str]) -> tuple[tuple[str, str], ...]:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(
-            f"--prompts {p}: cannot read ({getattr(e, 'strerror', None) or e})"
-        ) from e
+        text = read_input_file(p, max_bytes=MAX_PROMPTS_BYTES, pipes_ok=True).decode("utf-8-sig")
+    except (InputFileError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--prompts {p}: cannot read ({e})") from None
     pairs: list[tuple[str, str]] = []
     if p.suffix.lower() == ".json" or text.lstrip()[:1] in ("{", "["):
         try:
             data = json.loads(text)
         except ValueError as e:
             raise ConfigError(f"--prompts {p}: not valid JSON ({e})") from e
+        except RecursionError:  # json recurses once per nesting level
+            raise ConfigError(f"--prompts {p}: not valid JSON (nested too deeply)") from None
         if isinstance(data, dict):
             pairs = [(str(k), v) for k, v in data.items() if isinstance(v, str)]
         elif isinstance(data, list):
@@ -57,7 +58,10 @@ def load_prompts(path: str | os.PathLike[str]) -> tuple[tuple[str, str], ...]:
         else:
             raise ConfigError(f"--prompts {p}: JSON must map path -> prompt")
     else:
-        rows = list(csv.DictReader(text.splitlines()))
+        try:
+            rows = list(csv.DictReader(text.splitlines()))
+        except csv.Error as e:  # e.g. a cell over csv.field_size_limit() (131,072 characters)
+            raise ConfigError(f"--prompts {p}: not valid CSV ({e})") from None
         cols = {c.strip().lower(): c for c in (rows[0].keys() if rows else []) if c}
         if "path" not in cols or "prompt" not in cols:
             raise ConfigError(f"--prompts {p}: CSV needs a header with 'path' and 'prompt' columns")
@@ -71,13 +75,20 @@ def load_prompts(path: str | os.PathLike[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _sidecar_prompt(video: Path) -> tuple[str | None, str]:
+    """(prompt, source) from the generator's sidecar ``<stem>.json``; ``(None,
+    note)`` when there is none (empty note) or it is ignored (the note says
+    why: unreadable, over ``MAX_SIDECAR_BYTES``, not JSON, nested too deeply)."""
     side = video.with_suffix(".json")
     if video.suffix.lower() == ".json" or not side.is_file():
         return None, ""
     try:
-        data = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None, ""
+        data = json.loads(read_input_file(side, max_bytes=MAX_SIDECAR_BYTES).decode("utf-8"))
+    except InputFileError as e:
+        return None, f"sidecar {side.name} ignored: {e}"
+    except ValueError:  # includes UnicodeDecodeError
+        return None, f"sidecar {side.name} ignored: not valid JSON"
+    except RecursionError:  # json recurses once per nesting level
+        return None, f"sidecar {side.name} ignored: JSON nested too deeply"
     prompt = data.get("prompt") if isinstance(data, dict) else None
     if isinstance(prompt, str) and prompt.strip():
         return " ".join(prompt.split())[:MAX_PROMPT_CHARS], f"sidecar {side.name}"
@@ -110,4 +121,6 @@ def prompt_for(path: str | os.PathLike[str] | None, config: object) -> tuple[str
     found, source = _sidecar_prompt(video)
     if found is not None:
         return found, source
+    if source:  # a sidecar that was ignored: say why
+        return None, f"no prompt (no --prompt, no --prompts entry; {source})"
     return None, "no prompt (no --prompt, no --prompts entry, no generator sidecar JSON)"

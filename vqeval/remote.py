@@ -9,6 +9,13 @@ every container PyAV reads works; the row keeps the URL as its path.
 Protocols other than ``file``/``memory``/``http(s)`` need fsspec's plugin
 (``s3fs``, ``gcsfs``, ``adlfs``) on every worker; credentials come from the
 usual environment of that plugin. Image folders are local only.
+
+Timeouts: an http(s) server that does not accept the connection, or stops
+sending, within ``VQEVAL_URL_TIMEOUT`` seconds (default
+:data:`DEFAULT_URL_TIMEOUT_S`, 30) fails that URL: one error row naming the
+host (``no answer from HOST:PORT within 30 s``), never a hang (fsspec's
+client otherwise waits 300 s per request). A slow but steady download is not
+cut: the limit is on each wait, not on the whole transfer.
 """
 
 from __future__ import annotations
@@ -24,11 +31,51 @@ from dataclasses import replace
 from typing import Any
 
 from vqeval.config import ScoreConfig
+from vqeval.discover import natural_sort_key
 from vqeval.results import STATUS_ERROR, VideoResult
-from vqeval.video import VIDEO_EXTENSIONS, natural_sort_key
+from vqeval.video import VIDEO_EXTENSIONS
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 _CHUNK = 1 << 20
+#: Seconds an http(s) server may take to accept a connection or to send the
+#: next bytes (``$VQEVAL_URL_TIMEOUT`` overrides it).
+DEFAULT_URL_TIMEOUT_S = 30.0
+
+
+def url_timeout_s() -> float:
+    """``$VQEVAL_URL_TIMEOUT`` in seconds when it is a number > 0, else
+    :data:`DEFAULT_URL_TIMEOUT_S`."""
+    try:
+        value = float(os.environ.get("VQEVAL_URL_TIMEOUT", ""))
+    except ValueError:
+        return DEFAULT_URL_TIMEOUT_S
+    return value if 0 < value < float("inf") else DEFAULT_URL_TIMEOUT_S
+
+
+def _storage_options(url: str) -> dict[str, Any]:
+    """fsspec options of ``url``: for http(s), aiohttp timeouts of
+    :func:`url_timeout_s` on connecting and on each read (no total limit)."""
+    if not url.lower().startswith(("http://", "https://")):
+        return {}
+    try:
+        import aiohttp
+    except ImportError:  # fsspec says what to install
+        return {}
+    t = url_timeout_s()
+    timeout = aiohttp.ClientTimeout(total=None, connect=t, sock_connect=t, sock_read=t)
+    return {"client_kwargs": {"timeout": timeout}}
+
+
+def _host(url: str) -> str:
+    """``HOST:PORT`` of ``url`` (the port only when the URL names one)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.hostname or url}:{port}" if port else (parts.hostname or url)
 
 
 def is_url(path: str) -> bool:
@@ -46,9 +93,26 @@ def _fsspec() -> Any:
     return fsspec
 
 
-def _reason(exc: BaseException) -> str:
+def _timed_out(exc: BaseException | None) -> bool:
+    """True when ``exc`` or an exception it was raised from is a timeout
+    (fsspec reports a HEAD that timed out as ``FileNotFoundError``)."""
+    for _ in range(10):  # a short chain; never loop on a cycle
+        if exc is None:
+            return False
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _reason(exc: BaseException, url: str = "") -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, FileNotFoundError):
+    if url and _timed_out(exc):  # asyncio, aiohttp and fsspec timeouts
+        text = (
+            f"no answer from {_host(url)} within {url_timeout_s():g} s "
+            "(timeout; VQEVAL_URL_TIMEOUT sets it)"
+        )
+    elif isinstance(exc, FileNotFoundError):
         text = "no such file or object"
     elif text.startswith("Protocol not known"):
         text = f"unknown URL protocol ({text}); is its fsspec plugin installed?"
@@ -83,7 +147,7 @@ def expand_urls(
 
     for url in urls:
         try:
-            fs, root = _fsspec().core.url_to_fs(url)
+            fs, root = _fsspec().core.url_to_fs(url, **_storage_options(url))
             if fs.isdir(root):
                 found = []
                 for obj in fs.find(root):
@@ -102,7 +166,7 @@ def expand_urls(
             else:
                 errors.append((url, "no such file or object"))
         except Exception as exc:  # fsspec/plugins raise many types (ImportError, ValueError ...)
-            errors.append((url, _reason(exc)))
+            errors.append((url, _reason(exc, url)))
     return videos, errors
 
 
@@ -115,7 +179,7 @@ def fetch(url: str, folder: str | os.PathLike[str]) -> str:
     """
     suffix = posixpath.splitext(url.split("?", 1)[0])[1].lower()
     local = os.path.join(os.fspath(folder), "clip" + (suffix if suffix in VIDEO_EXTENSIONS else ""))
-    with _fsspec().open(url, "rb") as src, open(local, "wb") as out:
+    with _fsspec().open(url, "rb", **_storage_options(url)) as src, open(local, "wb") as out:
         shutil.copyfileobj(src, out, _CHUNK)
     return local
 
@@ -129,5 +193,6 @@ def score_url(url: str, config: ScoreConfig) -> VideoResult:
         try:
             local = fetch(url, tmp)
         except Exception as exc:
-            return VideoResult(path=url, status=STATUS_ERROR, error=f"cannot read: {_reason(exc)}")
+            reason = _reason(exc, url)
+            return VideoResult(path=url, status=STATUS_ERROR, error=f"cannot read: {reason}")
         return replace(score_video(local, config), path=url)

@@ -9,6 +9,7 @@ the stable JSON record used by ``--json``, the cache and ``vqeval compare``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,7 +230,24 @@ class VideoResult:
 
 
 def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite number (not a bool): NaN, +-Infinity (which Python's JSON
+    reader accepts) and integers too large for a float (``10**400``) are not."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond float range
+        return False
+
+
+def _is_score(v: Any) -> bool:
+    """A score: a finite number in 0-100 (NaN compares false, so it fails)."""
+    return _is_num(v) and 0.0 <= v <= 100.0
+
+
+def _is_int(v: Any) -> bool:
+    """An integer (not a bool) that fits 64 bits."""
+    return isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
 
 
 #: Field -> type test of a result record (``None`` allowed where it says so).
@@ -238,34 +256,34 @@ _RECORD_FIELDS: dict[str, tuple[str, Any]] = {
     "status": ("'ok' or 'error'", lambda v: v in (STATUS_OK, STATUS_ERROR)),
     "error": ("a string or null", lambda v: v is None or isinstance(v, str)),
     "info": ("an object or null", lambda v: v is None or isinstance(v, dict)),
-    "scores": ("an object of numbers", lambda v: isinstance(v, dict)
-               and all(x is None or _is_num(x) for x in v.values())),
+    "scores": ("an object of scores 0-100 or null", lambda v: isinstance(v, dict)
+               and all(x is None or _is_score(x) for x in v.values())),
     "raw": ("an object of objects", lambda v: isinstance(v, dict)
             and all(isinstance(x, dict) for x in v.values())),
     "backbones": ("an object of strings", lambda v: isinstance(v, dict)
                   and all(x is None or isinstance(x, str) for x in v.values())),
-    "composite": ("a number or null", lambda v: v is None or _is_num(v)),
+    "composite": ("a score 0-100 or null", lambda v: v is None or _is_score(v)),
     "verdict": ("a string or null", lambda v: v is None or isinstance(v, str)),
     "flags": ("a list of strings", lambda v: isinstance(v, list)
               and all(isinstance(x, str) for x in v)),
-    "loop_period_s": ("a number or null", lambda v: v is None or _is_num(v)),
+    "loop_period_s": ("a finite number or null", lambda v: v is None or _is_num(v)),
     "flag_details": ("a list of objects", lambda v: isinstance(v, list)
                      and all(isinstance(x, dict) and (x.get("start_s") is None
                              or _is_num(x.get("start_s"))) for x in v)),
     "analysis": ("an object", lambda v: isinstance(v, dict)),
-    "elapsed_s": ("a number", lambda v: v is None or _is_num(v)),
+    "elapsed_s": ("a finite number", lambda v: v is None or _is_num(v)),
     "cached": ("true or false", lambda v: isinstance(v, bool)),
     "series": ("an object of lists", lambda v: isinstance(v, dict)
                and all(isinstance(x, list) for x in v.values())),
 }  # fmt: skip
 _INFO_FIELDS: dict[str, tuple[str, Any]] = {
-    "fps": ("a number", _is_num),
-    "frame_count": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "width": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "height": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "fps": ("a finite number", _is_num),
+    "frame_count": ("an integer", _is_int),
+    "width": ("an integer", _is_int),
+    "height": ("an integer", _is_int),
     "codec": ("a string", lambda v: isinstance(v, str)),
-    "duration_s": ("a number", _is_num),
-    "rotation": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "duration_s": ("a finite number", _is_num),
+    "rotation": ("an integer", _is_int),
     "variable_fps": ("true or false", lambda v: isinstance(v, bool)),
     "container": ("a string", lambda v: isinstance(v, str)),
 }

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,11 @@ def load_resume(path: str | os.PathLike[str], config: ScoreConfig) -> dict[str, 
     if not p.exists():
         return {}
     rows = read_results(p)
+    from vqeval.inputfile import InputFileError, read_input_file
+
     try:
-        saved = json.loads(p.read_text(encoding="utf-8")).get("config")
-    except (OSError, ValueError) as e:  # changed under us since read_results
+        saved = json.loads(read_input_file(p, max_bytes=None).decode("utf-8")).get("config")
+    except (InputFileError, ValueError, RecursionError) as e:  # changed since read_results
         raise ResultsFormatError(f"{p}: cannot read results file ({e})") from e
     wanted = _plain(dataclasses.asdict(config))
     if saved != wanted:
@@ -88,13 +91,19 @@ class Checkpoint:
         self.no_series = no_series
         self.rows: list[VideoResult] = []
         self._next = time.monotonic() + every_s
+        # a FIFO or device (`--json /dev/stdout`, a pipe) gets the final file
+        # only: periodic checkpoints would send it several documents
+        try:
+            self.periodic = stat.S_ISREG(os.stat(self.path).st_mode)
+        except OSError:  # not there yet (or unreachable: the write will say)
+            self.periodic = True
 
     def add(self, result: VideoResult) -> None:
         """Record one finished row; write the file when a checkpoint is due."""
         if self.no_series:
             result = dataclasses.replace(result, series={})
         self.rows.append(result)
-        if time.monotonic() >= self._next:
+        if self.periodic and time.monotonic() >= self._next:
             self.write()
 
     def write(self) -> None:

@@ -32,6 +32,30 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def check_shard(shard: object) -> tuple[int, int]:
+    """``shard`` as ``(i, n)`` when it is a pair of integers with ``1 <= i <= n``.
+
+    Raises:
+        ConfigError: anything else (``(0, 0)``, ``(3, 2)``, ``(1.5, 2)``, ``"1/2"``),
+            with one line saying what is expected.
+    """
+    from vqeval.results import ConfigError
+
+    ok = (
+        isinstance(shard, (tuple, list))
+        and len(shard) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+    )
+    if ok:
+        i, n = shard  # type: ignore[misc]
+        if n >= 1 and 1 <= i <= n:
+            return int(i), int(n)
+    raise ConfigError(
+        f"shard {shard!r}: expected (i, n), two integers with 1 <= i <= n "
+        "(shards are numbered from 1; --shard I/N on the command line)"
+    )
+
+
 def normalized(path: str) -> str:
     """The spelling of ``path`` that sharding and resuming compare (URLs as given)."""
     return path if is_url(path) else os.path.normpath(path)

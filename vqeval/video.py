@@ -27,8 +27,9 @@ Decisions (see the docstrings for details):
       or vertical flips in the matrix are ignored.
     * Pixel aspect ratio (anamorphic video) and image EXIF orientation are
       ignored.
-    * Frames more elongated than ``MAX_ASPECT_RATIO`` (4:1, e.g. 1000x1)
-      raise ``VideoReadError``; image folders get a warning that their frame
+    * Frames more elongated than ``MAX_ASPECT_RATIO`` (4:1, e.g. 1000x1) or
+      with a side under ``MIN_FRAME_SIDE`` (8 px, e.g. 2x2) raise
+      ``VideoReadError``; image folders get a warning that their frame
       rate was assumed unless ``fps_override`` is given.
 """
 
@@ -68,6 +69,10 @@ DEFAULT_IMAGE_FOLDER_FPS = 24.0
 #: flow fails (short side < 32 px at 160 px long side); 4:1 holds for
 #: every analysis size and covers real formats (32:9 ultrawide is 3.6:1).
 MAX_ASPECT_RATIO = 4.0
+#: Smallest frame side accepted, px. Below it (1x1, 2x2, 4x1) there is no
+#: content to judge: detail, flow and contrast statistics degenerate (numpy
+#: warnings, a 2x2 clip scored "good"). 8x8 is the smallest size scored.
+MIN_FRAME_SIDE = 8
 #: Fewest decoded source frames that make a partially corrupt video usable.
 MIN_FRAMES_ON_ERROR = 2
 
@@ -361,7 +366,8 @@ def _probe(path: str, fps_override: float | None) -> tuple[VideoInfo, tuple[str,
 
 
 def _check_shape(info: VideoInfo) -> None:
-    """Refuse frames more elongated than ``MAX_ASPECT_RATIO`` (a 1000x1 strip
+    """Refuse frames smaller than ``MIN_FRAME_SIDE`` on a side, or more
+    elongated than ``MAX_ASPECT_RATIO`` (a 1000x1 strip
     is not a video the analysis can judge: at the analysis size it is a line
     of pixels, and optical flow fails on very wide frames)."""
     long, short = max(info.width, info.height), min(info.width, info.height)
@@ -370,6 +376,11 @@ def _check_shape(info: VideoInfo) -> None:
             f"frame size {info.width}x{info.height} px is too elongated: aspect ratio "
             f"{long / max(short, 1):.0f}:1, VQeval analyses frames up to "
             f"{MAX_ASPECT_RATIO:g}:1"
+        )
+    if short < MIN_FRAME_SIDE:
+        raise _fail(
+            f"frame size {info.width}x{info.height} px is too small: VQeval analyses "
+            f"frames of at least {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE} px"
         )
 
 
@@ -591,6 +602,8 @@ class _DecodeState:
     """Progress of one decode pass."""
 
     decoded: int = 0
+    pixels: int = 0  # source pixels decoded so far (width x height per frame)
+    budget: float = 0.0  # most source pixels to decode (0 = no limit)
     error: str | None = None
     finished: bool = False
     bad_packets: int = 0
@@ -630,6 +643,9 @@ def _video_frames(
         for frame in _decode_tolerant(container, stream, state):
             index = state.decoded
             state.decoded += 1
+            state.pixels += frame.width * frame.height
+            if state.budget and state.pixels > state.budget:  # more than the probe said
+                raise _fail(_budget_text(state.pixels, state.budget, f"{state.decoded} frames"))
             rel = clock.time(index, frame.time)
 
             def convert(width: int, height: int, frame: av.VideoFrame = frame) -> np.ndarray:
@@ -845,6 +861,35 @@ def set_decode_threads(threads: int) -> None:
     _decode_threads = int(threads)
 
 
+def _budget_text(pixels: float, budget: float, what: str) -> str:
+    """One line: the decoding budget (megapixels) is exceeded."""
+
+    def mpx(v: float) -> str:
+        return f"{v / 1e6:,.0f}" if v >= 1e8 else f"{v / 1e6:.3g}"
+
+    return (
+        f"over the decoding budget: {what} = {mpx(pixels)} Mpx to decode, "
+        f"budget {mpx(budget)} Mpx per video (--max-decoded-mpx; 0 = no limit)"
+    )
+
+
+def check_budget(info: VideoInfo, frames: int, max_decoded_pixels: float | None) -> None:
+    """Refuse, before decoding, a video whose ``frames`` source frames of
+    ``info.width x info.height`` px exceed ``max_decoded_pixels`` (pixels;
+    ``None`` or 0 = no limit). A few hundred KB of highly compressed frames
+    can decode to 100 Gpx (minutes of CPU): this bounds the work per video.
+
+    Raises:
+        VideoReadError: over the budget (one line naming it and the option).
+    """
+    if not max_decoded_pixels:
+        return
+    total = info.width * info.height * max(frames, 0)
+    if total > max_decoded_pixels:
+        what = f"{info.width}x{info.height} px x {frames} frames"
+        raise _fail(_budget_text(total, max_decoded_pixels, what))
+
+
 def read_clip(
     path: str | os.PathLike[str],
     *,
@@ -856,6 +901,7 @@ def read_clip(
     fps_override: float | None = None,
     sink: FrameSink | None = None,
     model_side: int = 0,
+    max_decoded_pixels: float | None = None,
 ) -> Clip:
     """Decode a video (or numbered-image folder) into analysis frames.
 
@@ -887,6 +933,10 @@ def read_clip(
             its shorter side is ``model_side`` px (never upscaled) and pass it
             as ``push(frame, t_s, model_frame)``: the input of learned
             backbones (0 = no second frame).
+        max_decoded_pixels: most source pixels (width x height summed over
+            decoded frames) to decode; checked on the probed size and frame
+            count before decoding, and again while decoding. ``None`` or 0 =
+            no limit.
 
     Returns:
         :class:`Clip`.
@@ -903,6 +953,7 @@ def read_clip(
     span = info.frame_count
     if max_frames is not None:
         span = min(span, math.ceil(max_frames * info.fps / fps))
+    check_budget(info, span, max_decoded_pixels)
     wanted_stills = _still_indices(span, stills)
     aw, ah = fit_size(info.width, info.height, size)
     sw, sh = fit_size(info.width, info.height, still_size)
@@ -914,7 +965,7 @@ def read_clip(
 
     expected = max(1, round(span * fps / info.fps)) if info.fps > 0 else max(1, span)
     push = None if sink is None else sink(info, float(fps), expected)
-    state = _DecodeState()
+    state = _DecodeState(budget=float(max_decoded_pixels or 0.0))
     with contextlib.closing(_source(path, info, state, fps_override)) as source:
         got = _collect(
             source,
@@ -1008,9 +1059,11 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_ASPECT_RATIO",
     "MIN_FRAMES_ON_ERROR",
+    "MIN_FRAME_SIDE",
     "VIDEO_EXTENSIONS",
     "Clip",
     "FrameSink",
+    "check_budget",
     "fit_size",
     "is_image_folder",
     "iter_frames",

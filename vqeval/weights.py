@@ -29,7 +29,12 @@ Where weights come from, first hit wins:
    for open_clip and timm, the torch hub cache (``$TORCH_HOME/hub/checkpoints``)
    for torchvision's RAFT;
 3. a download into that cache by the library itself, unless ``HF_HUB_OFFLINE``
-   or ``VQEVAL_OFFLINE`` is set.
+   or ``VQEVAL_OFFLINE`` is set (``--offline``). Before a download from the
+   Hugging Face hub, one TCP connection to the hub (``$HF_ENDPOINT``, or the
+   proxy that reaches it) must open within :data:`HUB_CONNECT_TIMEOUT_S`
+   seconds; if it does not (no network, a firewall), the model is missing at
+   once, and downloads in the next minute fail the same way without trying:
+   no minute of retries. The hub library's retry warnings are silenced.
 
 When none works the error is one :class:`~vqeval.results.ConfigError` line
 naming the weights, the cache path they would have and how to place them by
@@ -38,8 +43,15 @@ hand. Models are built once per (name, source, device) and kept.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import socket
 import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +75,8 @@ __all__ = [
     "find_weights",
     "get_backbone",
     "hf_cache_dir",
+    "hub_endpoint",
+    "hub_unreachable",
     "is_clip",
     "load_raft",
     "offline",
@@ -98,6 +112,14 @@ _SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 _HOW_HF = "on a machine with network run `hf download {repo}` and copy {cache} over"
 _cache: dict[tuple[str, ...], Any] = {}
 _lock = threading.RLock()
+#: Seconds a TCP connection to the Hugging Face hub (or its proxy) may take to
+#: open before a download is tried; none within it = no network, fail at once.
+HUB_CONNECT_TIMEOUT_S = 3.0
+#: Seconds a failed hub probe is remembered: later models fail at once
+#: instead of probing again (a run that loads several), until it expires.
+HUB_DOWN_MEMORY_S = 60.0
+#: ``(host, port)`` -> (monotonic time, why it could not be reached).
+_hub_down: dict[tuple[str, int], tuple[float, str]] = {}
 
 
 # ----------------------------------------------------------------- environment
@@ -115,6 +137,60 @@ def offline() -> bool:
         os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
         for v in ("VQEVAL_OFFLINE", "HF_HUB_OFFLINE")
     )
+
+
+def hub_endpoint() -> str:
+    """The Hugging Face hub open_clip and timm download from (``$HF_ENDPOINT``,
+    else ``https://huggingface.co``)."""
+    return os.environ.get("HF_ENDPOINT", "").strip().rstrip("/") or "https://huggingface.co"
+
+
+def hub_unreachable() -> str | None:
+    """``None`` when a TCP connection to the hub (:func:`hub_endpoint`), or to
+    the proxy that reaches it (``$HTTPS_PROXY`` ...), opens within
+    :data:`HUB_CONNECT_TIMEOUT_S` seconds; else the reason in words (one
+    line). A failure is remembered for :data:`HUB_DOWN_MEMORY_S` seconds."""
+    url = urllib.parse.urlsplit(hub_endpoint())
+    host = url.hostname or "huggingface.co"
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number
+        return f"HF_ENDPOINT {hub_endpoint()!r} is not a URL"
+    target, via = (host, port), ""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if proxy and not urllib.request.proxy_bypass(host):
+        p = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        with contextlib.suppress(ValueError):
+            if p.hostname:
+                target, via = (p.hostname, p.port or 80), " (the proxy)"
+    seen = _hub_down.get(target)
+    if seen is not None and time.monotonic() - seen[0] < HUB_DOWN_MEMORY_S:
+        return seen[1]
+    try:
+        with socket.create_connection(target, timeout=HUB_CONNECT_TIMEOUT_S):
+            return None
+    except OSError as e:
+        if isinstance(e, TimeoutError):
+            why = f"no answer within {HUB_CONNECT_TIMEOUT_S:g} s"
+        else:
+            why = e.strerror or str(e) or type(e).__name__
+        reason = f"no connection to {target[0]}:{target[1]}{via}: {why}"
+        _hub_down[target] = (time.monotonic(), reason)
+        return reason
+
+
+@contextlib.contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """Silence the hub library's warnings (one "Retrying in 8s" line per
+    retry) while a library loads a model; its failure is our one line."""
+    hub = logging.getLogger("huggingface_hub")
+    level = hub.level
+    hub.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub.setLevel(level)
 
 
 def hf_cache_dir() -> Path:
@@ -277,7 +353,11 @@ def _local_hint(stems: tuple[str, ...], weights_dir: str | os.PathLike[str] | No
 
 
 def _missing(what: str, cache: Path | str, how: str, local: str, cause: str = "") -> ConfigError:
-    why = "downloads are off (HF_HUB_OFFLINE/VQEVAL_OFFLINE)" if offline() else "download failed"
+    why = (
+        "downloads are off (--offline, HF_HUB_OFFLINE or VQEVAL_OFFLINE)"
+        if offline()
+        else "download failed"
+    )
     if cause:
         why += f" ({' '.join(cause.split())[:160]})"
     return ConfigError(
@@ -368,14 +448,18 @@ def _open_clip_backbone(
     what = f"backbone {spec.name!r} (open_clip {spec.model} pretrained={spec.tag})"
     if file is None and offline():
         raise _missing(what, cache, how, _local_hint(stems, weights_dir))
+    down = hub_unreachable() if file is None and repo else None
+    if down:  # no network: fail now, not after a minute of retries
+        raise _missing(what, cache, how, _local_hint(stems, weights_dir), down)
     try:
-        model, _, preprocess = oc.create_model_and_transforms(
-            spec.model,
-            pretrained=str(file) if file else spec.tag,
-            device=device,
-            cache_dir=None if file or not repo else str(hf_cache_dir()),
-            **kwargs,
-        )
+        with _quiet_hub():
+            model, _, preprocess = oc.create_model_and_transforms(
+                spec.model,
+                pretrained=str(file) if file else spec.tag,
+                device=device,
+                cache_dir=None if file or not repo else str(hf_cache_dir()),
+                **kwargs,
+            )
     except Exception as e:
         raise _load_failed(what, file, cache, how, _local_hint(stems, weights_dir), e) from e
     model.eval()
@@ -443,19 +527,23 @@ def _timm_backbone(spec: ModelSpec, weights_dir: Any, device: str, batch: int) -
     what = f"backbone {spec.name!r} (timm {spec.model})"
     if file is None and offline():
         raise _missing(what, cache, how, _local_hint(stems, weights_dir))
+    down = hub_unreachable() if file is None and repo else None
+    if down:  # no network: fail now, not after a minute of retries
+        raise _missing(what, cache, how, _local_hint(stems, weights_dir), down)
     kwargs = dict(TIMM_KWARGS.get(spec.model, {}))
     overlay = dict(kwargs.pop("pretrained_cfg_overlay", {}))
     if file is not None:
         overlay["file"] = str(file)
     try:
-        model = timm.create_model(
-            spec.model,
-            pretrained=True,
-            num_classes=0,
-            pretrained_cfg_overlay=overlay or None,
-            cache_dir=None if file else str(hf_cache_dir()),
-            **kwargs,
-        )
+        with _quiet_hub():
+            model = timm.create_model(
+                spec.model,
+                pretrained=True,
+                num_classes=0,
+                pretrained_cfg_overlay=overlay or None,
+                cache_dir=None if file else str(hf_cache_dir()),
+                **kwargs,
+            )
     except Exception as e:
         raise _load_failed(what, file, cache, how, _local_hint(stems, weights_dir), e) from e
     model.eval().to(device)
@@ -560,9 +648,55 @@ def get_backbone(
         return bb
 
 
+#: Hugging Face repos of open_clip pretrained tags, known without importing
+#: open_clip (the default text_alignment model and VBench's CLIP).
+OPEN_CLIP_REPOS: dict[tuple[str, str], str] = {
+    ("ViT-B-32", "laion2b_s34b_b79k"): "laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+    ("ViT-B-32", "openai"): "timm/vit_base_patch32_clip_224.openai",
+}
+
+
+def _known_repo(spec: ModelSpec) -> tuple[str, str] | None:
+    """``(hub repo, what)`` of ``spec`` known without importing its library:
+    the timm models of :data:`TIMM_ALIASES` (``timm/<model>``) and
+    :data:`OPEN_CLIP_REPOS`; ``None`` for others."""
+    if spec.library == "timm" and spec.model in TIMM_ALIASES.values():
+        return f"timm/{spec.model}", f"backbone {spec.name!r} (timm {spec.model})"
+    if spec.library == "open_clip" and (spec.model, spec.tag) in OPEN_CLIP_REPOS:
+        what = f"backbone {spec.name!r} (open_clip {spec.model} pretrained={spec.tag})"
+        return OPEN_CLIP_REPOS[spec.model, spec.tag], what
+    return None
+
+
+def _fail_fast_if_unobtainable(spec: ModelSpec, weights_dir: Any, stems: tuple[str, ...]) -> None:
+    """Before importing open_clip or timm (seconds): when a model whose hub
+    repo is known (:func:`_known_repo`) has no local file and no folder in
+    the hub cache, and downloads are off or the hub does not answer, it
+    cannot be had; say so now, in one line. Other models go through their
+    library (which checks the name), then :func:`hub_unreachable`.
+
+    Raises:
+        ConfigError: the model cannot be obtained.
+    """
+    stems = stems or local_stems(spec)
+    if os.path.isfile(spec.tag) or find_weights(stems, weights_dir) is not None:
+        return
+    known = _known_repo(spec)
+    if known is None or _hf_repo_dir(known[0]).is_dir():
+        return  # the library checks the name and its own cache (slower, same outcome)
+    cause = "" if offline() else hub_unreachable()
+    if cause is None:
+        return
+    repo, what = known
+    cache = _hf_repo_dir(repo)
+    how = _HOW_HF.format(repo=repo, cache=cache)
+    raise _missing(what, cache, how, _local_hint(stems, weights_dir), cause)
+
+
 def _build(
     spec: ModelSpec, weights_dir: Any, device: str, batch: int, stems: tuple[str, ...] = ()
 ) -> LibraryBackbone:
+    _fail_fast_if_unobtainable(spec, weights_dir, stems)
     if spec.library == "open_clip":
         return _open_clip_backbone(spec, weights_dir, device, batch, stems)
     if stems and find_weights(stems, weights_dir) is None:

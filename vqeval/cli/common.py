@@ -12,7 +12,10 @@ import click
 from vqeval.config import (
     DEFAULT_ANALYSIS_SIZE,
     DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_DECODED_MPX,
     DEFAULT_MAX_FPS,
+    MAX_FPS,
+    MIN_FPS,
     ScoreConfig,
 )
 from vqeval.report.safe import encodable, one_line, printable
@@ -26,15 +29,74 @@ from vqeval.results import ConfigError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+#: Key in ``click.Context.meta`` (one per invocation) set when stdout could
+#: not be written (full disk, closed pipe): the command still writes its
+#: report files, then exits 2 (:func:`stdout_failed`).
+_STDOUT_FAILED = "vqeval.stdout_failed"
+
+
+def stdout_failed() -> bool:
+    """True when :func:`say` or :func:`emit` could not write to stdout in
+    this invocation."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_STDOUT_FAILED))
+
+
 def say(text: str, *, err: bool = False, nl: bool = True) -> None:
     """Print human text: control characters and undecodable name bytes in it
-    are shown escaped (``\\x1b``, ``\\udcff``), never sent raw to the terminal."""
-    click.echo(printable(text), err=err, nl=nl)
+    are shown escaped (``\\x1b``, ``\\udcff``), never sent raw to the terminal.
+    A stdout that cannot take it (disk full, closed pipe) gives one ``error:``
+    line, once, and :func:`stdout_failed` (the command then exits 2)."""
+    try:
+        click.echo(printable(text), err=err, nl=nl)
+    except OSError as exc:
+        if err:
+            return  # nowhere left to say anything
+        _stdout_error("stdout", exc)
 
 
-def emit(data: str, *, nl: bool = True) -> None:
-    """Print machine-readable output (JSON/CSV on stdout) as valid UTF-8."""
-    click.echo(encodable(data), nl=nl)
+def emit(data: str, *, nl: bool = True, label: str = "stdout") -> bool:
+    """Print machine-readable output (JSON/CSV on stdout) as valid UTF-8.
+
+    Returns:
+        False when stdout cannot take it (disk full, closed pipe): then one
+        ``error: LABEL: cannot write to stdout: reason`` line is printed and
+        stdout is pointed at ``/dev/null`` so nothing fails again at exit;
+        the caller exits 2, as for a report file that could not be written.
+    """
+    try:
+        click.echo(encodable(data), nl=nl)  # echo flushes: a full disk raises here
+    except OSError as exc:
+        _stdout_error(label, exc)
+        return False
+    return True
+
+
+def _stdout_error(label: str, exc: OSError) -> None:
+    """One ``error: LABEL: cannot write to stdout: reason`` line (the first
+    time only); stdout then goes to ``/dev/null``, so nothing fails at exit."""
+    _silence_stdout()
+    if not stdout_failed():
+        reason = one_line(exc.strerror or exc)
+        what = "" if label == "stdout" else f"{label}: "
+        click.echo(f"error: {what}cannot write to stdout: {reason}", err=True)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_STDOUT_FAILED] = True
+
+
+def _silence_stdout() -> None:
+    """Send what is left in stdout's buffer to ``/dev/null`` (best effort)."""
+    import contextlib
+    import os
+    import sys
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)
 
 
 def error_line(what: object, message: object) -> str:
@@ -74,6 +136,45 @@ def write_reports(jobs: Sequence[tuple[str, Callable[[], object]]]) -> tuple[lis
     return written, failed
 
 
+class FiniteFloat(click.FloatRange):
+    """A float option within ``[min, max]`` (bounds open where asked) that
+    also refuses ``nan``, ``inf`` and ``-inf``: ``click.FloatRange`` lets
+    ``nan`` through, since every comparison with it is false.
+
+    Args:
+        min, max: the accepted range (finite), in the option's unit.
+        zero: 0 is accepted too (e.g. "0 = no cap" outside a range that
+            starts above 0).
+        min_open, max_open: exclude that bound.
+    """
+
+    def __init__(
+        self,
+        min: float,
+        max: float,
+        *,
+        zero: bool = False,
+        min_open: bool = False,
+        max_open: bool = False,
+    ) -> None:
+        super().__init__(min, max, min_open=min_open, max_open=max_open)
+        self.zero = zero
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        rv = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value} is not a finite number in {self._describe_range()}.", param, ctx)
+        if self.zero and rv == 0.0:
+            return rv
+        return super().convert(rv, param, ctx)
+
+    def _describe_range(self) -> str:
+        text = super()._describe_range()
+        return f"{text} or 0" if self.zero else text
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Analysis and batch options shared by ``score``, ``compare`` and ``gate``
@@ -96,9 +197,17 @@ class RunOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     prompt: str | None = None
     prompts_file: str | None = None
+    max_decoded_mpx: float = DEFAULT_MAX_DECODED_MPX
+    offline: bool = False
 
     def config(self) -> ScoreConfig:
-        """The validated :class:`ScoreConfig` (exits 2 on bad input)."""
+        """The validated :class:`ScoreConfig` (exits 2 on bad input). With
+        ``--offline``, sets ``VQEVAL_OFFLINE=1`` and ``HF_HUB_OFFLINE=1`` for
+        this process and its workers first: no model is downloaded."""
+        if self.offline:
+            import os
+
+            os.environ["VQEVAL_OFFLINE"] = os.environ["HF_HUB_OFFLINE"] = "1"
         return build_config(
             self.dimensions,
             self.backbone,
@@ -112,6 +221,7 @@ class RunOptions:
             batch_size=self.batch_size,
             prompt=self.prompt,
             prompts_file=self.prompts_file,
+            max_decoded_mpx=self.max_decoded_mpx,
         )
 
     def batch_kwargs(self) -> dict[str, Any]:
@@ -211,7 +321,7 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--max-fps",
             default=DEFAULT_MAX_FPS,
             show_default=True,
-            type=click.FloatRange(0.0),
+            type=FiniteFloat(MIN_FPS, MAX_FPS, zero=True),
             help="Analysis frame-rate cap, frames/s (0 = no cap).",
         ),
         click.option(
@@ -221,9 +331,20 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Cap on analysed frames per video.",
         ),
         click.option(
+            "--max-decoded-mpx",
+            "max_decoded_mpx",
+            default=DEFAULT_MAX_DECODED_MPX,
+            show_default=True,
+            type=click.FloatRange(0.0, max=1e12),
+            metavar="MPX",
+            help="Decoding budget per video, megapixels of source frames (width x height x "
+            "frames; default about 8 min of 1080p at 30 fps). A video over it is one error "
+            "row, found before decoding. 0 = no limit.",
+        ),
+        click.option(
             "--fps",
             default=None,
-            type=click.FloatRange(0.0, min_open=True),
+            type=FiniteFloat(MIN_FPS, MAX_FPS),
             metavar="FPS",
             help="Frame rate of folders of numbered images, frames/s (images carry no "
             "timing; default 24, and the row then warns that it was assumed).",
@@ -245,6 +366,14 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
         click.option(
+            "--offline",
+            is_flag=True,
+            help="Never download models: learned backbones come from --weights or the "
+            "library caches, else one error line (as VQEVAL_OFFLINE=1 / HF_HUB_OFFLINE=1). "
+            "Without it and without network, a missing model fails within "
+            "seconds too.",
+        ),
+        click.option(
             "--cache-dir",
             default=None,
             type=click.Path(file_okay=False),
@@ -253,7 +382,8 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--progress/--no-progress",
             default=None,
-            help="Progress bar on stderr (default: only on a terminal).",
+            help="Progress bar on stderr (default: a bar on a terminal; in logs, where "
+            "stderr is not a terminal, a plain line every 30 s).",
         ),
     ]
     for opt in reversed(opts):
@@ -285,6 +415,7 @@ def build_config(
     batch_size: int = DEFAULT_BATCH_SIZE,
     prompt: str | None = None,
     prompts_file: str | None = None,
+    max_decoded_mpx: float = DEFAULT_MAX_DECODED_MPX,
 ) -> ScoreConfig:
     """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input).
 
@@ -326,6 +457,7 @@ def build_config(
             analysis_size=analysis_size,
             max_fps=max_fps or None,
             max_frames=max_frames,
+            max_decoded_mpx=max_decoded_mpx,
             **extra,
         )
     except TypeError:  # ScoreConfig.image_fps not in this version of the scoring code

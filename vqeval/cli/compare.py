@@ -12,6 +12,7 @@ from vqeval.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    FiniteFloat,
     RunOptions,
     analysis_options,
     emit,
@@ -20,6 +21,7 @@ from vqeval.cli.common import (
     say,
     write_reports,
 )
+from vqeval.cli.common import stdout_failed as common_stdout_failed
 from vqeval.compare import COMPOSITE, MATCH_MODES
 from vqeval.results import VQevalError
 from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TIE_TOL
@@ -41,14 +43,14 @@ from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TI
     "tie_tol",
     default=DEFAULT_TIE_TOL,
     show_default=True,
-    type=click.FloatRange(0.0, 100.0),
+    type=FiniteFloat(0.0, 100.0),
     help="|difference| up to this many points (0-100 scale) counts as a tie.",
 )
 @click.option(
     "--alpha",
     default=DEFAULT_ALPHA,
     show_default=True,
-    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    type=FiniteFloat(0.0, 1.0, min_open=True, max_open=True),
     help="Significance level of the verdict.",
 )
 @click.option(
@@ -59,7 +61,13 @@ from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TI
     type=click.IntRange(100, 100_000),
     help="Bootstrap resamples for the 95% CI.",
 )
-@click.option("--seed", default=DEFAULT_SEED, show_default=True, type=int, help="Bootstrap seed.")
+@click.option(
+    "--seed",
+    default=DEFAULT_SEED,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Bootstrap seed (an integer >= 0).",
+)
 @click.option(
     "--json",
     "json_path",
@@ -106,6 +114,11 @@ def command(
 
     if len(inputs) < 2:
         fail_usage("compare needs at least two inputs: a baseline and a method")
+    from vqeval.cli.outputs import check_reports_not_inputs
+
+    reports = [("--json", json_path), ("--md", md_path), ("--html", html_path)]
+    sources = [*inputs, *([run.prompts_file] if run.prompts_file else [])]
+    check_reports_not_inputs(reports, sources, pattern=run.pattern)  # never over an input
     wanted = None
     dimensions = run.dimensions
     if dimensions is not None:
@@ -141,8 +154,9 @@ def command(
     from vqeval.report.jsonio import clean
 
     doc = json.dumps(clean(cmp.to_dict()), indent=1, allow_nan=False, ensure_ascii=False)
+    stdout_failed = False  # stdout full or closed: one line, exit 2
     if json_path == "-":
-        emit(doc)
+        stdout_failed = not emit(doc, label="--json")
     elif not quiet:
         say(format_table(cmp))
     jobs: list[tuple[str, Callable[[], object]]] = []
@@ -164,6 +178,6 @@ def command(
         click.echo(error_line(r.path, r.error), err=True)
     for w in written:
         say(f"wrote {w}", err=True)
-    if write_failures:
+    if write_failures or stdout_failed or common_stdout_failed():
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if failed else EXIT_OK)

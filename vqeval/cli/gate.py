@@ -15,6 +15,7 @@ from vqeval.cli.common import (
     analysis_options,
     fail_usage,
     say,
+    stdout_failed,
     write_reports,
 )
 from vqeval.results import VQevalError
@@ -73,10 +74,14 @@ def command(
     input error (malformed TOML, unknown dimension, wrong types, missing
     input, a report that could not be written), 130 interrupted.
     """
+    from vqeval.cli.outputs import check_reports_not_inputs
     from vqeval.compare import load_side
     from vqeval.dimensions import registry
     from vqeval.gate import evaluate_gate, format_report, load_gate_config
 
+    reports = [("--junit", junit_path), ("--md", md_path), ("--json", json_path)]
+    inputs = [p for p in (path, gate_path, baseline, run.prompts_file) if p]
+    check_reports_not_inputs(reports, inputs, pattern=run.pattern)  # never over an input
     cfg = run.config()
     try:
         if not os.path.exists(path):
@@ -90,10 +95,16 @@ def command(
         base_path = baseline or gate.baseline
         base = None
         needs_base = any(r.needs_baseline for r in gate.rules)
+        if base_path is not None and not os.path.exists(base_path):
+            # exit 2 even when no rule reads it: a typo must not pass silently (docs/ci.md)
+            fail_usage(f"{base_path}: baseline results not found")
         if base_path is not None and needs_base:
-            if not os.path.exists(base_path):
-                fail_usage(f"{base_path}: baseline results not found")
             base = load_side(base_path, cfg, **{**batch, "pattern": None})
+        elif base_path is not None:
+            say(
+                f"note: baseline {base_path} not used: no max_regression or slow_motion rule",
+                err=True,
+            )
         elif needs_base:
             fail_usage(
                 f"{gate_path}: max_regression and slow_motion rules need a baseline "
@@ -125,7 +136,7 @@ def command(
     _, write_failures = write_reports(jobs)
     text = format_report(rep)
     say(text.splitlines()[-1] if quiet else text)
-    if write_failures:
+    if write_failures or stdout_failed():  # stdout full or closed: one line, exit 2
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_OK if rep.passed else EXIT_FAILED)
 

@@ -23,6 +23,7 @@ from vqeval.cli.common import (
     say,
     write_reports,
 )
+from vqeval.cli.common import stdout_failed as common_stdout_failed
 from vqeval.report.safe import one_line
 from vqeval.results import ConfigError, ResultsFormatError, VideoResult
 
@@ -37,15 +38,19 @@ def read_path_list(source: str) -> list[str]:
     NUL-separated when the text holds a NUL byte (``find -print0``). Empty
     entries are skipped; bytes that are not UTF-8 are kept (surrogateescape),
     so every name a file system allows round-trips. A name holding a newline
-    needs the NUL form."""
-    try:
+    needs the NUL form. ``source`` is a regular file or a pipe, at most
+    ``MAX_PATH_LIST_BYTES`` (256 MiB); a device, socket or folder is refused
+    (exit 2)."""
+    from vqeval.inputfile import MAX_PATH_LIST_BYTES, InputFileError, read_input_file, read_stream
+
+    try:  # capped (256 MiB): `--files-from /dev/zero` or `- < /dev/zero` must end
         if source == "-":
-            data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else b""
-        else:
-            with open(source, "rb") as fh:
-                data = fh.read()
-    except OSError as e:
-        fail_usage(f"--files-from {source}: cannot read ({e.strerror or e})")
+            stdin = getattr(sys.stdin, "buffer", None)
+            data = read_stream(stdin, MAX_PATH_LIST_BYTES) if stdin is not None else b""
+        else:  # a regular file or a pipe (`--files-from <(find ...)`), not a device
+            data = read_input_file(source, max_bytes=MAX_PATH_LIST_BYTES, pipes_ok=True)
+    except (InputFileError, OSError) as e:
+        fail_usage(f"--files-from {source}: cannot read ({getattr(e, 'strerror', None) or e})")
         return []
     if b"\0" in data:
         entries = data.split(b"\0")
@@ -147,6 +152,7 @@ def command(
     """
     from vqeval.batch import score_batch
     from vqeval.report import csvio, jsonio, table
+    from vqeval.report.summary import skipped_notes, verdict_line
 
     all_paths = list(paths)
     if files_from is not None:
@@ -156,6 +162,11 @@ def command(
             "no paths given: name videos or folders, or list them with --files-from"
             + (f" ({files_from} is empty)" if files_from is not None else "")
         )
+    from vqeval.cli.outputs import check_reports_not_inputs
+
+    reports = [("--json", json_path), ("--csv", csv_path), ("--html", html_path), ("--md", md_path)]
+    lists = [p for p in (files_from, run.prompts_file) if p and p != "-"]
+    check_reports_not_inputs(reports, [*all_paths, *lists], pattern=run.pattern)
     cfg = run.config()
     if sum(p == "-" for p in (json_path, csv_path)) > 1:
         fail_usage("only one of --json/--csv may write to stdout")
@@ -182,10 +193,11 @@ def command(
     to_stdout = "-" in (json_path, csv_path)
     if not quiet and not to_stdout:
         say(table.render(results))
+    stdout_failed = False  # stdout full or closed (D18): one line, exit 2
     if json_path == "-":
-        emit(jsonio.dumps(json_results, cfg))
+        stdout_failed = not emit(jsonio.dumps(json_results, cfg), label="--json")
     if csv_path == "-":
-        emit(csvio.dumps(results), nl=False)
+        stdout_failed = not emit(csvio.dumps(results), nl=False, label="--csv")
     jobs: list[tuple[str, Callable[[], object]]] = []
     if json_path and json_path != "-":
         jobs.append(("--json", lambda: jsonio.write_results(json_path, json_results, cfg)))
@@ -210,22 +222,26 @@ def command(
     written, write_failures = write_reports(jobs)
 
     errors = [r for r in results if not r.ok]
-    cached = sum(r.cached for r in results)
+    # a resumed row keeps the `cached` of the run that made it: count it once, as resumed
+    cached = sum(r.cached and not scale.is_resumed(r) for r in results)
     if quiet or to_stdout:
         for r in errors:
             click.echo(error_line(r.path, r.error), err=True)
     for r in results:  # damage found while decoding, an assumed frame rate ...
         for w in r.analysis.get("warnings") or ():
             click.echo(f"warning: {one_line(r.path)}: {one_line(w)}", err=True)
+    for note in skipped_notes(results):  # e.g. text_alignment without CLIP weights
+        say(f"note: {note}", err=True)
     say(
         f"scored {len(results) - len(errors)}/{len(results)} videos"
         f" ({cached} from cache{scale.resumed_note(results)}) in {elapsed:.1f} s"
-        + (f"; {len(errors)} error(s)" if errors else ""),
+        + (f"; {len(errors)} error(s)" if errors else "")
+        + (f"; {verdict_line(results)}" if quiet or to_stdout else ""),
         err=True,
     )
     for w in written:
         say(f"wrote {w}", err=True)
-    if write_failures:
+    if write_failures or stdout_failed or common_stdout_failed():
         raise SystemExit(EXIT_USAGE)
     raise SystemExit(EXIT_FAILED if errors else EXIT_OK)
 
@@ -260,13 +276,19 @@ class _Scale:
                 err=True,
             )
 
+    def is_resumed(self, r: VideoResult) -> bool:
+        """True when row ``r`` was kept from the ``--resume`` file (not scored now)."""
+        if self.resume_path is None or not r.ok:
+            return False
+        from vqeval.shards import normalized
+
+        return normalized(r.path) in self.resume
+
     def resumed_note(self, results: list[VideoResult]) -> str:
         """``", N resumed"`` for the summary line ("" without --resume)."""
         if self.resume_path is None:
             return ""
-        from vqeval.shards import normalized
-
-        return f", {sum(r.ok and normalized(r.path) in self.resume for r in results)} resumed"
+        return f", {sum(self.is_resumed(r) for r in results)} resumed"
 
 
 def _scale_options(

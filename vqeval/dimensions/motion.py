@@ -33,6 +33,11 @@ def load_raft(weights_dir: str | None = None, device: str = "cpu") -> Any:
     return _load(weights_dir, device)
 
 
+#: The advice of :mod:`vqeval.weights` for a missing backbone model: wrong
+#: for RAFT, which is a flow method (``--flow``), not a backbone.
+_BACKBONE_HINT = "; or use the weight-free backbone 'pixel'"
+
+
 def validate_flow(config: Any) -> None:
     """Check ``config.flow`` before any decoding (a usage error, not a video's).
 
@@ -41,7 +46,13 @@ def validate_flow(config: Any) -> None:
             without an importable torchvision.
     """
     if config.flow == "raft":
-        load_raft(config.weights_dir, getattr(config, "device", "cpu"))
+        try:
+            load_raft(config.weights_dir, getattr(config, "device", "cpu"))
+        except ConfigError as e:  # point at the weight-free flow, not a backbone
+            msg = str(e).replace(_BACKBONE_HINT, "")
+            if "'dis'" not in msg:
+                msg += "; or use the weight-free optical flow: --flow dis (the default)"
+            raise ConfigError(msg) from e
     elif config.flow not in mm.FLOW_METHODS:
         raise ConfigError(
             f"unknown flow backend {config.flow!r}; known: {', '.join((*mm.FLOW_METHODS, 'raft'))}"

@@ -36,7 +36,11 @@ from vqeval.results import ConfigError, VideoResult
 DEFAULT_MAX_RETRIES = 2
 #: Tasks in flight per cluster CPU (keeps every CPU busy between round trips).
 TASKS_PER_CPU = 2
-_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[^/\s]+:\d+)$")
+_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[^/\s:\[\]@?#]+)"  # a name, IPv4 or [IPv6]
+#: ``auto``, ``local``, ``ray://HOST[:PORT]`` or ``HOST:PORT`` (PORT: digits, checked 1-65535).
+_ADDRESS = re.compile(
+    rf"^(?:auto|local|ray://{_HOST}(?::(?P<cport>\d{{1,5}}))?|{_HOST}:(?P<port>\d{{1,5}}))$"
+)
 _INSTALL = "the Ray executor needs the ray package: pip install 'vqeval[ray]'"
 
 
@@ -47,10 +51,16 @@ def check_address(address: str | None) -> str | None:
     (the head node's GCS, default port 6379).
 
     Raises:
-        ConfigError: anything else (e.g. a video path given right after ``--ray``).
+        ConfigError: anything else, at once (e.g. a video path given right
+            after ``--ray``, or ``ray://localhost:abc``: a port that is not
+            1-65535, which Ray would retry for a minute).
     """
-    if address is None or address == "" or _ADDRESS.match(address):
-        return address or None
+    if address is None or address == "":
+        return None
+    m = _ADDRESS.match(address)
+    port = (m.group("cport") or m.group("port")) if m else None
+    if m and (port is None or 1 <= int(port) <= 65535):
+        return address
     raise ConfigError(
         f"--ray {address!r} is not a Ray address (auto, local, ray://HOST:PORT or "
         "HOST:PORT); to start a local cluster write --ray=local or put --ray after the paths"
@@ -207,6 +217,14 @@ class RayExecutor:
             with contextlib.suppress(Exception):  # a half-made connection would block the next
                 ray.shutdown()
             where = self.address or "a local cluster"
+            if self.address == "auto" and "Could not find any running Ray" in str(exc):
+                # Ray's own advice names an `--address` flag VQeval does not have
+                raise ConfigError(
+                    "--ray auto: no running Ray cluster found on this machine (none started "
+                    "with `ray start --head`, RAY_ADDRESS unset); start one, give its address "
+                    "(--ray HOST:6379 or --ray ray://HOST:10001), or use --ray alone for a "
+                    "local cluster"
+                ) from None
             raise ConfigError(
                 f"--ray: cannot start or reach {where}: {error_row('', exc).error}"
             ) from None

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from html import escape
+from html import escape as _html_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +23,20 @@ import numpy as np
 from vqeval import __version__
 from vqeval.report.markdown import write_file
 from vqeval.report.plots import heatmap_data_uri, svg_ci_forest, svg_line, svg_strip
+from vqeval.report.safe import visible
 from vqeval.results import VideoResult
 
 if TYPE_CHECKING:
     from vqeval.compare import Comparison, MethodComparison
     from vqeval.config import ScoreConfig
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """:func:`html.escape` of ``text`` with bidi controls and invisible
+    characters shown escaped (``\\u202e``): a right-to-left override in a
+    name must not reorder what the reader sees."""
+    return _html_escape(visible(text), quote)
+
 
 #: Thumbnails shown per video at most.
 MAX_THUMBS = 6
@@ -216,13 +225,15 @@ def render_score_html(
 ) -> str:
     """One self-contained HTML page for scored videos (one ``tr.video`` per result)."""
     from vqeval.compare import COMPOSITE, available_dimensions, count_flags, metric_value
+    from vqeval.report.summary import verdict_line
 
     dims = available_dimensions(results)
     nok = sum(r.ok for r in results)
     flags = count_flags(results)
     flag_txt = ", ".join(f"{k}: {v}" for k, v in flags.items() if v and k != "any") or "none"
     sub = escape(
-        f"{len(results)} videos, {nok} scored, {len(results) - nok} failed; flags: {flag_txt}"
+        f"{len(results)} videos, {nok} scored, {len(results) - nok} errors (could not be "
+        f"read); verdicts: {verdict_line(results)}; flags: {flag_txt}"
     )
     if config is not None:
         sub += escape(

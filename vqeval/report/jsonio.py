@@ -63,12 +63,16 @@ def declarations(
 
 
 def dumps(results: list[VideoResult], config: ScoreConfig | None = None) -> str:
-    """The results JSON document as text."""
+    """The results JSON document as text (``summary``: videos per verdict,
+    flags of the failed ones and errors, :func:`vqeval.report.summary.verdict_counts`)."""
+    from vqeval.report.summary import verdict_counts
+
     doc = {
         "vqeval": __version__,
         "schema": SCHEMA_VERSION,
         "config": dataclasses.asdict(config) if config is not None else None,
         "dimensions": declarations(results, config),
+        "summary": verdict_counts(results),
         "results": [r.to_dict() for r in results],
     }
     return json.dumps(clean(doc), indent=1, allow_nan=False, ensure_ascii=False)
@@ -85,14 +89,19 @@ def read_results(path: str | os.PathLike[str]) -> list[VideoResult]:
     """Read a results JSON file written by :func:`write_results`.
 
     Raises:
-        ResultsFormatError: unreadable, not JSON, not a VQeval results file, or
-            written with another schema version.
+        ResultsFormatError: unreadable or not a regular file (a device, FIFO),
+            not JSON, not a VQeval results file, a record with wrong field
+            types or scores that are not finite numbers in 0-100 (NaN,
+            Infinity, ``10**400``), or written with another schema version.
     """
+    from vqeval.inputfile import InputFileError, read_input_file
+
     p = Path(path)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ResultsFormatError(f"{p}: cannot read results file ({e.strerror or e})") from e
+        # a regular file only: /dev/zero or a FIFO would never end or block
+        doc = json.loads(read_input_file(p, max_bytes=None).decode("utf-8"))
+    except InputFileError as e:
+        raise ResultsFormatError(f"{p}: cannot read results file ({e})") from None
     except ValueError as e:
         raise ResultsFormatError(f"{p}: not valid JSON ({e})") from e
     except RecursionError:

@@ -2,7 +2,7 @@
 
 CI systems (GitHub Actions test reporters, GitLab, Jenkins) show each rule as
 a test; a failed rule carries a ``<failure>`` with the measured value and the
-videos that broke it. Built with :mod:`xml.etree`, so every file name and
+videos that broke it, each with its flag, start time and reason (or score). Built with :mod:`xml.etree`, so every file name and
 message is escaped; characters XML cannot hold at all (control characters,
 lone surrogates from non-UTF-8 names) are first written as visible escapes
 (``\x1b``, ``\udcff``) by :func:`vqeval.report.safe.xml_text`, so the file is
@@ -15,7 +15,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from vqeval.gate import GateReport
+from vqeval.gate import GateReport, offender_lines
 from vqeval.report.markdown import write_file
 from vqeval.report.safe import xml_text as _x
 
@@ -48,11 +48,9 @@ def render_junit(rep: GateReport, suite: str = "vqeval gate") -> str:
         if not r.passed:
             fail = ET.SubElement(tc, "failure", message=_x(r.message), type=r.rule.check)
             body = [r.message]
-            if r.offenders:
+            if r.offenders:  # each with its flag, start time and reason, or its score
                 body.append("videos:")
-                body.extend(f"  {p}" for p in r.offenders[:MAX_OFFENDERS])
-                if len(r.offenders) > MAX_OFFENDERS:
-                    body.append(f"  ... and {len(r.offenders) - MAX_OFFENDERS} more")
+                body.extend(offender_lines(r, MAX_OFFENDERS))
             fail.text = _x("\n".join(body))
         else:
             ET.SubElement(tc, "system-out").text = _x(r.message)

@@ -14,6 +14,7 @@ as a VBench number.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,12 +37,33 @@ def write_file(path: str | os.PathLike[str], text: str | bytes) -> Path:
     return Path(write_atomic(path, text))
 
 
+#: Text GitHub turns into links or notifications although no Markdown asks
+#: for it (autolink extension: ``www.``, ``http://``, e-mail addresses;
+#: ``@user`` mentions, which also ping that user).
+_AUTOLINK = re.compile(r"(?i)(www)(\.)|(:)(//)|(@)")
+#: An empty HTML comment: renders as nothing, but splits the text node that
+#: autolinking and mention detection read (GitHub's own bots use it).
+_BREAK = "<!-- -->"
+
+
 def md_escape(text: Any) -> str:
     """Make ``text`` inert inside a Markdown table cell (one line; other
-    control characters and undecodable name bytes shown escaped)."""
+    control characters, bidi overrides and undecodable name bytes shown
+    escaped). ``www.``, ``://`` and ``@`` get an empty HTML comment inside
+    (``@<!-- -->alice``), so GitHub shows them as typed but makes no link and
+    no mention of them."""
     s = one_line(str(text).replace("\r", " ").replace("\n", " "))
     s = "".join("\\" + c if c in _MD_SPECIAL else c for c in s)
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _AUTOLINK.sub(_break_autolink, s)
+
+
+def _break_autolink(m: re.Match[str]) -> str:
+    if m.group(5):
+        return "@" + _BREAK
+    if m.group(1):
+        return m.group(1) + _BREAK + m.group(2)
+    return m.group(3) + _BREAK + m.group(4)
 
 
 def _f(x: float | None, fmt: str = "{:.1f}") -> str:
@@ -71,15 +93,17 @@ def render_score_markdown(
         dimension_titles,
         metric_value,
     )
+    from vqeval.report.summary import verdict_line
 
     dims = available_dimensions(results)
     titles = dimension_titles()
     ok = [r for r in results if r.ok]
     lines = [f"# {md_escape(title)}", ""]
     lines.append(
-        f"{len(results)} videos, {len(ok)} scored, {len(results) - len(ok)} failed. "
-        "Scores 0-100, higher is better."
+        f"{len(results)} videos, {len(ok)} scored, {len(results) - len(ok)} errors "
+        "(could not be read). Scores 0-100, higher is better."
     )
+    lines += ["", f"Verdicts: {md_escape(verdict_line(results))}."]
     if config is not None:
         lines.append(
             f"Analysis: {config.analysis_size} px long side, max {config.max_fps or 'all'} fps, "
@@ -116,7 +140,7 @@ def render_score_markdown(
         vrows.append(
             [
                 md_escape(r.path),
-                md_escape(r.verdict or ("failed" if not r.ok else "-")),
+                md_escape(r.verdict or ("error" if not r.ok else "-")),
                 *(_f(metric_value(r, d)) for d in dims),
                 md_escape(flags) or "-",
             ]

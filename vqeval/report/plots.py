@@ -204,11 +204,14 @@ def svg_ci_forest(
     around 0, wide enough for every interval. Green = better, red = worse,
     grey = no significant difference.
     """
-    mr, mt = 12, 6
-    pw = width - label_w - mr
+    mt = 6
     height = mt + row_h * len(rows) + 22
     ext = [abs(v) for r in rows for v in r[1:4] if v is not None and math.isfinite(v)]
     lim = _nice_max(max(ext) if ext else 1.0)
+    # right margin: half the widest tick label ("+100") past its grid line, so
+    # the label centred on the last line is never cut by the edge (~7 px a character)
+    mr = 8 + 4 * len(f"{lim:+g}")
+    pw = width - label_w - mr
 
     def sx(v: float) -> float:
         return label_w + (v + lim) / (2 * lim) * pw

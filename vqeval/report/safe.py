@@ -23,9 +23,16 @@ from __future__ import annotations
 
 import re
 
-#: C0 controls except tab and newline, DEL, C1 controls.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_ALL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Invisible characters that reorder or hide text (Unicode bidi controls:
+#: ALM, LRM, RLM, LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI; zero width space,
+#: word joiner, BOM): ``clip_\u202egnp.mp4`` would read as ``clip_4pm.png``.
+#: Shown escaped (``\u202e``) in every human-facing output. ZWNJ/ZWJ stay:
+#: scripts and emoji need them.
+BIDI_INVISIBLE = "\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+#: C0 controls except tab and newline, DEL, C1 controls, bidi/invisible.
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{BIDI_INVISIBLE}]")
+_CONTROL_ALL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{BIDI_INVISIBLE}]")
+_INVISIBLE = re.compile(f"[{BIDI_INVISIBLE}]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -43,9 +50,17 @@ def encodable(text: str) -> str:
     return _SURROGATE.sub(_escape, text)
 
 
+def visible(text: str) -> str:
+    """:func:`encodable` plus bidi controls and invisible characters escaped
+    (``\\u202e``): for HTML, where markup escaping does not stop a
+    right-to-left override from reordering a name."""
+    return _INVISIBLE.sub(_escape, encodable(text))
+
+
 def printable(text: str) -> str:
-    """``text`` fit for a terminal: lone surrogates and control characters
-    (except newline and tab) escaped as ``\\xNN`` / ``\\udcXX``."""
+    """``text`` fit for a terminal: lone surrogates, control characters
+    (except newline and tab) and bidi/invisible characters escaped as
+    ``\\xNN`` / ``\\udcXX`` / ``\\u202e``."""
     return _CONTROL.sub(_escape, _SURROGATE.sub(_escape, text))
 
 
