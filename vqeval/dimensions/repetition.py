@@ -76,11 +76,13 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
     detected = r.loop_detected or rp.detected or sc.detected or jb.detected
     period_s = r.loop_period_s
     period_frames = r.loop_period_frames
-    if not r.loop_detected and rp.detected and rp.kind == "loop" and rp.period_frames is not None:
+    if not r.loop_detected and rp.detected and rp.period_frames is not None:
         # the departure detector refines its period to sub-frame precision;
-        # a replay seen by it alone has the lag of its copies
-        period_s = rp.period_s
-        period_frames = round(rp.period_frames * tr.group, 3)
+        # a replay seen by it alone has the lag of its copies, a replayed
+        # ping-pong a cycle of two turns (forward and back)
+        turns = 1 if rp.kind == "loop" else 2
+        period_s = None if rp.period_s is None else round(turns * rp.period_s, 4)
+        period_frames = round(turns * rp.period_frames * tr.group, 3)
     elif not (r.loop_detected or rp.detected) and jb.detected and jb.period_s is not None:
         period_s = jb.period_s
         period_frames = round(jb.period_s * tr.fps * tr.group, 3)
