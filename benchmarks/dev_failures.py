@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import zlib
 from collections.abc import Callable
@@ -243,19 +244,24 @@ def healthy_cut(a: np.ndarray, b: np.ndarray, fps: float, rng: np.random.Generat
     return np.concatenate([a[:h], b[: t - h]])
 
 
-def _slowed(frames: np.ndarray, speed: float) -> np.ndarray:
-    """``frames`` played at ``speed`` (< 1), same length, neighbours cross-faded.
-
-    Output frame ``i`` shows source position ``speed * i``: a blend of the
-    two source frames around it (linear in the fractional part).
-    """
+def played_at(frames: np.ndarray, speed: float, n: int | None = None) -> np.ndarray:
+    """``frames`` played at ``speed`` (neighbours cross-faded): output frame
+    ``i`` shows source position ``speed * i``, a blend of the two source
+    frames around it (linear in the fractional part); ``n`` frames (default:
+    as many as fit)."""
     t = len(frames)
-    pos = np.minimum(speed * np.arange(t), t - 1.0)
+    count = math.floor((t - 1) / speed) + 1 if n is None else n
+    pos = np.minimum(speed * np.arange(count), t - 1.0)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, t - 1)
     a = (pos - lo).astype(np.float32)[:, None, None, None]
     out = (1.0 - a) * frames[lo].astype(np.float32) + a * frames[hi].astype(np.float32)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _slowed(frames: np.ndarray, speed: float) -> np.ndarray:
+    """``frames`` played at ``speed`` (< 1), same length (:func:`played_at`)."""
+    return played_at(frames, speed, n=len(frames))
 
 
 def _repeat_from(frames: np.ndarray, k: int, n: int, pingpong: bool) -> np.ndarray:

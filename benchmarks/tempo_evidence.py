@@ -80,6 +80,9 @@ if str(REPO) not in sys.path:
 
 from vqeval.metrics import tempo as mt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dev_failures import played_at  # noqa: E402
+
 from vqeval.batch import score_batch  # noqa: E402
 from vqeval.compare import mean_motion  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
@@ -107,19 +110,6 @@ GRID_RATIO = [round(x, 2) for x in np.arange(0.05, 1.01, 0.01)]
 
 
 # --------------------------------------------------------------------------- derived clips
-
-
-def played_at(frames: np.ndarray, speed: float, n: int | None = None) -> np.ndarray:
-    """``frames`` played at ``speed`` (neighbours cross-faded): output frame i
-    shows source position ``speed * i``; ``n`` frames (default: as many as fit)."""
-    t = len(frames)
-    count = math.floor((t - 1) / speed) + 1 if n is None else n
-    pos = np.minimum(speed * np.arange(count), t - 1.0)
-    lo = np.floor(pos).astype(int)
-    hi = np.minimum(lo + 1, t - 1)
-    a = (pos - lo).astype(np.float32)[:, None, None, None]
-    out = (1.0 - a) * frames[lo].astype(np.float32) + a * frames[hi].astype(np.float32)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def make_variant(
