@@ -16,7 +16,7 @@ QUERY_LAYOUTS = ("auto", "aligned", "runs")
 
 @dataclass(frozen=True)
 class ModelDefaults:
-    """Per-model LVSA defaults (the reference's rules, ``../shared/RESEARCH.md`` 1a).
+    """Per-model LVSA defaults (the rules of the authors' reference code, docs/lvsa.md).
 
     Attributes:
         name: human-readable model family.
