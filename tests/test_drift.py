@@ -168,15 +168,15 @@ def test_softening_across_jump_cuts_is_a_blurred_collapse_and_a_softer_shot_is_n
 
     n = 160  # 20 s at 8 frames/s
     t = np.arange(n) / FPS
-    # the picture softens step by step (blur sigma 0 -> 1.6 px) while it jumps
+    # the picture softens step by step (blur sigma 0 -> 3 px) while it jumps
     # to a new (equally soft) scene every 2.5 s: detected as cuts
-    blur = np.linspace(0.0, 1.6, n)
+    blur = np.linspace(0.0, 3.0, n)
     frames = [_gray_texture(i // 20, float(b)) for i, b in enumerate(blur)]
     cuts = list(range(20, n, 20))
     det, sharp = _detail_series(frames)
     cs = collapse_stats(det, t, cuts=cuts, sharpness=sharp)
     assert cs.collapsed and cs.reason == "blurred"
-    assert cs.sharpness_retention is not None and cs.sharpness_retention < 0.8
+    assert cs.sharpness_retention is not None and cs.sharpness_retention < 0.6
     # one cut to a softer (but steady) shot: a new picture, not a collapse
     frames = [_gray_texture(0) for _ in range(n // 2)] + [_gray_texture(1, 1.2)] * (n // 2)
     det, sharp = _detail_series(frames)
