@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -67,17 +68,25 @@ def verdict_line(results: Sequence[VideoResult]) -> str:
     return ", ".join(parts) or "no videos"
 
 
+#: Numbers inside a reason (grouped as one kind of reason).
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
 def skipped_notes(results: Sequence[VideoResult]) -> list[str]:
-    """One line per (dimension, reason) left without a score on scored videos:
-    ``text_alignment skipped for 3 of 5 videos: CLIP weights unavailable: ...``."""
+    """One line per dimension and kind of reason left without a score on
+    scored videos: ``text_alignment skipped for 3 of 5 videos: CLIP weights
+    unavailable: ...``. Reasons that differ only in their numbers (``57
+    moving pairs > 10 allowed``) are one kind; the line quotes the first."""
     ok = [r for r in results if r.ok]
-    groups: dict[tuple[str, str], int] = {}
+    groups: dict[tuple[str, str], list[str]] = {}
     for r in ok:
         for name, d in r.dimensions.items():
             if d.score is None:
                 reason = str((d.raw or {}).get("reason") or "no score")
-                groups[(name, reason)] = groups.get((name, reason), 0) + 1
-    return [
-        f"{name} skipped for {n} of {len(ok)} video(s): {reason}"
-        for (name, reason), n in sorted(groups.items())
-    ]
+                kind = _NUMBER.sub("#", reason)
+                groups.setdefault((name, kind), []).append(reason)
+    lines = []
+    for (name, _kind), reasons in sorted(groups.items()):
+        shown = reasons[0] if len(set(reasons)) == 1 else f"e.g. {reasons[0]}"
+        lines.append(f"{name} skipped for {len(reasons)} of {len(ok)} video(s): {shown}")
+    return lines
