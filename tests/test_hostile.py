@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests import badinputs as bi
+from tests.cli import invoke, one_error_line
 from tests.test_compare import make_result
 from vqeval import batch as batch_mod
 from vqeval.cache import ResultCache
@@ -36,17 +37,6 @@ from vqeval.report.safe import csv_cell, one_line, printable, xml_text
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["-d", "freeze,repetition", "--no-progress"]
 BAD_NAME = b"bad\xff\xfe name.mp4"  # not UTF-8
-
-
-def invoke(args: list[str], **kw: object) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, args, catch_exceptions=False, **kw)
-    return r.exit_code, r.stdout, r.stderr
-
-
-def one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests import badinputs as bi
+from tests.cli import invoke, one_error_line
 from tests.test_compare import make_result
 from vqeval.cli import main
 from vqeval.config import ScoreConfig
@@ -31,18 +32,6 @@ from vqeval.results import ConfigError
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["-d", "freeze,repetition", "--no-progress"]
 GATE = '[[rule]]\ndimension = "freeze"\nmin_each = 50\n'
-
-
-def invoke(args: list[str], **kw: object) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, args, catch_exceptions=False, **kw)
-    return r.exit_code, r.stdout, r.stderr
-
-
-def one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err, err
-    return lines[0]
 
 
 def _limits() -> None:  # in the child: 2 GiB of address space at most

@@ -18,13 +18,12 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from tests import badinputs as bi
+from tests.cli import invoke, one_error_line
 from tests.test_compare import make_result, method_results
 from vqeval.batch import score_batch
 from vqeval.cache import ResultCache, default_cache_dir
-from vqeval.cli import main
 from vqeval.compare import Side, compare_sides
 from vqeval.config import DEFAULT_MAX_DECODED_MPX, ScoreConfig
 from vqeval.gate import MAX_KEY_PARTS, load_gate_config
@@ -40,17 +39,6 @@ from vqeval.video import check_budget
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["-d", "freeze,repetition", "--no-progress", "--no-cache"]
 RLO = "\u202e"
-
-
-def invoke(args: list[str], **kw: object) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, args, catch_exceptions=False, **kw)
-    return r.exit_code, r.stdout, r.stderr
-
-
-def one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

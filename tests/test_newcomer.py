@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests import badinputs as bi
+from tests.cli import invoke
 from tests.test_compare import make_result
 from vqeval import batch as batch_mod
 from vqeval.cli import main
@@ -34,11 +35,6 @@ from vqeval.results import ConfigError, FlagDetail, VideoResult
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["-d", "freeze,repetition", "--no-progress"]
-
-
-def invoke(args: list[str], **kw: object) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, args, catch_exceptions=False, **kw)
-    return r.exit_code, r.stdout, r.stderr
 
 
 @pytest.fixture(scope="module")
