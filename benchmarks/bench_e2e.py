@@ -60,23 +60,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_transformer import build_wan, cudnn_first, default_dtype
+
 import lvsa
 
 #: Steps of the formula's whole generation (the paper's and Wan's default).
 FULL_STEPS = 50
 PROMPT = "a red fox running through deep snow, tracking shot, golden hour"
 NEGATIVE = "static, frozen, blurry, low quality, watermark"
-
-
-@contextlib.contextmanager
-def default_dtype(dtype: torch.dtype):
-    """Build modules directly in ``dtype`` (no float32 copy of the weights)."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(old)
 
 
 def word_tokenizer(vocab_size: int):
@@ -150,23 +141,7 @@ def build_pipe(args) -> Any:
         ).eval()
         enc, vocab = text_encoder("tiny", dev, torch.float32, d_model=32)
     else:
-        with torch.device(dev), default_dtype(torch.bfloat16):
-            transformer = diffusers.WanTransformer3DModel(
-                patch_size=(1, 2, 2),
-                num_attention_heads=12,
-                attention_head_dim=128,
-                in_channels=16,
-                out_channels=16,
-                text_dim=4096,
-                freq_dim=256,
-                ffn_dim=8960,
-                num_layers=30,
-                cross_attn_norm=True,
-                qk_norm="rms_norm_across_heads",
-                eps=1e-6,
-                rope_max_seq_len=1024,
-            )
-        transformer = transformer.to(torch.bfloat16).eval()
+        transformer = build_wan(dev)
         with torch.device(dev):
             vae = diffusers.AutoencoderKLWan().to(torch.float32).eval()
         enc, vocab = text_encoder(args.text_encoder, dev, torch.bfloat16)
@@ -650,8 +625,6 @@ def main(argv: list[str] | None = None) -> int:
     vae: list[dict] = []
     ctx = contextlib.nullcontext()
     if args.device.startswith("cuda"):
-        from bench_transformer import cudnn_first
-
         ctx = cudnn_first()
     with ctx:
         for mode in args.modes:

@@ -122,11 +122,11 @@ def run_variant(rows, model_name, horizon, frames, tokens, variant, fn, reps, de
     return row
 
 
-def build_wan():
-    """Wan 2.1 1.3B transformer (30 blocks, 12 x 128), random bf16 weights, on CUDA."""
+def build_wan(device: str = "cuda"):
+    """Wan 2.1 1.3B transformer (30 blocks, 12 x 128), random bf16 weights, on ``device``."""
     from diffusers import WanTransformer3DModel
 
-    with torch.device("cuda"), default_dtype(torch.bfloat16):
+    with torch.device(device), default_dtype(torch.bfloat16):
         model = WanTransformer3DModel(
             patch_size=(1, 2, 2),
             num_attention_heads=12,
