@@ -41,7 +41,7 @@ import functools
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -257,6 +257,22 @@ def balanced_accuracy(cases: Iterable[Case], p: Params) -> float:
     return float(np.mean(per_kind))
 
 
+def plateau_middle(tied: Sequence[Any] | np.ndarray) -> int:
+    """Step 3 of the procedure: the middle of a plateau.
+
+    Args:
+        tied: one row per tied grid point, its grid index per threshold (a
+            single threshold may be given as a flat sequence of indices).
+
+    Returns:
+        The position in ``tied`` of the point nearest (sum of absolute index
+        differences) to the per-threshold median index; the first on ties.
+    """
+    idx = np.asarray(tied, dtype=np.float64).reshape(len(tied), -1)
+    centre = np.median(idx, axis=0)
+    return int(np.argmin(np.abs(idx - centre).sum(axis=1)))
+
+
 def select(cases: list[Case]) -> tuple[Params, float, int]:
     """The procedure of the module doc: returns (params, accuracy, plateau size)."""
     combos = _combos()
@@ -264,13 +280,8 @@ def select(cases: list[Case]) -> tuple[Params, float, int]:
     best = acc.max()
     tied = [p for p, a in zip(combos, acc) if a >= best - 1e-12]
     keys = [f.name for f in fields(Params)]
-    idx = {k: {v: i for i, v in enumerate(GRID[k])} for k in keys}
-    centre = {k: float(np.median([idx[k][getattr(p, k)] for p in tied])) for k in keys}
-
-    def dist(p: Params) -> float:
-        return sum(abs(idx[k][getattr(p, k)] - centre[k]) for k in keys)
-
-    return min(tied, key=dist), float(best), len(tied)
+    idx = [[GRID[k].index(getattr(p, k)) for k in keys] for p in tied]
+    return tied[plateau_middle(idx)], float(best), len(tied)
 
 
 def summarise(cases: list[Case], summaries: list[Summary]) -> dict[str, Any]:

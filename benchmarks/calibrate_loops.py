@@ -64,7 +64,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from calibrate import plateau_middle  # noqa: E402
 from vqeval.metrics.repetition import (  # noqa: E402
     LOOP_STRENGTH_THRESHOLD,
     MIN_AWAY,
@@ -283,8 +285,7 @@ def select(cases: Sequence[Case]) -> tuple[dict[str, float], float, int]:
     acc = accuracy_tensor(cases)
     best = float(acc.max())
     tied = np.argwhere(acc >= best - 1e-12)  # grid indices of the plateau
-    centre = np.median(tied, axis=0)
-    pick = tied[int(np.argmin(np.abs(tied - centre).sum(axis=1)))]
+    pick = tied[plateau_middle(tied)]
     chosen = {k: GRID[k][int(i)] for k, i in zip(GRID, pick)}
     return chosen, best, len(tied)
 

@@ -71,7 +71,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from calibrate import plateau_middle  # noqa: E402
 from vqeval.metrics.drift import (  # noqa: E402
     REPLACED,
     DriftThresholds,
@@ -428,9 +430,8 @@ def select(
     acc = balanced(cases, dec | other[None, :])
     best = acc.max()
     tied = np.flatnonzero(acc >= best - 1e-12)
-    idx = np.array([[GRID[k].index(getattr(grid[j], k)) for k in KEYS] for j in tied])
-    centre = np.median(idx, axis=0)
-    j = tied[int(np.argmin(np.abs(idx - centre).sum(axis=1)))]
+    idx = [[GRID[k].index(getattr(grid[j], k)) for k in KEYS] for j in tied]
+    j = tied[plateau_middle(idx)]
     return int(j), float(best), len(tied)
 
 
@@ -522,9 +523,7 @@ def calibrate_blur(rows: list[dict[str, Any]], ignore: tuple[str, ...] = ()) -> 
             accs.append(float(np.mean([np.mean(x) for x in (pos, neg) if x])))
         best = max(accs)
         tied = [i for i, a in enumerate(accs) if a >= best - 1e-12]
-        mid = float(np.median(tied))
-        i = min(tied, key=lambda k: abs(k - mid))
-        return BLUR_GRID[i], best, len(tied)
+        return BLUR_GRID[tied[plateau_middle(tied)]], best, len(tied)
 
     rows = [r for r in rows if r["label"] != "slow"]
     ratio, acc, ties = choose(rows)

@@ -81,6 +81,7 @@ if str(REPO) not in sys.path:
 from vqeval.metrics import tempo as mt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibrate import plateau_middle  # noqa: E402
 from dev_failures import played_at  # noqa: E402
 
 from vqeval.batch import score_batch  # noqa: E402
@@ -269,8 +270,7 @@ def choose(
     scores = [bacc(g) for g in grid]
     best = max(scores)
     tied = [i for i, s in enumerate(scores) if s >= best - 1e-12]
-    mid = float(np.median(tied))
-    pick = min(tied, key=lambda i: (abs(i - mid), i))
+    pick = tied[plateau_middle(tied)]
     return float(grid[pick]), best, [float(grid[i]) for i in tied]
 
 
