@@ -51,7 +51,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -214,11 +213,6 @@ def collect(
     return out
 
 
-def combos() -> list[dict[str, float]]:
-    keys = list(GRID)
-    return [dict(zip(keys, v)) for v in itertools.product(*(GRID[k] for k in keys))]
-
-
 def flag_tensor(c: Case) -> np.ndarray:
     """The ``loop`` flag of ``c`` for every combination of :data:`GRID`, as a
     boolean array with one axis per parameter (in :data:`GRID`'s order);
@@ -265,19 +259,6 @@ def accuracy_tensor(cases: Sequence[Case]) -> np.ndarray:
         if rates:
             per_kind.append(np.mean(np.stack(rates), axis=0))
     return np.mean(np.stack(per_kind), axis=0)
-
-
-def balanced_accuracy(cases: Sequence[Case], p: dict[str, float]) -> float:
-    """Mean over clip sets of (loops flagged + healthy not flagged) / 2."""
-    per_kind = []
-    for kind in sorted({c.kind for c in cases}):
-        sel = [c for c in cases if c.kind == kind]
-        hit = [c.flagged(p) for c in sel if c.label == "loop"]
-        ok = [not c.flagged(p) for c in sel if c.label == "healthy"]
-        rates = [float(np.mean(x)) for x in (hit, ok) if x]
-        if rates:
-            per_kind.append(float(np.mean(rates)))
-    return float(np.mean(per_kind)) if per_kind else 0.0
 
 
 def select(cases: Sequence[Case]) -> tuple[dict[str, float], float, int]:
