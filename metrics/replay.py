@@ -108,20 +108,19 @@ class ReplayResult:
 NOTHING = ReplayResult(False, None, None, None, None, None, 0.0, None)
 
 
-def neighbour_distance(d: np.ndarray, fps: float, step: int = 1) -> np.ndarray:
+def neighbour_distance(d: np.ndarray, fps: float) -> np.ndarray:
     """Local neighbour distance ``n(i)``: running median (about 1 s wide) of
-    ``D[i, i + step]``.
+    ``D[i, i + 1]``.
 
     Args:
-        d: (T, T) cosine distance matrix (0-2), T > step.
+        d: (T, T) cosine distance matrix (0-2), T >= 2.
         fps: analysis frame rate, frames/s (> 0).
-        step: neighbour offset in frames (>= 1).
 
     Returns:
-        (T,) float64, cosine distance (the last frames repeat the last value).
+        (T,) float64, cosine distance (the last frame repeats its neighbour's).
     """
-    nb = np.diagonal(d, step).astype(np.float64)
-    nb = np.concatenate([nb, np.repeat(nb[-1:], step)])
+    nb = np.diagonal(d, 1).astype(np.float64)
+    nb = np.concatenate([nb, nb[-1:]])
     width = max(3, round(fps) | 1)
     return median_filter(nb, size=width, mode="nearest")
 
