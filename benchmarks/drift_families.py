@@ -656,6 +656,8 @@ def main(argv: list[str] | None = None) -> int:
                              "source": str(lab["source"]).split(":", 1)[0]})  # fmt: skip
     if a.cache is not None and a.cache.is_file():
         cases = pickle.loads(a.cache.read_bytes())
+        for c in cases:  # components are recomputed with the current code
+            c.__dict__.pop("_comps", None)
         for c in cases:  # the other dimensions' flags as scored now
             if c.kind == "real" and c.name in flags:
                 c.other_flags = tuple(f for f in flags[c.name] if f not in ignore)
