@@ -238,15 +238,16 @@ class Case:
     other_flags: tuple[str, ...] = ()
     colour: np.ndarray | None = None
 
-    def comps(self, accumulate: bool, replaced: float = REPLACED) -> Any:
-        """:func:`drift_components` for a cut mode and replaced level (cached)."""
+    def comps(self, accumulate: bool, replaced: float = REPLACED, lag_s: float = 1.0) -> Any:
+        """:func:`drift_components` for a cut mode, replaced level and lag (cached)."""
         cache = self.__dict__.setdefault("_comps", {})
-        key = (bool(accumulate), float(replaced))
+        key = (bool(accumulate), float(replaced), float(lag_s))
         if key not in cache:
             col = self.colour if self.colour is not None else self.components[1][:, :7]
             cache[key] = drift_components(
-                col, self.times_s, self.cuts, accumulate=accumulate, replaced=replaced
-            )
+                col, self.times_s, self.cuts, accumulate=accumulate, replaced=replaced,
+                replaced_lag_s=lag_s,
+            )  # fmt: skip
         return cache[key]
 
     @property
@@ -261,6 +262,25 @@ def _features(
     comps = drift_components(feats.colour, times, feats.cuts or [])
     mot = np.asarray(feats.flow.mean_mag, dtype=np.float64)
     return comps, list(feats.cuts or []), mot, np.asarray(feats.colour)
+
+
+def collect_controls(root: Path) -> list[Case]:
+    """The ``healthy`` clips of a labelled folder (``benchmarks/dev_failures.py``
+    output: slowed, reframed, re-encoded and cut variants of the dev sets'
+    healthy clips) as further derived controls; their source is their
+    parent's, so leave-one-source-out holds them out with it."""
+    labels = json.loads((root / "labels.json").read_text())
+    cases = []
+    for name, lab in sorted(labels.items()):
+        if lab["label"] != "healthy" or not (root / name).exists():
+            continue
+        clip = read_clip(root / name, stills=0)
+        src = str(lab["source"]).split(":", 1)[0]
+        comps, cuts, mot, col = _features(clip.frames, clip.times_s, clip.fps)
+        tname = str(lab.get("transform", "control"))
+        cases.append(Case(name, "healthy", src, "derived", tname, comps, clip.times_s, cuts, mot, (), col))
+        print(f"{name}: control", flush=True)
+    return cases
 
 
 def collect(
@@ -337,6 +357,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "min_fraction": (0.1, 0.15, 0.2),
     "moving_factor": (2.0, 3.0, 4.0),
     "replaced": (0.3, 0.4, 0.5, 0.6),
+    "replaced_lag_s": (1.0, 2.0, 4.0),
 }
 KEYS = tuple(GRID)
 
@@ -350,7 +371,7 @@ def decide(c: Case, th: DriftThresholds) -> bool:
     """The drift flag of ``c`` under ``th``."""
     return drift_stats(
         np.zeros((len(c.times_s), 7)), c.times_s, cuts=c.cuts, motion=c.motion,
-        thresholds=th, components=c.comps(th.accumulate, th.replaced),
+        thresholds=th, components=c.comps(th.accumulate, th.replaced, th.replaced_lag_s),
     ).drifted  # fmt: skip
 
 
@@ -371,6 +392,7 @@ def decisions(cases: list[Case], grid: list[DriftThresholds]) -> np.ndarray:
     frac = np.array([th.min_fraction for th in grid])
     mode = np.array([th.accumulate for th in grid])
     repl = np.array([th.replaced for th in grid])
+    lags = np.array([th.replaced_lag_s for th in grid])
     base = grid[0]
     out = np.zeros((len(grid), len(cases)), dtype=bool)
     for j, c in enumerate(cases):
@@ -385,11 +407,11 @@ def decisions(cases: list[Case], grid: list[DriftThresholds]) -> np.ndarray:
         fm[0], fm[-1] = (m[0], m[-1]) if len(m) else (0.0, 0.0)
         if n > 2 and len(m):
             fm[1:-1] = 0.5 * (m[:-1] + m[1:])
-        for acc, rp in sorted({(bool(a), float(r)) for a, r in zip(mode, repl)}):
-            gd, _, segs = c.comps(acc, rp)
+        for acc, rp, lg in sorted({(bool(a), float(r), float(x)) for a, r, x in zip(mode, repl, lags)}):
+            gd, _, segs = c.comps(acc, rp, lg)
             g = np.stack([gd[k] for k in keys], axis=1)  # (T, 4)
             for f in np.unique(frac):
-                sel = (frac == f) & (mode == acc) & (repl == rp)
+                sel = (frac == f) & (mode == acc) & (repl == rp) & (lags == lg)
                 if not sel.any():
                     continue
                 need = max(base.min_s, f * duration)
@@ -638,6 +660,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="compare the vectorised decisions")
     ap.add_argument("--cache", type=Path, default=None, help="pickle of the analysed cases")
     ap.add_argument("--write", type=Path, default=None, help="also write the derived mp4s here")
+    ap.add_argument("--controls", type=Path, action="append", default=[],
+                    help="a labelled folder whose healthy clips are further derived controls "
+                         "(benchmarks/dev_failures.py output)")  # fmt: skip
     a = ap.parse_args(argv)
     ignore = ("drift", *[f for f in a.ignore_flags.split(",") if f])
     flags: dict[str, tuple[str, ...]] = {}
@@ -665,6 +690,15 @@ def main(argv: list[str] | None = None) -> int:
         cases = collect(DEV_SETS, flags, a.write, ignore)
         if a.cache is not None:
             a.cache.write_bytes(pickle.dumps(cases))
+    for root in a.controls:
+        cache = None if a.cache is None else a.cache.with_name(f"{a.cache.stem}-{root.name}.pkl")
+        if cache is not None and cache.is_file():
+            extra = pickle.loads(cache.read_bytes())
+        else:
+            extra = collect_controls(root)
+            if cache is not None:
+                cache.write_bytes(pickle.dumps(extra))
+        cases += extra
     if a.check:
         grid = combos()
         rng = np.random.default_rng(0)

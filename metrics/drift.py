@@ -164,8 +164,10 @@ class DriftThresholds:
         accumulate: follow the statistics across cuts against the clip's
             opening (each cut's jump removed); ``False``: every shot against
             its own opening (see :func:`drift_components`).
-        replaced: layout correlation 1 s apart (-1..1) below which a
-            second's colour change is not accumulated (:data:`REPLACED`).
+        replaced: layout correlation (-1..1) ``replaced_lag_s`` apart below
+            which the colour change in between is not accumulated
+            (:data:`REPLACED`).
+        replaced_lag_s: the lag of that correlation, s (:data:`REPLACED_LAG_S`).
     """
 
     saturation: float = 0.3
@@ -179,6 +181,7 @@ class DriftThresholds:
     smooth_s: float = 2.0
     accumulate: bool = True
     replaced: float = REPLACED
+    replaced_lag_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,7 @@ def drift_components(
     smooth_s: float = 2.0,
     accumulate: bool = True,
     replaced: float = REPLACED,
+    replaced_lag_s: float = 1.0,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, list[int]]:
     """Per-frame growth of each component against the opening.
 
@@ -251,8 +255,9 @@ def drift_components(
             where the last shot left them, so change within shots
             accumulates and a cut to a new shot adds nothing); ``False``:
             every shot is measured against its own opening.
-        replaced: layout correlation (-1..1) 1 s apart below which the
-            picture counts as replaced (accumulating mode only).
+        replaced: layout correlation (-1..1) ``replaced_lag_s`` apart below
+            which the picture counts as replaced (accumulating mode only).
+        replaced_lag_s: that lag, s (> 0; rounded to whole frames, >= 1).
 
     Returns:
         (growth, stats, edges): component name -> (T,) growth (units of the
@@ -284,14 +289,15 @@ def drift_components(
     if accumulate and n:
         for c in edges[1:-1]:
             z[c:] -= z[c] - z[c - 1]  # the cut's jump is not drift
-        if x.shape[1] >= 7 + LAYOUT[0] * LAYOUT[1] and n > per_s:
-            # seconds in which the picture was replaced rather than recoloured
+        lag = max(1, round(replaced_lag_s / step)) if step > 0 else per_s
+        if x.shape[1] >= 7 + LAYOUT[0] * LAYOUT[1] and n > lag:
+            # spans in which the picture was replaced rather than recoloured
             lay = x[:, 7 : 7 + LAYOUT[0] * LAYOUT[1]]
             corr = np.ones(n)
-            corr[per_s:] = np.sum(lay[per_s:] * lay[:-per_s], axis=1)
+            corr[lag:] = np.sum(lay[lag:] * lay[:-lag], axis=1)
             rep = corr < replaced
             ev = rep.copy()
-            for k in range(1, 2 * per_s + 1):  # the replaced second, +- the smoothing
+            for k in range(1, lag + per_s + 1):  # the replaced span, +- the smoothing
                 ev[:-k] |= rep[k:]
                 if k <= per_s:
                     ev[k:] |= rep[:-k]
@@ -361,7 +367,7 @@ def drift_stats(
     if n < 2:
         return DriftStats(False, None, 0.0, 0.0, False, None, level_series=np.zeros(n))
     g, xr, edges = components or drift_components(
-        colour, t, cuts, th.smooth_s, th.accumulate, th.replaced
+        colour, t, cuts, th.smooth_s, th.accumulate, th.replaced, th.replaced_lag_s
     )
     step = float(np.median(np.diff(t)))
     duration = float(t[-1] - t[0]) + step
