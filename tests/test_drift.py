@@ -119,6 +119,8 @@ def test_drift_stats_needs_persistence() -> None:
     assert st.drifted and st.start_s == pytest.approx(7.5, abs=1.0)
 
 
+@pytest.mark.slow
+@pytest.mark.realvideos
 @pytest.mark.skipif(not (SVI / "labels.json").is_file(), reason="../shared/realvideos_svi absent")
 def test_svi_drifts_flagged_and_healthy_single_shots_not() -> None:
     from vqeval.analysis import Analysis  # noqa: F401  (the pipeline below builds it)
