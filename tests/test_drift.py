@@ -86,6 +86,7 @@ def test_saturation_ramp_is_drift_from_about_its_start(tmp_path: Path) -> None:
     assert r.score("drift") < 50
 
 
+@pytest.mark.slow
 def test_sunrise_is_not_drift(tmp_path: Path) -> None:
     n = 240
     f = _scene(n, 2, speed=0.5)

@@ -355,6 +355,7 @@ def tiny_hunyuan15(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_hunyuanvideo15_sweep_counts_steps_without_a_step_callback(tiny_hunyuan15, tmp_path):
     spec = spec_from_folder(tiny_hunyuan15)
     assert spec.family == "hunyuanvideo15" and spec.text_encoder == "stand-in"
