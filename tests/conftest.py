@@ -1,9 +1,12 @@
-"""Shared fixtures: an isolated result cache and the optional real-video folder."""
+"""Shared fixtures: an isolated result cache and the optional real-video folder;
+the marker rules (``packaging`` and ``compile`` imply ``slow``; ``compile`` is
+skipped where no C++ compiler exists for torch.compile on CPU)."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +28,27 @@ def load_script(relpath: str, name: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(module)
     return module
+
+
+#: Markers whose tests are always slow: they also get ``slow``, so that
+#: ``-m "not slow"`` leaves them out without a second decorator.
+IMPLY_SLOW = ("packaging", "compile")
+
+
+def cxx_compiler() -> str | None:
+    """The C++ compiler torch.compile (Inductor) would use on CPU, or None."""
+    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "clang++", "c++"]
+    return next((p for p in map(shutil.which, names) if p), None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    no_cxx = cxx_compiler() is None
+    for item in items:
+        if any(item.get_closest_marker(m) for m in IMPLY_SLOW):
+            item.add_marker(pytest.mark.slow)
+        if no_cxx and item.get_closest_marker("compile"):
+            item.add_marker(pytest.mark.skip(reason="torch.compile on CPU needs a C++ compiler"))
 
 
 def realvideos_dir() -> Path | None:

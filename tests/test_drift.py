@@ -86,6 +86,7 @@ def test_saturation_ramp_is_drift_from_about_its_start(tmp_path: Path) -> None:
     assert r.score("drift") < 50
 
 
+@pytest.mark.slow
 def test_sunrise_is_not_drift(tmp_path: Path) -> None:
     n = 240
     f = _scene(n, 2, speed=0.5)
@@ -119,6 +120,8 @@ def test_drift_stats_needs_persistence() -> None:
     assert st.drifted and st.start_s == pytest.approx(7.5, abs=1.0)
 
 
+@pytest.mark.slow
+@pytest.mark.realvideos
 @pytest.mark.skipif(not (SVI / "labels.json").is_file(), reason="../shared/realvideos_svi absent")
 def test_svi_drifts_flagged_and_healthy_single_shots_not() -> None:
     from vqeval.analysis import Analysis  # noqa: F401  (the pipeline below builds it)

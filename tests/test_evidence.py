@@ -126,6 +126,8 @@ def _auroc_vs_healthy(rows, failure_labels: tuple[str, ...]) -> tuple[float, int
     return auroc(pos, neg), len(pos), len(neg)
 
 
+@pytest.mark.slow
+@pytest.mark.realvideos
 def test_realvideos_failure_vs_healthy_composite(real) -> None:
     # issue 26's floor: healthy against loop and frozen (a `slow` clip is a
     # failure only against its reference: vqeval compare)
@@ -134,6 +136,8 @@ def test_realvideos_failure_vs_healthy_composite(real) -> None:
     assert a >= 0.97
 
 
+@pytest.mark.slow
+@pytest.mark.realvideos
 def test_realvideos_healthy_clips_pass_and_loops_are_caught(real) -> None:
     # floors: at most 1 healthy clip failed, every loop caught (verdict "failed")
     healthy = [r for lab, r in real if lab["label"] == "healthy"]
@@ -143,6 +147,8 @@ def test_realvideos_healthy_clips_pass_and_loops_are_caught(real) -> None:
     assert all(r.verdict == "failed" and "loop" in r.flags for r in loops)
 
 
+@pytest.mark.slow
+@pytest.mark.realvideos
 def test_realvideos_freezes_caught_and_explained(real) -> None:
     # every freeze caught; a caught failure says from when and why
     frozen = [r for lab, r in real if lab["label"] == "frozen"]
@@ -154,6 +160,8 @@ def test_realvideos_freezes_caught_and_explained(real) -> None:
             assert fd.reason and fd.start_s is not None, (r.path, fd)
 
 
+@pytest.mark.slow
+@pytest.mark.realvideos
 def test_svi_healthy_pass_drift_and_collapse_caught(svi) -> None:
     # issue 26's floors on the Stable Video Infinity clips
     a, n_pos, n_neg = _auroc_vs_healthy(svi, ("drift", "collapse"))

@@ -277,6 +277,7 @@ def test_ray_tasks_ask_for_a_gpu_when_the_backbone_runs_on_cuda(
     assert RayExecutor("auto", num_gpus=num_gpus)._gpus(config) == want  # type: ignore[arg-type]
 
 
+@pytest.mark.ray
 @pytest.mark.parametrize("scheme", ["", "ray://"])
 def test_unreachable_cluster_is_one_line_and_exit_2(four: Path, scheme: str) -> None:
     import socket

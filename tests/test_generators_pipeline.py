@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import av
@@ -236,10 +235,7 @@ def test_lvsa_is_sparse_beyond_the_reference_horizon(tiny_wan, tmp_path):
     assert _frames(clip.video)[0] == 33
 
 
-@pytest.mark.skipif(
-    os.environ.get("LVSA_TEST_COMPILE") != "1",
-    reason="torch.compile on CPU needs a C++ toolchain and ~20 s; set LVSA_TEST_COMPILE=1",
-)
+@pytest.mark.compile  # ~20 s on CPU
 def test_compiled_lvsa_clip_matches_eager_without_graph_breaks(tiny_wan, tmp_path, monkeypatch):
     from torch._dynamo.utils import counters
 
@@ -359,6 +355,7 @@ def tiny_hunyuan15(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_hunyuanvideo15_sweep_counts_steps_without_a_step_callback(tiny_hunyuan15, tmp_path):
     spec = spec_from_folder(tiny_hunyuan15)
     assert spec.family == "hunyuanvideo15" and spec.text_encoder == "stand-in"

@@ -211,6 +211,7 @@ def test_f6_killed_worker_is_retried_and_no_row_is_lost(four_clips, monkeypatch)
     assert (four_clips / "victim.mp4.killed").exists()  # the kill did happen
 
 
+@pytest.mark.slow
 def test_f6_a_video_that_always_kills_its_worker_is_one_error_row(four_clips, monkeypatch) -> None:
     monkeypatch.setattr(local_executor, "_score_in_worker", _kill_always)
     cfg = ScoreConfig(dimensions=("freeze",))

@@ -82,6 +82,7 @@ def results_json(tmp_path: Path, name: str, score_text: str) -> Path:
 # --------------------------------------------------------------------------- D01
 
 
+@pytest.mark.slow
 def test_d01_sibling_names_are_all_scored(clip_dir, tmp_path) -> None:
     """`run` / `run2`, `video` / `video2.mp4`, image folders `shot` / `shot2` and
     a folder reached by a symlink: the natural-sort key compared a number
@@ -627,6 +628,7 @@ def test_d16_text_alignment_without_network_is_one_note(clip_dir, tmp_path) -> N
     assert len(notes) == 1 and "no connection to 127.0.0.1" in notes[0]
 
 
+@pytest.mark.slow
 def test_d16_no_retry_noise_for_any_timm_model(clip_dir, tmp_path) -> None:
     """A model whose hub repo only its library knows: timm is imported, the
     hub is probed once and the download never starts (no retry warnings)."""

@@ -1,7 +1,7 @@
 """The wheel works without the source tree (issue #14, packaging).
 
-Opt-in (about 30 s, no network): ``VQEVAL_PACKAGING_TEST=1 pytest
-tests/test_hostile_packaging.py``. Builds the wheel from a copy of the
+Marked ``packaging`` (about 30 s, no network; also ``slow``): ``pytest -m
+packaging``. Builds the wheel from a copy of the
 checkout (the checkout gets no build/ or egg-info), installs it with
 ``--no-deps`` into a fresh venv outside the checkout that borrows this
 environment's dependencies through a ``.pth`` file, then scores the sample
@@ -11,7 +11,6 @@ clips and generates one clip with the shipped tiny model from another folder.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -24,10 +23,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("VQEVAL_PACKAGING_TEST") != "1",
-    reason="opt-in: set VQEVAL_PACKAGING_TEST=1 (builds and installs a wheel, ~30 s)",
-)
+pytestmark = pytest.mark.packaging
 
 
 def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:

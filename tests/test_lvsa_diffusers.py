@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import types
 
 import pytest
@@ -239,10 +238,7 @@ def test_unsupported_model_raises() -> None:
         lvsa.apply(torch.nn.Linear(2, 2))
 
 
-@pytest.mark.skipif(
-    os.environ.get("LVSA_TEST_COMPILE") != "1",
-    reason="torch.compile on CPU needs a C++ toolchain and ~10 s; set LVSA_TEST_COMPILE=1",
-)
+@pytest.mark.compile  # ~10 s on CPU
 @torch.no_grad()
 def test_wan_compiled_blocks_one_graph_no_recompiles_across_steps() -> None:
     """Regional compilation with LVSA: the attention is one opaque op, so all blocks share

@@ -31,6 +31,7 @@ needs_kernel = pytest.mark.skipif(
 DEVICE = "cuda" if CUDA else "cpu"
 
 
+@pytest.mark.slow  # ~20 s in the Triton interpreter
 @pytest.mark.skipif(CUDA or INTERPRETED, reason="CUDA runs the kernel tests directly")
 def test_kernel_in_triton_interpreter() -> None:
     env = {**os.environ, "TRITON_INTERPRET": "1"}

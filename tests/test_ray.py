@@ -33,6 +33,7 @@ from vqeval.results import VideoResult
 from .conftest import SAMPLES
 
 ray = pytest.importorskip("ray", reason="ray not installed (pip install -e '.[ray]')")
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # starts local Ray clusters (~25 s each)
 
 
 DIMS = ("freeze", "repetition")

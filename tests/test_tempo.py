@@ -203,6 +203,8 @@ def test_gate_slow_motion_rule() -> None:
 # --------------------------------------------------------------------------- real clips
 
 
+@pytest.mark.slow
+@pytest.mark.realvideos
 @pytest.mark.skipif(not (REAL / "labels.json").is_file(), reason="../shared/realvideos absent")
 def test_real_slow_pairs_flagged() -> None:
     """Each clip labelled ``slow`` is flagged against its ``reference``."""

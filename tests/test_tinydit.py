@@ -143,6 +143,7 @@ def test_pipeline_generates_finite_frames(pipe: TinyDiTPipeline) -> None:
     assert frames.std() > 0.01  # not a constant image
 
 
+@pytest.mark.slow
 @needs_weights
 def test_pipeline_is_reproducible_and_longer_than_horizon(pipe: TinyDiTPipeline) -> None:
     kw = {"num_inference_steps": 2, "output_type": "pt"}
