@@ -234,11 +234,13 @@ def flicker_from_shifts(
     return FlickerStats(shift, alt, float(alt.mean()), frac, frac >= fraction)
 
 
-def flicker_start(stats: FlickerStats, *, levels: float = FLICKER_LEVELS) -> int | None:
+def flicker_start(
+    stats: FlickerStats, *, levels: float = FLICKER_LEVELS, fraction: float = FLICKER_FRACTION
+) -> int | None:
     """First triplet from which the flicker goes on to the end.
 
     The earliest alternating triplet ``k`` (alternation above ``levels``)
-    such that at least ``FLICKER_FRACTION`` of the triplets from ``k`` to
+    such that at least ``fraction`` of the triplets from ``k`` to
     the end alternate (for a clip that flickers throughout, its first
     alternating triplet); ``None`` when the clip is not flagged.
 
@@ -252,7 +254,7 @@ def flicker_start(stats: FlickerStats, *, levels: float = FLICKER_LEVELS) -> int
     n = len(hit)
     # fraction of alternating triplets from k to the end, for every k
     tail = np.cumsum(hit[::-1])[::-1] / np.arange(n, 0, -1)
-    ok = np.flatnonzero(hit & (tail >= FLICKER_FRACTION))
+    ok = np.flatnonzero(hit & (tail >= fraction))
     return int(ok[0]) if len(ok) else int(np.argmax(hit))
 
 

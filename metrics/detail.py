@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from vqeval.metrics.content import weber_contrast
+from vqeval.metrics.stats import required_span_s
 
 __all__ = [
     "BLUR_RATIO",
@@ -192,7 +193,7 @@ def collapse_stats(
     last = edges[-2]
     end = float(np.median(d[max(last, n - max(1, n // 10)) :]))
     end_ref = float(reference[-1])
-    need = max(min_s, min_fraction * duration)
+    need = required_span_s(duration, min_s, min_fraction)
     best: tuple[str, int, int] = ("", 0, 0)
     tests = [
         ("dissolved", d < dissolve_ratio * reference),

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from vqeval.metrics.stats import required_span_s
 
 __all__ = [
     "COLOUR_FIELDS",
@@ -168,6 +169,8 @@ class DriftThresholds:
             which the colour change in between is not accumulated
             (:data:`REPLACED`).
         replaced_lag_s: the lag of that correlation, s (:data:`REPLACED_LAG_S`).
+        onset: drift level at or below which the degradation had not begun
+            (:data:`ONSET`): the flag starts after the last such frame.
     """
 
     saturation: float = 0.3
@@ -182,6 +185,7 @@ class DriftThresholds:
     accumulate: bool = True
     replaced: float = REPLACED
     replaced_lag_s: float = 1.0
+    onset: float = ONSET
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,7 @@ class DriftStats:
     Attributes:
         drifted: the ``drift`` flag.
         start_s: onset of the drift (s from the first frame): the last frame
-            before the drifted run whose level was <= :data:`ONSET`;
+            before the drifted run whose level was <= ``onset``;
             ``None`` without a flag.
         length_s: from the onset to the end, s (0 without a flag).
         level: persistent drift level of the clip (0 = like the opening, 1 =
@@ -371,7 +375,7 @@ def drift_stats(
     )
     step = float(np.median(np.diff(t)))
     duration = float(t[-1] - t[0]) + step
-    need = max(th.min_s, th.min_fraction * duration)
+    need = required_span_s(duration, th.min_s, th.min_fraction)
     need_frames = max(2, int(np.ceil(need / step - 1e-9)))
     raw_level = _levels(g, th)
     fm = _frame_motion(motion, n)
@@ -401,7 +405,7 @@ def drift_stats(
             best = (ra, b)
             best_moving = mv
             # the drift began where the level last sat near the opening's
-            below = np.flatnonzero(lv[: ra - a] <= ONSET)
+            below = np.flatnonzero(lv[: ra - a] <= th.onset)
             onset = a + (int(below[-1]) + 1 if len(below) else 0)
     series = raw_level.copy()
     win = best or tail or (max(0, n - need_frames), n)

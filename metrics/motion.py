@@ -66,10 +66,6 @@ SOFT_FACTOR = math.sqrt(2.0)
 #: Median-filter window (s) applied to per-pair stillness: isolated duplicate
 #: frames (frame-rate conversion) or one-pair flow glitches do not count.
 SMOOTH_S = 0.5
-#: Dead motion must last at least this long (s) and this fraction of the
-#: duration for :func:`motion_decay` to call it decayed.
-TAIL_MIN_S = 1.0
-TAIL_MIN_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -451,19 +447,17 @@ def stillness(
 
 # ------------------------------------------------------------------ decay
 
-#: Late/early motion ratio below which motion has decayed (4x less motion).
-DECAY_FLAG_RATIO = 0.25
-#: Motion "dies" when it stays below this fraction of the early level
-#: (or is still) until the end.
-DEATH_FRACTION = 0.1
 #: Early motion (%diag/s, median of the first third) needed before motion
-#: can decay: a video that barely moved at the start is frozen, not decaying.
+#: can decay: a video that barely moved at the start is frozen, not decaying
+#: (the library default of ``vqeval.params.DecayParams.established_motion``).
 ESTABLISHED_MOTION = MOTION_STILL / 2.0
 
 
 @dataclass(frozen=True)
 class DecayStats:
-    """How motion evolves over the video.
+    """How motion evolves over the video (measurements only: the
+    ``motion_decay`` flag is decided by :mod:`vqeval.dimensions.motion`, on
+    the content-still tail of ``freeze``).
 
     Attributes:
         early_motion, late_motion: median mean-flow magnitude (%diag/s) of
@@ -475,13 +469,6 @@ class DecayStats:
         slope: least-squares slope of the per-pair mean motion over time,
             in (%diag/s) per s, divided by the mean motion: the fraction of
             the mean motion gained (+) or lost (-) per second.
-        motion_death_s: time (s) after which motion stays dead (still, or
-            below ``DEATH_FRACTION`` of the early level) to the end; ``None``
-            when it does not die.
-        decayed: the ``motion_decay`` flag: the video moved (early motion
-            above ``ESTABLISHED_MOTION``), then either its
-            motion died for at least ``max(TAIL_MIN_S, TAIL_MIN_FRACTION *
-            duration)`` or ``decay_ratio < DECAY_FLAG_RATIO``.
         motion_mean: mean of the per-pair mean magnitude, %diag/s.
     """
 
@@ -489,8 +476,6 @@ class DecayStats:
     late_motion: float
     decay_ratio: float | None
     slope: float
-    motion_death_s: float | None
-    decayed: bool
     motion_mean: float
 
 
@@ -504,11 +489,9 @@ def motion_decay(fs: FlowSeries, still: np.ndarray | None = None) -> DecayStats:
     m = fs.mean_mag
     n = len(m)
     if n == 0:
-        return DecayStats(0.0, 0.0, None, 0.0, None, False, 0.0)
+        return DecayStats(0.0, 0.0, None, 0.0, 0.0)
     s = stillness(fs) if still is None else still
     hard = s >= 0.5
-    dt = fs.dt_s
-    total = float(dt.sum())
     mean = float(m.mean())
     t = fs.pair_times_s - fs.times_s[0]
     slope = 0.0
@@ -516,7 +499,7 @@ def motion_decay(fs: FlowSeries, still: np.ndarray | None = None) -> DecayStats:
         slope = float(np.polyfit(t, m, 1)[0] / mean)
     moving = np.flatnonzero(~hard)
     if len(moving) == 0:  # never moves: frozen, not decaying
-        return DecayStats(0.0, 0.0, None, slope, None, False, mean)
+        return DecayStats(0.0, 0.0, None, slope, mean)
     start = int(moving[0])  # skip a static opening
     part = m[start:]
     k = max(1, len(part) // 3)
@@ -524,15 +507,4 @@ def motion_decay(fs: FlowSeries, still: np.ndarray | None = None) -> DecayStats:
     late = float(np.median(part[-k:]))
     e = MOTION_STILL / 4.0
     ratio = (late + e) / (early + e)
-    dead = hard | (m < DEATH_FRACTION * early)
-    alive = np.flatnonzero(~dead)
-    death_s: float | None = None
-    tail = 0.0
-    if len(alive) and alive[-1] < n - 1:
-        idx = int(alive[-1]) + 1
-        death_s = float(fs.times_s[idx] - fs.times_s[0])
-        tail = float(dt[idx:].sum())
-    decayed = early > ESTABLISHED_MOTION and (
-        tail >= max(TAIL_MIN_S, TAIL_MIN_FRACTION * total) or ratio < DECAY_FLAG_RATIO
-    )
-    return DecayStats(early, late, float(ratio), slope, death_s, bool(decayed), mean)
+    return DecayStats(early, late, float(ratio), slope, mean)

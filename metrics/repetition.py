@@ -238,6 +238,9 @@ def detect_repetition(
     times_s: np.ndarray | None = None,
     min_away: float = MIN_AWAY,
     strength_threshold: float = LOOP_STRENGTH_THRESHOLD,
+    turn_strength: float = TURN_STRENGTH,
+    return_threshold: float = RETURN_THRESHOLD,
+    min_period_s: float = MIN_PERIOD_S,
 ) -> RepetitionResult:
     """Detect loops, ping-pong and revisits in a frame-embedding trajectory.
 
@@ -255,6 +258,11 @@ def detect_repetition(
         min_away: see :data:`MIN_AWAY` (0-1).
         strength_threshold: loop / ping-pong strength (0-1) at or above
             which a loop is reported (:data:`LOOP_STRENGTH_THRESHOLD`).
+        turn_strength: anti-diagonal strength (0-1) at which a turning
+            point counts (:data:`TURN_STRENGTH`).
+        return_threshold: return completeness (0-1) at which a pair counts
+            as a return (:data:`RETURN_THRESHOLD`).
+        min_period_s: shortest period reported, s (:data:`MIN_PERIOD_S`).
 
     Returns:
         :class:`RepetitionResult`. Identical frames give no loop and
@@ -270,11 +278,11 @@ def detect_repetition(
         return RepetitionResult(100.0, False, None, None, 0.0, False, 0.0, 0.0, mean_sim)
 
     q, valid = return_completeness(s, change_distance, min_away)
-    ret = valid & (q >= RETURN_THRESHOLD)
+    ret = valid & (q >= return_threshold)
 
     # ---- diagonals (loops)
     lag_strength = np.zeros(t)
-    w_short = max(2, int(np.ceil(MIN_PERIOD_S * fps)))
+    w_short = max(2, int(np.ceil(min_period_s * fps)))
     for lag in range(min(w, w_short), t - 1):
         dq = np.diagonal(q, lag)
         dr = np.diagonal(ret, lag)
@@ -329,7 +337,7 @@ def detect_repetition(
             continue
         mq = float(qa[i0 : i0 + ln].mean())
         st = _strength(mq, ln, max(2, w // 2))
-        if st >= TURN_STRENGTH:
+        if st >= turn_strength:
             turns.append(ssum)
         anti_best = max(anti_best, st)
     # distinct turning points: runs of passing anti-diagonals (gaps <= 2 closed)

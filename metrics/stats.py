@@ -1,13 +1,27 @@
-"""Separation statistics for evaluating detectors on labelled clips."""
+"""Separation statistics for evaluating detectors on labelled clips, and the
+one rule for how long a flag's stretch must last."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
-__all__ = ["auroc"]
+__all__ = ["auroc", "required_span_s"]
+
+
+def required_span_s(duration_s: float, min_s: float, fraction: float) -> float:
+    """The shortest stretch (s) a flag needs on a clip of ``duration_s``
+    seconds: ``max(min_s, fraction x duration_s)`` (the tail rule of
+    ``frozen``, ``collapse``, ``drift`` and ``motion_decay``; their values are
+    in :mod:`vqeval.params`).
+
+    Args:
+        duration_s: the clip's duration, s.
+        min_s: shortest stretch on any clip, s.
+        fraction: shortest stretch as a share of the duration, 0-1.
+    """
+    return max(min_s, fraction * duration_s)
 
 
 def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
@@ -23,6 +37,8 @@ def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
     Returns:
         0-1; 1 = perfect separation, 0.5 = chance. ``nan`` if a class is empty.
     """
+    from scipy.stats import rankdata
+
     p = np.asarray(positive, dtype=np.float64).ravel()
     n = np.asarray(negative, dtype=np.float64).ravel()
     if len(p) == 0 or len(n) == 0:

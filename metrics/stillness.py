@@ -41,6 +41,7 @@ from vqeval.metrics.content import (
     ContentSeries,
     changed_windows,
 )
+from vqeval.metrics.stats import required_span_s
 
 __all__ = [
     "FAST_MOTION",
@@ -252,13 +253,11 @@ def still_stats(
     else:
         tail_start = None
     tail_len = max(0.0, duration_s - tail_start) if tail_start is not None else 0.0
-    frozen = (
-        tail_len >= max(th.tail_min_s, th.tail_fraction * duration_s)
-        or freeze_ratio > th.freeze_share
-    )
+    long_tail = tail_len >= required_span_s(duration_s, th.tail_min_s, th.tail_fraction)
+    frozen = long_tail or freeze_ratio > th.freeze_share
     reason, start, cmed, smed = "", None, 0.0, 0.0
     if frozen:
-        if tail_len >= max(th.tail_min_s, th.tail_fraction * duration_s):
+        if long_tail:
             part = tail_pairs if len(tail_pairs) else np.flatnonzero(valid)
             start = tail_start
         else:

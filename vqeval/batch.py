@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from tqdm import tqdm
 
@@ -23,7 +24,8 @@ from vqeval.config import ScoreConfig
 from vqeval.discover import find_videos
 from vqeval.executors import Executor, WorkItem, make_executor
 from vqeval.executors.local import available_cpus
-from vqeval.pipeline import validate_config
+from vqeval.params import Params
+from vqeval.pipeline import validate_config, with_params
 from vqeval.remote import expand_urls, is_url
 from vqeval.results import STATUS_ERROR, VideoResult
 from vqeval.shards import check_shard, in_shard, normalized
@@ -144,6 +146,7 @@ def score_batch(
     executor: str | Executor = "local",
     shard: tuple[int, int] | None = None,
     resume: Mapping[str, VideoResult] | None = None,
+    params: Params | Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> list[VideoResult]:
     """Score every video found under ``paths``.
 
@@ -175,6 +178,9 @@ def score_batch(
         resume: OK rows of an earlier run by normalised path (see
             :func:`vqeval.resume.load_resume`); those videos are not scored
             again and their rows are returned as they were.
+        params: decision parameters (:mod:`vqeval.params`: a tree, a nested
+            mapping or a TOML file path); replaces ``config.params`` when
+            given (and so takes part in the cache key).
 
     Returns:
         One :class:`VideoResult` per video (and one error row per input path
@@ -184,7 +190,7 @@ def score_batch(
         ConfigError: invalid configuration or ``shard``, or the executor cannot start
             (e.g. ray missing, cluster unreachable).
     """
-    config = config or ScoreConfig()
+    config = with_params(config or ScoreConfig(), params)
     validate_config(config)  # usage errors before any work
     if shard is not None:
         shard = check_shard(shard)

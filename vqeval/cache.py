@@ -4,12 +4,14 @@ One JSON record per key under ``<root>/<k[:2]>/<k>.json``, written atomically,
 so two runs sharing a cache never read half a record. The key joins
 
 * the BLAKE2b digest of the video's bytes (or of an image folder's files),
-* :meth:`ScoreConfig.key` (every option that changes results), and
+* :meth:`ScoreConfig.key` (every option that changes results, the decision
+  parameters ``config.params`` included), and
 * :func:`code_fingerprint`: a digest of the scoring code itself (the
   ``metrics`` package, ``vqeval.dimensions`` and the modules between decoding
   and the summary) and of the registered dimensions, so that any change to
   how scores are computed makes old records misses instead of silently
-  returning old numbers.
+  returning old numbers; it also covers the backbones' change and novelty
+  distances (:data:`vqeval.weights.BACKBONE_DISTANCES`).
 
 A record that fails to parse or has fields of the wrong type is a miss and is
 rewritten by the next successful scoring. Error rows are not cached. Only
@@ -137,6 +139,11 @@ def code_fingerprint() -> str:
         d = dims[name]
         version = getattr(d, "version", "")
         h.update(f"\0{name}:{d.family}:{d.weight!r}:{d.default}:{version}".encode())
+    # the backbones' change / novelty distances (the decision parameters
+    # themselves are part of ScoreConfig.key(): config.params)
+    from vqeval.weights import BACKBONE_DISTANCES
+
+    h.update(json.dumps(BACKBONE_DISTANCES, sort_keys=True).encode())
     return h.hexdigest()
 
 

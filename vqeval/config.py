@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vqeval.params import Params, load_params
 
 #: Defaults shared by :class:`ScoreConfig`, ``vqeval.video.read_clip`` and the CLI.
 DEFAULT_ANALYSIS_SIZE = 160  # px, long side
@@ -61,6 +65,11 @@ class ScoreConfig:
             frames (width x height x decoded frames, before ``max_fps``
             drops any); a video over it is one error row, found before
             decoding. ``None`` or 0 = no limit.
+        params: the decision parameters (:class:`vqeval.params.Params`:
+            thresholds, flag caps, verdict words); also accepted as a nested
+            mapping or the path of a params TOML file (validated here, a
+            :class:`~vqeval.results.ConfigError` naming the key otherwise).
+            Part of :meth:`key`.
     """
 
     dimensions: tuple[str, ...] | None = None
@@ -78,10 +87,15 @@ class ScoreConfig:
     prompt: str | None = None
     prompts: tuple[tuple[str, str], ...] | None = None
     max_decoded_mpx: float | None = DEFAULT_MAX_DECODED_MPX
+    params: Params = field(default_factory=Params)
 
     def __post_init__(self) -> None:
         """Accept ``dimensions`` as one comma-separated string (``"freeze"``,
-        ``"freeze,repetition"``) or any iterable of names; stored as a tuple."""
+        ``"freeze,repetition"``) or any iterable of names; stored as a tuple.
+        Accept ``params`` as a :class:`Params`, a mapping or a TOML path."""
+        if not isinstance(self.params, Params):
+            p: Params | Mapping[str, object] | str | os.PathLike[str] | None = self.params
+            object.__setattr__(self, "params", load_params(p))
         dims = self.dimensions
         if dims is None:
             return

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from vqeval.analysis import Analysis
 from vqeval.config import MAX_FPS, MIN_FPS, ScoreConfig
 from vqeval.dimensions import Dimension, resolve
 from vqeval.framepass import FramePass
+from vqeval.params import Params
 from vqeval.results import (
     STATUS_ERROR,
     ConfigError,
@@ -53,6 +56,20 @@ def needs_of(
                 continue
         needs.update(d.needs_for(config))
     return needs
+
+
+def with_params(
+    config: ScoreConfig, params: Params | Mapping[str, Any] | str | os.PathLike[str] | None
+) -> ScoreConfig:
+    """``config`` with its decision parameters replaced by ``params`` (a tree,
+    a nested mapping or a TOML file path; ``None`` keeps ``config.params``).
+
+    Raises:
+        ConfigError: invalid parameters (one line naming the key).
+    """
+    if params is None:
+        return config
+    return dataclasses.replace(config, params=params)  # type: ignore[arg-type]
 
 
 def _check_fps(what: str, fps: object, *, zero_ok: bool) -> None:
@@ -146,6 +163,7 @@ def score_video(
     config: ScoreConfig | None = None,
     *,
     raise_errors: bool = False,
+    params: Params | Mapping[str, Any] | str | os.PathLike[str] | None = None,
 ) -> VideoResult:
     """Score one video file or image folder.
 
@@ -155,6 +173,9 @@ def score_video(
             path-like, as :func:`vqeval.batch.score_batch` takes.
         config: analysis configuration; ``None`` = defaults.
         raise_errors: re-raise instead of returning a ``status="error"`` row.
+        params: decision parameters (:mod:`vqeval.params`: a tree, a nested
+            mapping or a TOML file path); replaces ``config.params`` when
+            given.
 
     Returns:
         A :class:`VideoResult`; on failure ``status="error"`` with a one-line
@@ -164,7 +185,7 @@ def score_video(
         ConfigError: for an invalid configuration (see :func:`validate_config`),
             whatever ``raise_errors`` is: a usage error, not a property of the video.
     """
-    config = config or ScoreConfig()
+    config = with_params(config or ScoreConfig(), params)
     dims = validate_config(config)  # usage errors surface before any decoding
     t0 = time.perf_counter()
     spath = os.fsdecode(path)  # bytes names too, as score_batch takes them
@@ -176,8 +197,8 @@ def score_video(
         info = clip.info
         scores: dict[str, DimensionScore] = {}
         for dim in dims:
-            scores[dim.name] = dim.compute(analysis)
-        summary = summarize(scores)
+            scores[dim.name] = dim.compute(analysis, config.params)
+        summary = summarize(scores, params=config.params)
         series = dict(analysis.series)
         series.setdefault("times_s", [round(float(t), 3) for t in clip.times_s])
         series["thumbnails"] = list(features.thumbnails)

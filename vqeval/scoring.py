@@ -21,6 +21,11 @@ flag            cap    meaning
 An unknown flag caps at 50. Verdict: ``"failed"`` when any flag is raised,
 else ``"good"`` (composite >= 70), ``"fair"`` (>= 50) or ``"poor"``; ``None``
 when nothing could be scored.
+
+The caps and the verdict thresholds above are the defaults of
+:class:`vqeval.params.Params` (each flag's section ``cap``, and the
+``composite`` section); :func:`summarize` and :func:`verdict_for` take the
+tree the video was scored with.
 """
 
 from __future__ import annotations
@@ -28,25 +33,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from vqeval.params import FLAG_SECTIONS, Params
 from vqeval.results import DimensionScore, FlagDetail
 
-__all__ = ["FLAG_CAPS", "VERDICT_FAIR", "VERDICT_GOOD", "Summary", "summarize", "verdict_for"]
+__all__ = [
+    "FLAG_CAPS",
+    "FLAG_ORDER",
+    "VERDICT_FAIR",
+    "VERDICT_GOOD",
+    "Summary",
+    "summarize",
+    "verdict_for",
+]
 
-#: Failure flag -> the highest composite (0-100) a video with that flag gets.
-FLAG_CAPS: dict[str, float] = {
-    "frozen": 30.0,
-    "collapse": 30.0,
-    "loop": 40.0,
-    "motion_decay": 50.0,
-    "drift": 50.0,
-    "flicker": 60.0,
-}
-#: Cap for a flag not listed in :data:`FLAG_CAPS`.
-DEFAULT_FLAG_CAP = 50.0
-#: Lowest composite that reads "good" (without flags).
-VERDICT_GOOD = 70.0
-#: Lowest composite that reads "fair" (without flags).
-VERDICT_FAIR = 50.0
+#: Known failure flags, in the order they are reported.
+FLAG_ORDER: tuple[str, ...] = tuple(FLAG_SECTIONS)
+#: Failure flag -> the highest composite (0-100) a video with that flag gets,
+#: under the default parameters (a view of ``Params().caps()``; scoring reads
+#: the tree it is given).
+FLAG_CAPS: dict[str, float] = Params().caps()
+#: Cap for a flag not listed in :data:`FLAG_CAPS` (default parameters).
+DEFAULT_FLAG_CAP = Params().composite.other_cap
+#: Lowest composite that reads "good" without flags (default parameters).
+VERDICT_GOOD = Params().composite.good
+#: Lowest composite that reads "fair" without flags (default parameters).
+VERDICT_FAIR = Params().composite.fair
 
 
 @dataclass(frozen=True)
@@ -72,15 +83,19 @@ class Summary:
     flag_details: tuple[FlagDetail, ...] = ()
 
 
-def verdict_for(composite: float | None, flags: tuple[str, ...] = ()) -> str | None:
-    """Verdict word of a composite (0-100) and its flags."""
+def verdict_for(
+    composite: float | None, flags: tuple[str, ...] = (), params: Params | None = None
+) -> str | None:
+    """Verdict word of a composite (0-100) and its flags (thresholds: the
+    ``composite`` section of ``params``, default the defaults)."""
     if flags:
         return "failed"
     if composite is None:
         return None
-    if composite >= VERDICT_GOOD:
+    c = (params or Params()).composite
+    if composite >= c.good:
         return "good"
-    if composite >= VERDICT_FAIR:
+    if composite >= c.fair:
         return "fair"
     return "poor"
 
@@ -92,7 +107,9 @@ def _weights() -> dict[str, float]:
 
 
 def summarize(
-    scores: Mapping[str, DimensionScore], weights: Mapping[str, float] | None = None
+    scores: Mapping[str, DimensionScore],
+    weights: Mapping[str, float] | None = None,
+    params: Params | None = None,
 ) -> Summary:
     """Combine dimension scores into a composite, flags and a verdict.
 
@@ -100,10 +117,13 @@ def summarize(
         scores: dimension name -> :class:`DimensionScore` (score 0-100 or None).
         weights: name -> weight override; ``None`` = the registry weights.
             Dimensions absent from the weights count with weight 0.
+        params: the decision parameters (flag caps, verdict thresholds);
+            ``None`` = the defaults.
 
     Returns:
         :class:`Summary`.
     """
+    p = params or Params()
     w = _weights() if weights is None else dict(weights)
     total = wsum = 0.0
     flags: set[str] = set()
@@ -122,11 +142,11 @@ def summarize(
         total += weight * float(ds.score)
         wsum += weight
     composite = total / wsum if wsum > 0 else None
-    order = list(FLAG_CAPS)
+    order = list(FLAG_ORDER)
     ordered = tuple(sorted(flags, key=lambda f: (order.index(f) if f in order else len(order), f)))
     if composite is not None:
         for f in ordered:
-            composite = min(composite, FLAG_CAPS.get(f, DEFAULT_FLAG_CAP))
+            composite = min(composite, p.cap(f))
         composite = round(composite, 2)
 
     loop_period_s = None
@@ -140,4 +160,4 @@ def summarize(
                 loop_period_s = float(v)
                 break
     fds = tuple(details.get(f) or FlagDetail(f, None, "") for f in ordered)
-    return Summary(composite, verdict_for(composite, ordered), ordered, loop_period_s, fds)
+    return Summary(composite, verdict_for(composite, ordered, p), ordered, loop_period_s, fds)

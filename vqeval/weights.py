@@ -65,6 +65,22 @@ from vqeval.metrics.features import (
 )
 from vqeval.results import ConfigError
 
+#: The change and novelty distances (cosine distance 0-2) of every backbone
+#: family: ``change_distance`` (above it two frames show different content:
+#: the loop and scene-return detectors) and ``novelty_distance`` (the smallest
+#: distance that counts as new content: ``progression``). They belong to the
+#: backbone, not to :mod:`vqeval.params`, and are hashed into the result cache
+#: key (:func:`vqeval.cache.code_fingerprint`) next to it. ``pixel`` was
+#: calibrated on the dev data (docs/metrics.md, Backbones); the learned ones
+#: are first guesses (no weights offline to calibrate them on).
+BACKBONE_DISTANCES: dict[str, tuple[float, float]] = {
+    "pixel": (PixelBackbone.change_distance, PixelBackbone.novelty_distance),
+    "dino": (DinoBackbone.change_distance, DinoBackbone.novelty_distance),
+    "clip": (ClipBackbone.change_distance, ClipBackbone.novelty_distance),
+    "open_clip": (0.03, 0.005),
+    "timm": (0.05, 0.01),
+}
+
 __all__ = [
     "DEFAULT_TEXT_CLIP",
     "ModelSpec",
@@ -478,8 +494,8 @@ def _open_clip_backbone(
         device=device,
         batch_size=batch,
         encode_text=encode_text,
-        change_distance=0.03,  # first guess, not calibrated
-        novelty_distance=0.005,
+        change_distance=BACKBONE_DISTANCES["open_clip"][0],
+        novelty_distance=BACKBONE_DISTANCES["open_clip"][1],
         source=str(file or cache),
     )
 
@@ -558,8 +574,8 @@ def _timm_backbone(spec: ModelSpec, weights_dir: Any, device: str, batch: int) -
         _resize_side(transform, size),
         device=device,
         batch_size=batch,
-        change_distance=0.05,  # first guess, not calibrated
-        novelty_distance=0.01,
+        change_distance=BACKBONE_DISTANCES["timm"][0],
+        novelty_distance=BACKBONE_DISTANCES["timm"][1],
         source=str(file or cache),
     )
 

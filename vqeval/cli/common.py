@@ -18,6 +18,7 @@ from vqeval.config import (
     MIN_FPS,
     ScoreConfig,
 )
+from vqeval.params import Params
 from vqeval.report.safe import encodable, one_line, printable
 from vqeval.results import ConfigError
 
@@ -199,6 +200,7 @@ class RunOptions:
     prompts_file: str | None = None
     max_decoded_mpx: float = DEFAULT_MAX_DECODED_MPX
     offline: bool = False
+    params_file: str | None = None
 
     def config(self) -> ScoreConfig:
         """The validated :class:`ScoreConfig` (exits 2 on bad input). With
@@ -222,6 +224,7 @@ class RunOptions:
             prompt=self.prompt,
             prompts_file=self.prompts_file,
             max_decoded_mpx=self.max_decoded_mpx,
+            params_file=self.params_file,
         )
 
     def batch_kwargs(self) -> dict[str, Any]:
@@ -309,6 +312,16 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(file_okay=False),
             help="Folder with local weight files for learned backbones (default: "
             "$VQEVAL_WEIGHTS); checked before the library caches.",
+        ),
+        click.option(
+            "--params",
+            "params_file",
+            default=None,
+            metavar="FILE",
+            help="Decision parameters (thresholds, flag caps, verdict words) from a TOML "
+            "file, e.g. one written by `vqeval calibrate`; keys left out keep their "
+            "defaults. Without it, the [tool.vqeval] table of ./pyproject.toml when "
+            "there is one (docs/metrics.md, Parameters).",
         ),
         click.option(
             "--analysis-size",
@@ -401,6 +414,22 @@ def _text_alignment_by_default(
     return weights.available(weights.DEFAULT_TEXT_CLIP, weights_dir)
 
 
+def cli_params(params_file: str | None) -> Params:
+    """The decision parameters of a CLI run: ``--params FILE``, else the
+    ``[tool.vqeval]`` table of ``./pyproject.toml``, else the defaults (exits
+    2 with one line on an invalid file)."""
+    from vqeval.params import project_params
+
+    try:
+        if params_file is not None:
+            return Params.from_toml(params_file)
+        got = project_params()
+    except ConfigError as e:
+        fail_usage(str(e))
+        raise
+    return got[0] if got is not None else Params()
+
+
 def build_config(
     dimensions: str | None,
     backbone: str,
@@ -416,6 +445,7 @@ def build_config(
     prompt: str | None = None,
     prompts_file: str | None = None,
     max_decoded_mpx: float = DEFAULT_MAX_DECODED_MPX,
+    params_file: str | None = None,
 ) -> ScoreConfig:
     """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input).
 
@@ -444,6 +474,7 @@ def build_config(
             extra["prompts"] = load_prompts(prompts_file)
         except ConfigError as e:
             fail_usage(str(e))
+    extra["params"] = cli_params(params_file)
     if dims is None and _text_alignment_by_default(backbone, weights_dir, extra):
         from vqeval.dimensions import default_names
 

@@ -6,8 +6,9 @@ name, what it measures, the range of its score and of its headline raw value
 with the raw value's unit and direction, the failure flags it can raise, the
 backbone it runs on, whether its number is comparable with VBench, its weight
 in the composite and whether it runs by default. A ``compute`` function turns
-an :class:`~vqeval.analysis.Analysis` into a
-:class:`~vqeval.results.DimensionScore` (score 0-100, higher is better).
+an :class:`~vqeval.analysis.Analysis` and the decision parameters
+(:class:`vqeval.params.Params`) into a :class:`~vqeval.results.DimensionScore`
+(score 0-100, higher is better).
 The registry drives computation, ``--dimensions`` validation, the composite,
 ``compare``, ``gate``, the reports and ``vqeval dimensions``.
 
@@ -27,6 +28,7 @@ from vqeval.results import ConfigError, DimensionScore, VQevalError
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
     from vqeval.config import ScoreConfig
+    from vqeval.params import Params
 
 #: Family modules under ``vqeval.dimensions`` imported by :func:`registry`.
 FAMILIES: tuple[str, ...] = (
@@ -63,7 +65,10 @@ class Dimension:
         description: what it measures, the raw units and that 100 is best.
         weight: weight in the composite (0 = reported but not in the composite).
         default: computed when the user does not pick dimensions.
-        compute: ``Analysis -> DimensionScore``.
+        compute: ``(Analysis, Params) -> DimensionScore``: the scoring path
+            passes ``config.params`` (:mod:`vqeval.params`); every compute
+            function also runs with ``params`` left out (then it reads
+            ``analysis.config.params``), for library callers.
         family: metric family ("repetition", "motion", "vbench", ...).
         needs: frame features ``compute`` reads (names of
             :data:`vqeval.framepass.ALL_FEATURES`, or ``embeddings:<backbone>``),
@@ -79,7 +84,8 @@ class Dimension:
             ``"neither"`` (reported, not judged: ``compare`` then says
             higher/lower instead of better/worse).
         flags: failure flags the dimension can raise (in ``raw["flags"]``);
-            their composite caps live in :data:`vqeval.scoring.FLAG_CAPS`.
+            their composite caps live in the flag's section of
+            :class:`vqeval.params.Params` (``cap``).
         backbone: the model or weight-free method the value comes from, a
             string or a function of the ScoreConfig (``"pixel"``,
             ``"heuristic"``, ``"dino"``, ``"dis"`` ...); the one a video really
@@ -98,7 +104,7 @@ class Dimension:
     description: str
     weight: float
     default: bool
-    compute: Callable[[Analysis], DimensionScore]
+    compute: Callable[[Analysis, Params], DimensionScore]
     family: str = ""
     needs: tuple[str, ...] | Callable[[ScoreConfig], tuple[str, ...]] = ()
     score_range: tuple[float, float] = (0.0, 100.0)
@@ -202,6 +208,19 @@ def registry() -> dict[str, Dimension]:
                     raise
         _loaded = True
     return dict(_REGISTRY)
+
+
+def params_of(analysis: Analysis, params: Params | None) -> Params:
+    """``params``, else the analysis configuration's (``analysis.config.params``),
+    else the defaults."""
+    if params is not None:
+        return params
+    got = getattr(getattr(analysis, "config", None), "params", None)
+    if got is not None:
+        return got
+    from vqeval.params import Params
+
+    return Params()
 
 
 def default_names() -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from vqeval.results import ConfigError, DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
+    from vqeval.params import Params
 
 NAME = "text_alignment"
 #: (spec, weights folder, device) -> None (loadable) or the one-line reason it is not.
@@ -65,7 +66,7 @@ def _needs(config: Any) -> tuple[str, ...]:
     return (f"embeddings:{text_backbone(config)}",)
 
 
-def compute_text_alignment(analysis: Analysis) -> DimensionScore:
+def compute_text_alignment(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """CLIPScore of the prompt vs the frames, with the early/late trend."""
     from vqeval.prompts import prompt_for
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vqeval.dimensions import Dimension, register
+from vqeval.dimensions import Dimension, params_of, register
 from vqeval.metrics.detail import collapse_stats
 from vqeval.metrics.stillness import Thresholds, fast_pairs, still_stats
+from vqeval.params import CollapseParams
 from vqeval.results import DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
-
-#: ``detail`` scores 100 while the end keeps this share of the opening's detail.
-DETAIL_FULL_RETENTION = 0.7
+    from vqeval.params import Params
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -36,15 +35,15 @@ def fast_motion(analysis: Analysis, thresholds: Thresholds | None = None) -> Any
 
 
 def freeze_stats(analysis: Analysis, thresholds: Thresholds | None = None) -> Any:
-    """:class:`metrics.stillness.StillStats` of ``analysis`` (memoised for the defaults)."""
-    if thresholds is not None:
-        fast = fast_motion(analysis, thresholds)
-        return still_stats(analysis.content, analysis.duration_s, thresholds, fast)
-    st = analysis.memo.get("still_stats")
+    """:class:`metrics.stillness.StillStats` of ``analysis`` under ``thresholds``
+    (default: those of ``analysis.config.params``), memoised per thresholds."""
+    th = thresholds if thresholds is not None else params_of(analysis, None).freeze.thresholds()
+    key = f"still_stats:{th!r}"
+    st = analysis.memo.get(key)
     if st is None:
-        fast = fast_motion(analysis)
-        st = still_stats(analysis.content, analysis.duration_s, None, fast)
-        analysis.memo["still_stats"] = st
+        fast = fast_motion(analysis, th)
+        st = still_stats(analysis.content, analysis.duration_s, th, fast)
+        analysis.memo[key] = st
     return st
 
 
@@ -92,20 +91,26 @@ def freeze_score(st: Any, duration_s: float, th: Thresholds | None = None) -> Di
     return DimensionScore("freeze", round(100.0 * (1.0 - st.freeze_ratio), 2), raw, "content")
 
 
-def compute_freeze(analysis: Analysis) -> DimensionScore:
+def compute_freeze(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """``freeze``: 100 = the content never stops changing; 0 = still throughout."""
-    st = freeze_stats(analysis)
+    th = params_of(analysis, params).freeze.thresholds()
+    st = freeze_stats(analysis, th)
     analysis.series["still"] = [None if v != v else round(float(v), 3) for v in st.still]
     analysis.series["still_times_s"] = [round(float(t), 3) for t in st.times_s]
-    return freeze_score(st, analysis.duration_s)
+    return freeze_score(st, analysis.duration_s, th)
 
 
-def detail_score(cs: Any, duration_s: float) -> DimensionScore:
-    """The ``detail`` :class:`DimensionScore` from :class:`metrics.detail.CollapseStats`."""
-    from vqeval.metrics.detail import DISSOLVE_RATIO
-
-    span = DETAIL_FULL_RETENTION - DISSOLVE_RATIO
-    score = 100.0 * min(1.0, max(0.0, (min(cs.retention, 1.0) - DISSOLVE_RATIO) / span))
+def detail_score(
+    cs: Any, duration_s: float, params: CollapseParams | None = None
+) -> DimensionScore:
+    """The ``detail`` :class:`DimensionScore` from :class:`metrics.detail.CollapseStats`
+    (``params``: the ``collapse`` section, default its defaults)."""
+    p = params or CollapseParams()
+    span = p.full_retention - p.dissolve_ratio
+    if span > 0:
+        score = 100.0 * min(1.0, max(0.0, (min(cs.retention, 1.0) - p.dissolve_ratio) / span))
+    else:  # a step at the dissolve ratio
+        score = 100.0 if min(cs.retention, 1.0) >= p.dissolve_ratio else 0.0
     if cs.collapsed and duration_s > 0:
         score = min(score, 100.0 * max(0.0, 1.0 - cs.length_s / duration_s))
     raw: dict[str, Any] = {
@@ -137,15 +142,27 @@ def detail_score(cs: Any, duration_s: float) -> DimensionScore:
     return DimensionScore("detail", round(score, 2), raw, "content")
 
 
-def compute_detail(analysis: Analysis) -> DimensionScore:
+def collapse_of(analysis: Analysis, params: CollapseParams) -> Any:
+    """:class:`metrics.detail.CollapseStats` of ``analysis`` under ``params``."""
+    return collapse_stats(
+        analysis.detail,
+        analysis.times_s,
+        cuts=analysis.cuts,
+        dissolve_ratio=params.dissolve_ratio,
+        featureless=params.featureless,
+        min_s=params.tail.min_s,
+        min_fraction=params.tail.fraction,
+        sharpness=analysis.require(["detail"]).sharpness,
+        blur_ratio=params.blur_ratio,
+    )
+
+
+def compute_detail(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """``detail``: 100 = the picture keeps its texture; 0 = it collapsed into blur."""
+    p = params_of(analysis, params).collapse
     d = analysis.detail
     analysis.series["detail"] = [round(float(v), 5) for v in d]
-    sharp = analysis.require(["detail"]).sharpness
-    return detail_score(
-        collapse_stats(d, analysis.times_s, cuts=analysis.cuts, sharpness=sharp),
-        analysis.duration_s,
-    )
+    return detail_score(collapse_of(analysis, p), analysis.duration_s, p)
 
 
 register(

@@ -13,30 +13,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vqeval.dimensions import Dimension, register
-from vqeval.metrics.drift import DriftStats, DriftThresholds, drift_stats
+from vqeval.dimensions import Dimension, params_of, register
+from vqeval.metrics.drift import DriftStats, drift_stats
+from vqeval.params import DriftParams
 from vqeval.results import DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
-
-#: Persistent drift level at or below which ``drift`` scores 100 (1 = the
-#: flag's threshold scores 50; 1.5 and above 0).
-DRIFT_FULL = 0.5
+    from vqeval.params import Params
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
     return None if x is None or x != x else round(float(x), nd)
 
 
-def drift_score(st: DriftStats, thresholds: DriftThresholds | None = None) -> DimensionScore:
+def drift_score(st: DriftStats, params: DriftParams | None = None) -> DimensionScore:
     """The ``drift`` :class:`DimensionScore` of :class:`metrics.drift.DriftStats` ``st``.
 
-    Score 0-100, higher = better: ``100 x clip(1.5 - level, 0, 1)`` with
+    Score 0-100, higher = better: ``100 x clip(full + 1 - level, 0, 1)`` with
     ``level`` the persistent drift level (0 = like the opening, 1 = at the
-    threshold).
+    threshold) and ``full`` the ``drift`` section's (0.5: 100 up to 0.5, 0
+    from 1.5).
     """
-    score = 100.0 * min(1.0, max(0.0, (DRIFT_FULL + 1.0) - st.level))
+    full = (params or DriftParams()).full
+    score = 100.0 * min(1.0, max(0.0, (full + 1.0) - st.level))
     raw: dict[str, Any] = {
         "drift_level": _r(st.level),
         "drift_start_s": _r(st.start_s, 3),
@@ -61,15 +61,18 @@ def drift_score(st: DriftStats, thresholds: DriftThresholds | None = None) -> Di
     return DimensionScore("drift", round(score, 2), raw, "colour")
 
 
-def compute_drift(analysis: Analysis) -> DimensionScore:
+def compute_drift(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """``drift``: 100 = the picture keeps its opening's colour and exposure."""
+    p = params_of(analysis, params).drift
     colour = analysis.require(["colour"]).colour
     assert colour is not None
     flow = analysis.flow
     motion = None if flow is None else np.asarray(flow.mean_mag, dtype=np.float64)
-    st = drift_stats(colour, analysis.times_s, cuts=analysis.cuts, motion=motion)
+    st = drift_stats(
+        colour, analysis.times_s, cuts=analysis.cuts, motion=motion, thresholds=p.thresholds()
+    )
     analysis.series["drift"] = [round(float(v), 2) for v in st.level_series]
-    return drift_score(st)
+    return drift_score(st, p)
 
 
 register(

@@ -15,15 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vqeval.dimensions import Dimension, register
+from vqeval.dimensions import Dimension, params_of, register
 from vqeval.metrics import motion as mm
+from vqeval.params import DecayParams, MotionLevelParams
 from vqeval.results import ConfigError, DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
-
-#: Motion level (mean flow, %diag/s) at which ``motion_level`` scores 100.
-MOTION_LEVEL_FULL = 5.0
+    from vqeval.params import Params
 
 
 def load_raft(weights_dir: str | None = None, device: str = "cpu") -> Any:
@@ -80,42 +79,42 @@ def _level(fs: mm.FlowSeries) -> dict[str, Any]:
     }
 
 
-def compute_motion_decay(analysis: Analysis) -> DimensionScore:
+def compute_motion_decay(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """``motion_decay``: 100 = motion sustained to the end.
 
     The score follows the late/early ratio of the flow magnitude; the flag
     needs motion that was established and then died: the content is still
-    (``freeze``'s frozen tail) for at least max(1 s, 20 % of the duration).
-    Motion that slows but goes on (a herd walking into the distance) is not
-    a decay.
+    (``freeze``'s frozen tail) for at least ``motion_decay.tail`` (max(1 s,
+    20 % of the duration)). Motion that slows but goes on (a herd walking
+    into the distance) is not a decay.
     """
     from vqeval.dimensions.content import freeze_stats
 
+    p = params_of(analysis, params)
     fs = _flow(analysis)
     _add_series(analysis, fs)
-    return motion_decay_score(fs, freeze_stats(analysis), analysis.duration_s)
+    st = freeze_stats(analysis, p.freeze.thresholds())
+    return motion_decay_score(fs, st, analysis.duration_s, p.motion_decay)
 
 
 def motion_decay_score(
-    fs: mm.FlowSeries, st: Any, duration_s: float, thresholds: Any = None
+    fs: mm.FlowSeries, st: Any, duration_s: float, params: DecayParams | None = None
 ) -> DimensionScore:
     """The ``motion_decay`` :class:`DimensionScore` of flow ``fs`` and the
     :class:`metrics.stillness.StillStats` ``st`` of the same clip (its frozen
-    tail is where motion died); ``thresholds`` (:class:`metrics.stillness.
-    Thresholds`, default its defaults) give the shortest tail that counts."""
-    from vqeval.metrics.stillness import Thresholds
-
+    tail is where motion died); ``params`` (the ``motion_decay`` section,
+    default its defaults) give the established motion, the score's full
+    ratio and the shortest tail that counts."""
+    p = params or DecayParams()
     if len(fs.dt_s) == 0:
         return DimensionScore("motion_decay", None, {"reason": "fewer than 2 frames"}, fs.method)
     d = mm.motion_decay(fs, _still_pairs(fs, st))
-    established = d.decay_ratio is not None and d.early_motion > mm.ESTABLISHED_MOTION
-    th = thresholds or Thresholds()
-    need = max(th.tail_min_s, th.tail_fraction * duration_s)
-    died = st.frozen_tail_start_s is not None and st.frozen_tail_s >= need
+    established = d.decay_ratio is not None and d.early_motion > p.established_motion
+    died = st.frozen_tail_start_s is not None and st.frozen_tail_s >= p.tail.need(duration_s)
     if not established:
         score = 100.0  # never really moved: a freeze, reported by `freeze`
     else:
-        score = 100.0 * min(1.0, (d.decay_ratio or 0.0) / DECAY_FULL_RATIO)
+        score = 100.0 * min(1.0, (d.decay_ratio or 0.0) / p.full_ratio)
         if died and duration_s > 0:
             score = min(score, 100.0 * (1.0 - st.frozen_tail_s / duration_s))
     decayed = established and died and st.frozen_tail_start_s > 0
@@ -159,14 +158,15 @@ def _still_pairs(fs: mm.FlowSeries, st: Any) -> np.ndarray:
     return s
 
 
-def compute_motion_level(analysis: Analysis) -> DimensionScore:
-    """``motion_level``: how much moves; 100 = at least MOTION_LEVEL_FULL %diag/s."""
+def compute_motion_level(analysis: Analysis, params: Params | None = None) -> DimensionScore:
+    """``motion_level``: how much moves; 100 = at least ``motion_level.full`` %diag/s."""
+    full = params_of(analysis, params).motion_level.full
     fs = _flow(analysis)
     _add_series(analysis, fs)
     if len(fs.dt_s) == 0:
         return DimensionScore("motion_level", None, {"reason": "fewer than 2 frames"}, fs.method)
     lv = _level(fs)
-    score = 100.0 * min(1.0, (lv["motion_mean_pct_diag_s"] or 0.0) / MOTION_LEVEL_FULL)
+    score = 100.0 * min(1.0, (lv["motion_mean_pct_diag_s"] or 0.0) / full)
     return DimensionScore("motion_level", round(score, 2), lv, fs.method)
 
 
@@ -174,11 +174,6 @@ def _flow_backbone(config: Any) -> str:
     """The optical-flow backend the motion dimensions run on (``config.flow``)."""
     return str(config.flow)
 
-
-#: ``motion_decay`` scores 100 while late motion keeps at least this fraction
-#: of the early motion (natural videos often halve their motion), linearly
-#: down to 0 at no late motion.
-DECAY_FULL_RATIO = 0.5
 
 register(
     Dimension(
@@ -210,7 +205,8 @@ register(
         title="Motion level",
         description=(
             "Mean optical-flow magnitude in % of the frame diagonal per second "
-            f"(100 = at least {MOTION_LEVEL_FULL:g} %diag/s). Reported, not in the composite: "
+            f"(100 = at least {MotionLevelParams().full:g} %diag/s). Reported, not in the "
+            "composite: "
             "more motion is not better by itself."
         ),
         weight=0.0,

@@ -13,26 +13,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vqeval.dimensions import Dimension, register
+from vqeval.dimensions import Dimension, params_of, register
 from vqeval.metrics.progression import measure_progression
 from vqeval.metrics.repetition import (
-    LOOP_STRENGTH_THRESHOLD,
-    MIN_AWAY,
     RepetitionResult,
     detect_repetition,
     downsample_matrix,
     scale_frames,
 )
-from vqeval.metrics.replay import TIGHT_RATIO, JumpsBack, ReplayResult, detect_replay, jumps_back
-from vqeval.metrics.scenes import RETURN_RATIO, SceneReturns, scene_returns
+from vqeval.metrics.replay import JumpsBack, ReplayResult, detect_replay, jumps_back
+from vqeval.metrics.scenes import SceneReturns, scene_returns
+from vqeval.params import LoopParams
 from vqeval.results import DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
     from vqeval.config import ScoreConfig
+    from vqeval.params import Params
 
 
-def compute_repetition(analysis: Analysis) -> DimensionScore:
+def compute_repetition(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """``repetition`` dimension: 100 = nothing repeats, 0 = a perfect loop.
 
     Four detectors, each raising ``loop``:
@@ -55,6 +55,7 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
     ``scene_returns`` (dict: shots, returns, start_s, ratio, best_ratio),
     ``flags`` (``["loop"]`` when any detector fires), ``flag_details``.
     """
+    p = params_of(analysis, params).loop
     bb = analysis.backbone
     tr = analysis.trajectory
     r = detect_repetition(
@@ -63,15 +64,42 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
         change_distance=bb.change_distance,
         ssm=analysis.ssm,
         times_s=tr.times_s,
-        min_away=MIN_AWAY,
+        min_away=p.min_away,
+        strength_threshold=p.strength,
+        turn_strength=p.turn_strength,
+        return_threshold=p.return_threshold,
+        min_period_s=p.min_period_s,
     )
     if tr.group > 1:  # rows of a pooled trajectory -> analysis frames
         r = scale_frames(r, tr.group)
     dist = np.clip(1.0 - np.asarray(analysis.ssm, dtype=np.float64), 0.0, 2.0)
-    rp = detect_replay(dist, tr.fps, times_s=tr.times_s)
-    jb = jumps_back(dist, tr.fps, times_s=tr.times_s)
+    rp = detect_replay(
+        dist,
+        tr.fps,
+        times_s=tr.times_s,
+        tight_ratio=p.tight_ratio,
+        min_run_s=p.min_run_s,
+        min_period_s=p.min_period_s,
+    )
+    jb = jumps_back(
+        dist,
+        tr.fps,
+        times_s=tr.times_s,
+        jump_factor=p.jump_factor,
+        back_ratio=p.back_ratio,
+        min_jumps=p.min_jumps,
+        min_period_s=p.min_period_s,
+    )
     rows = sorted({c // tr.group for c in analysis.cuts})
-    sc = scene_returns(dist, rows, tr.times_s, change_distance=bb.change_distance)
+    sc = scene_returns(
+        dist,
+        rows,
+        tr.times_s,
+        change_distance=bb.change_distance,
+        return_ratio=p.return_ratio,
+        min_returns=p.min_returns,
+        min_shot_s=p.min_shot_s,
+    )
     analysis.series["ssm"] = downsample_matrix(analysis.ssm, 64, 3)
     detected = r.loop_detected or rp.detected or sc.detected or jb.detected
     period_s = r.loop_period_s
@@ -89,11 +117,11 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
     strength = max(
         r.loop_strength,
         r.pingpong_strength,
-        _replay_strength(rp),
-        _scene_strength(sc),
-        LOOP_STRENGTH_THRESHOLD if jb.detected else 0.0,
+        _replay_strength(rp, p),
+        _scene_strength(sc, p),
+        p.strength if jb.detected else 0.0,
     )
-    score = 100.0 * float(np.clip((1.0 - strength) / 0.5, 0.0, 1.0))
+    score = 100.0 * float(np.clip((1.0 - strength) / (1.0 - p.score_floor), 0.0, 1.0))
     raw = {
         "loop_detected": detected,
         "loop_period_frames": period_frames if detected else None,
@@ -132,25 +160,25 @@ def compute_repetition(analysis: Analysis) -> DimensionScore:
     return DimensionScore("repetition", round(score, 2), raw, bb.name)
 
 
-def _replay_strength(rp: ReplayResult) -> float:
+def _replay_strength(rp: ReplayResult, p: LoopParams) -> float:
     """0-1 strength of a replay: the loop threshold at the tight-match limit,
     1 for exact copies; half-way for a ping-pong; 0 without a replay."""
     if not rp.detected:
         return 0.0
-    thr = LOOP_STRENGTH_THRESHOLD
+    thr = p.strength
     if rp.ratio is None:
         return thr + 0.5 * (1.0 - thr)
-    return thr + (1.0 - thr) * float(np.clip(1.0 - rp.ratio / TIGHT_RATIO, 0.0, 1.0))
+    return thr + (1.0 - thr) * float(np.clip(1.0 - rp.ratio / p.tight_ratio, 0.0, 1.0))
 
 
-def _scene_strength(sc: SceneReturns) -> float:
+def _scene_strength(sc: SceneReturns, p: LoopParams) -> float:
     """0-1 strength of scene returns: the loop threshold at the return-ratio
     limit, 1 when the returning shots touch the shots they return to; 0
     without them."""
     if not sc.detected or sc.ratio is None:
         return 0.0
-    thr = LOOP_STRENGTH_THRESHOLD
-    return thr + (1.0 - thr) * float(np.clip(1.0 - sc.ratio / RETURN_RATIO, 0.0, 1.0))
+    thr = p.strength
+    return thr + (1.0 - thr) * float(np.clip(1.0 - sc.ratio / p.return_ratio, 0.0, 1.0))
 
 
 def loop_detail(
@@ -212,7 +240,7 @@ def loop_detail(
     return {"flag": "loop", "start_s": round(float(start), 3), "reason": why}
 
 
-def compute_progression(analysis: Analysis) -> DimensionScore:
+def compute_progression(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """``progression`` dimension: 100 = new content all along, 0 = nothing new.
 
     raw: ``novel_fraction`` (0-1), ``novelty_median`` (cosine distance),

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vqeval import weights as _weights
-from vqeval.dimensions import VBENCH_APPROX, VBENCH_SAME, Dimension, register
+from vqeval.dimensions import VBENCH_APPROX, VBENCH_SAME, Dimension, params_of, register
 from vqeval.metrics import consistency as mc
 from vqeval.metrics import imaging as mi
 from vqeval.metrics import vbench as mv
@@ -40,6 +40,7 @@ from vqeval.results import ConfigError, DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
+    from vqeval.params import Params
 
 #: Videos longer than this (s) use the VBench-Long protocol (as VBench-Long
 #: does for videos over 5 s).
@@ -102,13 +103,15 @@ def _consistency(analysis: Analysis, name: str, feats: np.ndarray, backbone: str
     return DimensionScore(name, round(100.0 * v, 3), raw, backbone)
 
 
-def compute_subject_consistency(analysis: Analysis) -> DimensionScore:
+def compute_subject_consistency(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """VBench subject consistency on DINO features (local weights) or the configured backbone."""
     name = _subject_backbone(analysis.config)
     return _consistency(analysis, "subject_consistency", analysis.embeddings_of(name), name)
 
 
-def compute_background_consistency(analysis: Analysis) -> DimensionScore:
+def compute_background_consistency(
+    analysis: Analysis, params: Params | None = None
+) -> DimensionScore:
     """VBench background consistency on CLIP features, else the frame border ring."""
     if _has_weights("clip", analysis.config):
         feats, name = analysis.embeddings_of("clip"), "clip"
@@ -117,7 +120,7 @@ def compute_background_consistency(analysis: Analysis) -> DimensionScore:
     return _consistency(analysis, "background_consistency", feats, name)
 
 
-def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
+def compute_temporal_flickering(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """VBench temporal flickering on static clips (VBench's static filter; ``None`` on
     moving ones), plus the brightness-flicker detector (flag ``flicker``, on every clip)."""
     feats = analysis.require(["pixel_steps"])
@@ -126,9 +129,10 @@ def compute_temporal_flickering(analysis: Analysis) -> DimensionScore:
         return DimensionScore(
             "temporal_flickering", None, {"reason": "fewer than 2 frames"}, "pixels"
         )
+    p = params_of(analysis, params).flicker
     v = mc.temporal_flickering_from_diffs(diffs)
-    fl = mc.flicker_from_shifts(feats.pixel_shifts)
-    k = mc.flicker_start(fl)
+    fl = mc.flicker_from_shifts(feats.pixel_shifts, levels=p.levels, fraction=p.fraction)
+    k = mc.flicker_start(fl, levels=p.levels, fraction=p.fraction)
     times = analysis.times_s
     flicker_from = None if k is None else round(float(times[min(k + 1, len(times) - 1)]), 3)
     st = static_filter(analysis)
@@ -174,7 +178,7 @@ def static_filter(analysis: Analysis) -> mv.StaticCheck:
     return mv.static_check(fs.top_mag, fs.height, fs.width, src_fps)
 
 
-def compute_motion_smoothness(analysis: Analysis) -> DimensionScore:
+def compute_motion_smoothness(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """Odd frames re-synthesised by flow-warped averaging of their neighbours."""
     # the interpolation error is dominated by the larger motions, where DIS
     # ultrafast is as accurate as DIS fast at half the cost (the frame pass
@@ -195,7 +199,7 @@ def compute_motion_smoothness(analysis: Analysis) -> DimensionScore:
     return DimensionScore("motion_smoothness", round(100.0 * v, 3), raw, f"{flow}-warp")
 
 
-def compute_dynamic_degree(analysis: Analysis) -> DimensionScore:
+def compute_dynamic_degree(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """VBench dynamic degree (per 2 s clip over 5 s: share of dynamic clips)."""
     fs = analysis.flow
     if len(fs.top_mag) < 1:
@@ -224,7 +228,7 @@ def _stills(analysis: Analysis) -> np.ndarray:
     return np.asarray(s) if s is not None else np.zeros((0, 1, 1, 3), np.uint8)
 
 
-def compute_imaging_quality(analysis: Analysis) -> DimensionScore:
+def compute_imaging_quality(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """Weight-free sharpness / noise / blockiness heuristic on the stills."""
     st = _stills(analysis)
     if len(st) == 0:
@@ -249,7 +253,7 @@ def _aesthetic_model(weights_dir: str | None, device: str = "cpu") -> Any:
     return _weights.aesthetic_model(weights_dir, device)
 
 
-def compute_aesthetic_quality(analysis: Analysis) -> DimensionScore:
+def compute_aesthetic_quality(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """LAION linear head on CLIP ViT-L/14 (local weights), else a colour/contrast/exposure heuristic."""
     st = _stills(analysis)
     if len(st) == 0:
