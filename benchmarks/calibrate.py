@@ -191,7 +191,7 @@ class Case:
             sharpness=self.sharpness,
         )
         scores["detail"] = detail_score(cs, self.duration_s)
-        scores["motion_decay"] = motion_decay_score(self.flow, st, self.duration_s, th)
+        scores["motion_decay"] = motion_decay_score(self.flow, st, self.duration_s)
         return summarize(scores)
 
 
