@@ -68,7 +68,7 @@ def test_defaults_equal_the_metric_functions_defaults() -> None:
 def test_scoring_constants_are_views_of_the_defaults() -> None:
     from vqeval import scoring
 
-    assert scoring.FLAG_CAPS == Params().caps()
+    assert Params().caps() == scoring.FLAG_CAPS
     assert scoring.FLAG_CAPS == {
         "frozen": 30.0,
         "collapse": 30.0,
@@ -181,7 +181,7 @@ def test_load_params_accepts_tree_mapping_and_path(tmp_path: Path) -> None:
     assert load_params(f).flicker.levels == 3.0
     assert load_params(str(f)) == load_params({"flicker": {"levels": 3}})
     assert load_params(None) == Params()
-    with pytest.raises(ConfigError, match="expected a vqeval.params.Params"):
+    with pytest.raises(ConfigError, match=r"expected a vqeval\.params\.Params"):
         load_params(3)  # type: ignore[arg-type]
 
 
@@ -209,7 +209,7 @@ def test_config_takes_params_and_keys_them(tmp_path: Path) -> None:
     assert ScoreConfig(params=Params()).key() == base.key()
     f = _write(tmp_path, "[loop]\nstrength = 0.9\n")
     assert ScoreConfig(params=str(f)).key() == changed.key()
-    with pytest.raises(ConfigError, match="params: loop.strength"):
+    with pytest.raises(ConfigError, match=r"params: loop\.strength"):
         ScoreConfig(params={"loop": {"strength": 2}})
 
 
