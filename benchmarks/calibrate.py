@@ -41,7 +41,7 @@ import functools
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from vqeval.metrics.detail import DISSOLVE_RATIO, collapse_stats  # noqa: E402
 from vqeval.metrics.stats import auroc  # noqa: E402
 from vqeval.metrics.stillness import Thresholds, still_stats  # noqa: E402
 
+from vqeval.calibration import plateau_middle  # noqa: E402  (the procedure's step 3)
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.dimensions import resolve  # noqa: E402
 from vqeval.dimensions.content import detail_score, fast_motion, freeze_score  # noqa: E402
@@ -255,22 +256,6 @@ def balanced_accuracy(cases: Iterable[Case], p: Params) -> float:
         rates = [float(np.mean(x)) for x in (fail, ok) if x]
         per_kind.append(float(np.mean(rates)))
     return float(np.mean(per_kind))
-
-
-def plateau_middle(tied: Sequence[Any] | np.ndarray) -> int:
-    """Step 3 of the procedure: the middle of a plateau.
-
-    Args:
-        tied: one row per tied grid point, its grid index per threshold (a
-            single threshold may be given as a flat sequence of indices).
-
-    Returns:
-        The position in ``tied`` of the point nearest (sum of absolute index
-        differences) to the per-threshold median index; the first on ties.
-    """
-    idx = np.asarray(tied, dtype=np.float64).reshape(len(tied), -1)
-    centre = np.median(idx, axis=0)
-    return int(np.argmin(np.abs(idx - centre).sum(axis=1)))
 
 
 def select(cases: list[Case]) -> tuple[Params, float, int]:

@@ -22,7 +22,7 @@ import click
 from vqeval import __version__
 
 #: Subcommand modules under ``vqeval.cli``; each exposes ``command``.
-SUBCOMMANDS: tuple[str, ...] = ("score", "compare", "gate", "dimensions")
+SUBCOMMANDS: tuple[str, ...] = ("score", "compare", "gate", "dimensions", "calibrate")
 
 
 class _LazyGroup(click.Group):
