@@ -37,9 +37,9 @@ Everything else keeps its base value (``--params``, else the defaults).
 
 **Healthy-only mode** (``--healthy-only``): a folder the user vouches for,
 no failures to measure recall on, so thresholds are only ever *loosened*:
-for each threshold of the grids alone (the others at their base value), if
-more than ``max_false_alarm`` of the clips are flagged by its decision at
-the base value, it moves to the nearest grid value where no more are, and
+one threshold after the other (in the order of the grids, those already
+moved kept moved), if more than ``max_false_alarm`` of the clips are flagged
+by its decision, it moves to the nearest grid value where no more are, and
 one grid step further (the margin); ``composite.good`` moves down to one grid
 step below the composite of the worst healthy clip allowed to pass. A set
 that needs no change gets the base values back.
@@ -372,7 +372,7 @@ def load_clips(
     if healthy_only and not entries:
         from vqeval.discover import find_videos
 
-        for v in find_videos([str(rootp)]):
+        for v in find_videos([str(rootp)])[0]:
             p = Path(v)
             entries.append((p, "healthy", False, p.parent.relative_to(rootp).as_posix()))
     if not entries:
@@ -504,7 +504,7 @@ def _healthy_only(
     n = len(clips)
     allowed = int(np.floor(max_false_alarm * n + 1e-9))
     for grid, tensor in ((LOOP_GRID, "loop"), (FREEZE_GRID, "freeze")):
-        if not all(_value_on(grid[k], base.get(k)) for k in grid):
+        if not all(_value_on(grid[k], base.get(k)) is not None for k in grid):
             notes.append(f"{tensor} thresholds kept: a base value is off the grid")
             continue
         ts = np.stack(
@@ -529,6 +529,7 @@ def _healthy_only(
             if 0 <= i + step < len(counts) and counts[i + step] <= allowed:
                 i += step  # one grid step of margin past the worst healthy clip
             chosen[k] = grid[k][i]
+            at[j] = i  # the next thresholds are judged with this one moved
     params = base.replace(chosen)
     comps = sorted(
         (s.composite if s.composite is not None else 0.0)
