@@ -44,6 +44,7 @@ SCORING_MODULES: tuple[str, ...] = (
     "analysis",
     "config",
     "framepass",
+    "params",
     "pipeline",
     "results",
     "scoring",
