@@ -189,6 +189,8 @@ def test_pyproject_table(tmp_path: Path) -> None:
     assert project_params(tmp_path) is None
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     assert project_params(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text("[project\nname = broken\n")
+    assert project_params(tmp_path) is None  # not ours: not parsed
     (tmp_path / "pyproject.toml").write_text("[tool.vqeval.freeze]\ncap = 25\n")
     got = project_params(tmp_path)
     assert got is not None and got[0].freeze.cap == 25.0

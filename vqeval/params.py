@@ -723,11 +723,17 @@ def project_params(cwd: str | os.PathLike[str] | None = None) -> tuple[Params, s
     ``(params, "pyproject.toml path")``; ``None`` when there is no such file
     or it has no ``[tool.vqeval]`` table.
 
+    A ``pyproject.toml`` that never mentions ``tool.vqeval`` is not parsed,
+    so a project file broken elsewhere does not stop ``vqeval``.
+
     Raises:
         ConfigError: a malformed file or invalid values (one line).
     """
-    path = Path(cwd if cwd is not None else os.getcwd()) / "pyproject.toml"
-    if not path.is_file():
+    try:
+        path = Path(cwd if cwd is not None else os.getcwd()) / "pyproject.toml"
+        if not path.is_file() or b"tool.vqeval" not in path.read_bytes():
+            return None
+    except OSError:  # no working directory, unreadable file: no project table
         return None
     data = _read_toml(str(path))
     tool = data.get("tool")
