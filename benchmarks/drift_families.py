@@ -278,7 +278,9 @@ def collect_controls(root: Path) -> list[Case]:
         src = str(lab["source"]).split(":", 1)[0]
         comps, cuts, mot, col = _features(clip.frames, clip.times_s, clip.fps)
         tname = str(lab.get("transform", "control"))
-        cases.append(Case(name, "healthy", src, "derived", tname, comps, clip.times_s, cuts, mot, (), col))
+        cases.append(
+            Case(name, "healthy", src, "derived", tname, comps, clip.times_s, cuts, mot, (), col)
+        )
         print(f"{name}: control", flush=True)
     return cases
 
@@ -407,7 +409,9 @@ def decisions(cases: list[Case], grid: list[DriftThresholds]) -> np.ndarray:
         fm[0], fm[-1] = (m[0], m[-1]) if len(m) else (0.0, 0.0)
         if n > 2 and len(m):
             fm[1:-1] = 0.5 * (m[:-1] + m[1:])
-        for acc, rp, lg in sorted({(bool(a), float(r), float(x)) for a, r, x in zip(mode, repl, lags)}):
+        for acc, rp, lg in sorted(
+            {(bool(a), float(r), float(x)) for a, r, x in zip(mode, repl, lags)}
+        ):
             gd, _, segs = c.comps(acc, rp, lg)
             g = np.stack([gd[k] for k in keys], axis=1)  # (T, 4)
             for f in np.unique(frac):

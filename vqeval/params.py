@@ -290,7 +290,7 @@ class DriftParams:
 
     Growth of each component against the clip's opening, followed across
     cuts; the drift level is the largest growth / threshold. Chosen by
-    ``benchmarks/drift_families.py`` (the written procedure over 135,000
+    ``benchmarks/drift_families.py`` (the written procedure over 324,000
     grid points, balanced accuracy of the verdict, plateau middle, LOSO:
     ``benchmarks/results/drift.md``; a sharp optimum, a fit rather than a
     margin) unless said otherwise.
@@ -304,9 +304,11 @@ class DriftParams:
         still_motion: %diag/s; a run whose median flow is above it is
             moving and needs ``moving_factor`` x the thresholds. 6.
         moving_factor: threshold factor for a moving run (>= 1). 4.
-        replaced: layout correlation 1 s apart (-1..1) below which a
-            second's picture counts as replaced (its colour change is not
-            accumulated). 0.4.
+        replaced: layout correlation ``replaced_lag_s`` apart (-1..1) below
+            which the picture counts as replaced (the colour change in
+            between is not accumulated). 0.4.
+        replaced_lag_s: the lag of that correlation, s. 1 (grid 1, 2, 4 s;
+            the procedure kept 1).
         smooth_s: running-median window within shots, s. 2, set by design.
         onset: the flag starts where the level last sat at or below this
             (drift level, 1 = threshold). 0.25, set by design.
@@ -326,6 +328,7 @@ class DriftParams:
     still_motion: float = _num(6.0, 0.0, 1e6, "%diag/s")
     moving_factor: float = _num(4.0, 1.0, 1e6, "x the thresholds")
     replaced: float = _num(0.4, -1.0, 1.0, "layout correlation -1..1")
+    replaced_lag_s: float = _num(1.0, 0.0, 3600.0, "s", open_lo=True)
     smooth_s: float = _num(2.0, 0.0, 3600.0, "s")
     onset: float = _num(0.25, 0.0, 1.0, "drift level")
     full: float = _num(0.5, 0.0, 1.5, "drift level")
@@ -347,6 +350,7 @@ class DriftParams:
             min_fraction=self.tail.fraction,
             smooth_s=self.smooth_s,
             replaced=self.replaced,
+            replaced_lag_s=self.replaced_lag_s,
             onset=self.onset,
         )
 
