@@ -132,6 +132,7 @@ def test_plateau_middle_is_the_packages() -> None:
     assert cal.plateau_middle is vc.plateau_middle
 
 
+@pytest.mark.slow  # the derived set's module fixture analyses 21 clips (~30 s)
 def test_calibrate_on_a_derived_set(derived) -> None:  # type: ignore[no-untyped-def]
     _, clips = derived
     assert {c.source for c in clips} == {"a", "b"}  # by folder
@@ -151,6 +152,7 @@ def test_calibrate_on_a_derived_set(derived) -> None:  # type: ignore[no-untyped
     assert "leave-one-source-out" in text and "frozen" in text
 
 
+@pytest.mark.slow  # the derived set's module fixture analyses 21 clips (~30 s)
 def test_calibrate_cli_writes_a_file_score_reads(derived, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     root, _ = derived
     out = tmp_path / "p.toml"
@@ -168,6 +170,7 @@ def test_calibrate_cli_writes_a_file_score_reads(derived, tmp_path: Path) -> Non
     assert json.loads(res.read_text())["results"][0]["verdict"] == "failed"
 
 
+@pytest.mark.slow  # the derived set's module fixture analyses 21 clips (~30 s)
 def test_calibrate_refuses_too_small_a_set(derived, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, clips = derived
     few = [c for c in clips if not c.failure][:4] + [c for c in clips if c.failure][:6]
@@ -187,6 +190,7 @@ def test_calibrate_refuses_too_small_a_set(derived, tmp_path: Path) -> None:  # 
     assert code == 2
 
 
+@pytest.mark.slow  # the derived set's module fixture analyses 21 clips (~30 s)
 def test_healthy_only_keeps_defaults_on_a_clean_set(derived) -> None:  # type: ignore[no-untyped-def]
     _, clips = derived
     healthy = [c for c in clips if not c.failure]
@@ -195,6 +199,7 @@ def test_healthy_only_keeps_defaults_on_a_clean_set(derived) -> None:  # type: i
     assert all(r["in_sample"] == 0 for r in out.table)
 
 
+@pytest.mark.slow  # the derived set's module fixture analyses 21 clips (~30 s)
 def test_healthy_only_moves_past_the_worst_healthy_clip(derived) -> None:  # type: ignore[no-untyped-def]
     _, clips = derived
     healthy = [c for c in clips if not c.failure]
