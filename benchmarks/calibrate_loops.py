@@ -82,20 +82,13 @@ from vqeval.metrics.replay import (  # noqa: E402
 )
 from vqeval.metrics.scenes import RETURN_RATIO, scene_returns  # noqa: E402
 
+from vqeval.calibration import LOOP_GRID  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.pipeline import analyse  # noqa: E402
 
-#: The grid every combination of which is scored.
-GRID: dict[str, tuple[float, ...]] = {
-    "min_away": (0.0, 0.15, 0.3, 0.45, 0.6),
-    "strength": (0.75, 0.8, 0.85, 0.9, 0.95),
-    "tight_ratio": (0.3, 0.4, 0.5, 0.6, 0.7),
-    "min_run_s": (1.0, 2.0, 3.0),
-    "jump_factor": (3.0, 5.0, 8.0),
-    "back_ratio": (0.2, 0.35, 0.5),
-    "min_jumps": (2, 3, 4),
-    "return_ratio": (0.15, 0.25, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.75),
-}
+#: The grid every combination of which is scored (``vqeval calibrate``'s
+#: loop grid, keys without their section).
+GRID: dict[str, tuple[float, ...]] = {k.split(".", 1)[1]: v for k, v in LOOP_GRID.items()}
 #: The library's values, reported next to the chosen ones.
 DEFAULTS = {
     "min_away": MIN_AWAY,
