@@ -15,6 +15,7 @@ import click
 from lvsa.generators.errors import GeneratorError
 from lvsa.generators.loading import DTYPES, OFFLOAD_MODES
 from lvsa.generators.methods import METHODS, parse_methods
+from lvsa.generators.version import package_version
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -58,19 +59,6 @@ def parse_option(text: str) -> tuple[str, Any]:
             except ValueError:
                 continue
     return key.strip(), value
-
-
-def package_version() -> str:
-    """Version of the installed ``vqeval`` distribution (which ships ``lvsa``
-    and the generators), else of the source tree."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("vqeval")
-    except PackageNotFoundError:
-        from vqeval import __version__
-
-        return __version__
 
 
 def _rank() -> int:

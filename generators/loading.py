@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from lvsa.generators.errors import GeneratorError
+from lvsa.generators.hub import cache_dir, hub_errors, offline
 from lvsa.generators.models import ModelSpec
 
 #: Accepted ``--dtype`` names.
@@ -75,21 +75,6 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def offline() -> bool:
-    """True when ``HF_HUB_OFFLINE`` is set to a true value (read at call time)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def cache_dir() -> str | None:
-    """Hub cache folder from ``HF_HUB_CACHE`` / ``HF_HOME`` read now (``None``: library default)."""
-    # huggingface_hub reads these at import time; reading them here makes late changes count.
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return str(Path(os.environ["HF_HOME"]) / "hub")
-    return None
-
-
 def pipeline_class(spec: ModelSpec) -> type:
     """The pipeline class named by ``spec.pipeline`` (diffusers name or ``module:Class``)."""
     name = spec.pipeline
@@ -108,24 +93,6 @@ def pipeline_class(spec: ModelSpec) -> type:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
-
-
-def hub_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean "weights or configs could not be found or fetched"."""
-    errors: list[type[BaseException]] = [OSError, ValueError]
-    try:
-        from huggingface_hub.errors import HfHubHTTPError
-
-        errors.append(HfHubHTTPError)
-    except ImportError:  # pragma: no cover - huggingface_hub always ships with diffusers
-        pass
-    try:
-        import requests
-
-        errors.append(requests.exceptions.RequestException)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(errors)
 
 
 def _absent_components(folder: Path) -> dict[str, None]:

@@ -405,7 +405,7 @@ def spec_from_hub(repo_id: str) -> ModelSpec:
     apply; ``repo`` stays the hub id so the weights load through the hub cache.
     """
     from huggingface_hub import snapshot_download
-    from lvsa.generators.loading import cache_dir, hub_errors, offline
+    from lvsa.generators.hub import cache_dir, hub_errors, offline
 
     patterns = ["model_index.json", "*/config.json"]
     how = f"download it with `hf download {repo_id}` or pass a local folder"

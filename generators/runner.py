@@ -332,7 +332,7 @@ def library_versions() -> dict[str, str]:
                 continue
         versions[name] = str(getattr(module, "__version__", "unknown"))
     # lvsa, vqeval and the generators ship as one distribution, "vqeval"
-    from lvsa.generators.cli import package_version
+    from lvsa.generators.version import package_version
 
     versions["lvsa"] = versions["vqeval"] = package_version()
     return versions

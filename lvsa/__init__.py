@@ -18,16 +18,12 @@ Usage::
     lvsa.ultravico.apply(pipe, reference_frames=21)     # dense logit-decay baseline
 """
 
-from vqeval import _torchvision_compat
-
 from . import backends, pattern, plan, riflex, ultravico
 from .api import apply, density, remove, session_of
 from .backends import lvsa_attention
 from .config import LVSAConfig
 from .pattern import FramePattern, frame_pattern
 from .plan import AttentionPlan, Geometry, get_plan
-
-_torchvision_compat.install()  # diffusers/transformers import torchvision; see that module
 
 __all__ = [
     "AttentionPlan",

@@ -15,6 +15,27 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
+#: The test bootstrap (tests/bootstrap/sitecustomize.py): the torchvision
+#: import hook for a torch build torchvision's extension does not fit (CI's
+#: CPU torch beside PyPI's torchvision; see torchvision_compat's docstring).
+#: Installed here for the test process and, through PYTHONPATH, for every
+#: subprocess the tests start (the CLI, Ray workers, the packaging check).
+BOOTSTRAP = REPO / "tests" / "bootstrap"
+
+
+def _install_bootstrap() -> None:
+    sys.path.insert(0, str(BOOTSTRAP))
+    try:
+        import torchvision_compat
+    finally:
+        sys.path.remove(str(BOOTSTRAP))
+    torchvision_compat.install()
+    old = os.environ.get("PYTHONPATH")
+    if str(BOOTSTRAP) not in (old or "").split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(BOOTSTRAP), *([old] if old else [])])
+
+
+_install_bootstrap()
 
 
 def load_script(relpath: str, name: str) -> ModuleType:

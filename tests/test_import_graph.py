@@ -36,6 +36,7 @@ chain of modules with the file and line of each import.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -98,7 +99,9 @@ def import_graph(repo: Path = REPO) -> dict[str, dict[str, Edge]]:
     graph: dict[str, dict[str, Edge]] = {}
     for mod, path in mods.items():
         out = graph.setdefault(mod, {})
-        names = list(imported_names(mod, path.read_text(encoding="utf-8"), path.name == "__init__.py"))
+        names = list(
+            imported_names(mod, path.read_text(encoding="utf-8"), path.name == "__init__.py")
+        )
         for i, (name, line) in enumerate(names):
             if line < 0:  # the package of a `from pkg import x`: only when x is no module
                 sub = names[i - 1][0]
@@ -188,7 +191,7 @@ def _cycle_in(comp: list[str], succ: Mapping[str, list[str]]) -> list[str]:
 
 def _describe(cycle: list[str], graph: Mapping[str, Mapping[str, Edge]]) -> str:
     steps = [
-        f"  {a} -> {b}  ({graph[a][b][0]}:{graph[a][b][1]})" for a, b in zip(cycle, cycle[1:])
+        f"  {a} -> {b}  ({graph[a][b][0]}:{graph[a][b][1]})" for a, b in itertools.pairwise(cycle)
     ]
     return " -> ".join(cycle) + "\n" + "\n".join(steps)
 

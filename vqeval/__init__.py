@@ -9,9 +9,7 @@ Python API::
     results = vqeval.score_batch(["a.mp4", "videos/"], workers=2)
 """
 
-__version__ = "0.1.0"
-
-from vqeval import _torchvision_compat
+from vqeval._version import __version__
 from vqeval.config import ScoreConfig
 from vqeval.results import (
     DimensionScore,
@@ -20,8 +18,6 @@ from vqeval.results import (
     VideoResult,
     VQevalError,
 )
-
-_torchvision_compat.install()  # torchvision importable beside a CPU torch (no torch import here)
 
 
 def score_video(path, config=None, **kwargs):  # type: ignore[no-untyped-def]

@@ -122,7 +122,7 @@ def code_fingerprint() -> str:
     registered dimension, its name, family, weight, default flag and
     ``version`` attribute when it has one. Computed once per process (about
     a millisecond)."""
-    from vqeval import __version__
+    from vqeval._version import __version__
 
     h = hashlib.blake2b(digest_size=8)
     h.update(__version__.encode())

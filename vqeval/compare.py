@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vqeval import __version__
+from vqeval._version import __version__
 from vqeval.config import ScoreConfig
 from vqeval.results import (
     SCHEMA_VERSION,

@@ -124,7 +124,7 @@ class ScoreConfig:
 
     def key(self) -> str:
         """Stable hex digest of everything that changes results (cache key part)."""
-        from vqeval import __version__
+        from vqeval._version import __version__
 
         blob = json.dumps(
             {"v": __version__, **dataclasses.asdict(self)}, sort_keys=True, default=str

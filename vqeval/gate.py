@@ -162,7 +162,7 @@ class GateReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``vqeval gate --json``); ``vqeval``, ``schema`` and
         ``kind`` head it as in the score and compare documents."""
-        from vqeval import __version__
+        from vqeval._version import __version__
 
         return {
             "vqeval": __version__,

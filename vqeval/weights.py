@@ -417,12 +417,17 @@ def _hf_cached(repo: str, filenames: tuple[str, ...]) -> Path | None:
 
 def _import(module: str) -> Any:
     """Import a backbone library, with one line saying what to install."""
-    from vqeval import _torchvision_compat
-
-    _torchvision_compat.install()
     try:
         return __import__(module, fromlist=["_"])
     except Exception as e:
+        if "torchvision::" in str(e):  # its compiled extension does not fit this torch
+            raise ConfigError(
+                f"importing {module} failed: torchvision's compiled extension does not fit "
+                "this torch build (a CPU torch beside the CUDA torchvision wheel?); install "
+                "the torchvision built for this torch (torch 2.13 <-> torchvision 0.28 from "
+                "the same index), or put the repository's tests/bootstrap on PYTHONPATH "
+                "(docs/metrics.md)"
+            ) from e
         pkg = {"open_clip": "open_clip_torch", "timm": "timm"}.get(module.split(".")[0], module)
         raise ConfigError(
             f"learned backbones need {pkg} (pip install 'vqeval[backbones]'); "

@@ -19,6 +19,7 @@ from .processors import (
     WanSelfAttnProcessor,
 )
 from .session import AttentionSession
+from .targets import transformers_of
 
 __all__ = [
     "find_session",
@@ -30,17 +31,6 @@ __all__ = [
 ]
 
 _ATTR = "_lvsa_sessions"
-
-
-def transformers_of(obj: Any) -> list[torch.nn.Module]:
-    """The transformer models of a pipeline (``transformer``, ``transformer_2``) or ``[obj]``."""
-    if isinstance(obj, torch.nn.Module):
-        return [obj]
-    found = [getattr(obj, n, None) for n in ("transformer", "transformer_2")]
-    found = [m for m in found if isinstance(m, torch.nn.Module)]
-    if not found:
-        raise TypeError(f"{type(obj).__name__} has no transformer to patch")
-    return found
 
 
 def model_kind(model: torch.nn.Module) -> str:

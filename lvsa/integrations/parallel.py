@@ -107,7 +107,7 @@ def enable_context_parallel(
     on every rank. Returns the transformers."""
     from diffusers import ContextParallelConfig
 
-    from .install import transformers_of
+    from .targets import transformers_of
 
     models = transformers_of(pipe_or_transformer)
     for m in models:

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from vqeval import __version__
+from vqeval._version import __version__
 
 #: Subcommand modules under ``vqeval.cli``; each exposes ``command``.
 SUBCOMMANDS: tuple[str, ...] = ("score", "compare", "gate", "dimensions", "calibrate")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vqeval import __version__
+from vqeval._version import __version__
 from vqeval.report.markdown import write_file
 from vqeval.report.plots import heatmap_data_uri, svg_ci_forest, svg_line, svg_strip
 from vqeval.report.safe import visible

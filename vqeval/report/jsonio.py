@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from vqeval import __version__
+from vqeval._version import __version__
 from vqeval.config import ScoreConfig
 from vqeval.report import write_atomic
 from vqeval.results import SCHEMA_VERSION, ResultsFormatError, VideoResult

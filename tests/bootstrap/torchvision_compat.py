@@ -14,6 +14,18 @@ kernels. The pure-Python parts (models such as RAFT, transforms) then import and
 run; the compiled operators stay unavailable and say so when called
 (``torchvision.extension._has_ops()`` is False). Nothing happens when the
 extension loads, when torchvision is not installed, or when torch is missing.
+
+Why it exists: CI (``.ci/run``) installs the CPU build of torch 2.13.0 from a
+local wheel, and PyPI's torchvision 0.28.0 (the release that pairs with it) is
+built against the CUDA torch of PyPI: its ``_C.so`` does not load beside the
+CPU build. The matching CPU torchvision is published only on PyTorch's own
+package index, which CI cannot reach, and the CUDA torch from PyPI would bring
+several GB of CUDA libraries to a machine without a GPU. So the pair cannot be
+matched there, and this hook stays, but only in the test and benchmark
+bootstrap: neither ``vqeval`` nor ``lvsa`` installs it on import. Opt in
+elsewhere with ``PYTHONPATH=tests/bootstrap`` (its ``sitecustomize`` calls
+:func:`install`) or by calling :func:`install` before the first torchvision
+import.
 """
 
 from __future__ import annotations
