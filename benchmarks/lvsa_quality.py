@@ -121,7 +121,8 @@ def generate_cell(
 
 def judge(out: Path, horizon: int, methods: list[str]) -> dict[str, Any]:
     """``vqeval compare`` of every method against dense at one horizon (JSON dict)."""
-    from vqeval.compare import compare_sides, load_side
+    from vqeval.compare import compare_sides
+    from vqeval.sides import load_side
 
     root = out / f"{horizon}x"
     sides = [load_side(root / m, workers=1, cache=False) for m in ["dense", *methods]]

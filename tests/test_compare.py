@@ -18,11 +18,10 @@ from vqeval.compare import (
     Side,
     compare_sides,
     count_flags,
-    format_table,
     match_key,
     pair_sides,
-    read_results_json,
 )
+from vqeval.report.comparetext import format_table
 from vqeval.report.jsonio import write_results
 from vqeval.results import (
     SCHEMA_VERSION,
@@ -32,6 +31,7 @@ from vqeval.results import (
     VideoInfo,
     VideoResult,
 )
+from vqeval.sides import read_results_json
 from vqeval.stats import VERDICT_BETTER, VERDICT_SAME
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -364,8 +364,8 @@ def test_cli_compare_folders_uses_cache(tmp_path: Path, monkeypatch: pytest.Monk
         assert v["tempo"] is None or v["tempo"] == pytest.approx(1.0, abs=0.05)
     assert first["methods"][0]["pair_flags"] == {"slow_motion": 0}
     # a re-run reads every video from the cache
-    from vqeval.compare import load_side
     from vqeval.config import ScoreConfig
+    from vqeval.sides import load_side
 
     again = load_side(tmp_path / "lvsa", ScoreConfig(analysis_size=64, max_frames=24))
     assert len(again.results) == 2 and all(r.cached for r in again.results)

@@ -14,7 +14,7 @@ import vqeval.dimensions as dims
 from tests.test_vbench import _clip, _gain, _pan
 from vqeval.analysis import Analysis
 from vqeval.cli import main
-from vqeval.compare import Side, compare_sides, count_flags, format_table, known_flags
+from vqeval.compare import Side, compare_sides, count_flags, known_flags
 from vqeval.config import ScoreConfig
 from vqeval.dimensions import (
     DIRECTIONS,
@@ -26,6 +26,7 @@ from vqeval.dimensions import (
     registry,
 )
 from vqeval.gate import evaluate_gate, format_report, parse_gate_config
+from vqeval.report.comparetext import format_table
 from vqeval.report.html import render_compare_html, render_score_html
 from vqeval.report.jsonio import dumps
 from vqeval.report.markdown import (

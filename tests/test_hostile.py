@@ -32,7 +32,7 @@ from vqeval.executors import local as local_executor
 from vqeval.pipeline import score_video
 from vqeval.report import ReportWriteError, csvio, write_atomic
 from vqeval.report.jsonio import read_results, write_results
-from vqeval.report.safe import csv_cell, one_line, printable, xml_text
+from vqeval.safetext import csv_cell, one_line, printable, xml_text
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["-d", "freeze,repetition", "--no-progress"]

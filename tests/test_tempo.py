@@ -13,10 +13,10 @@ from vqeval.compare import (
     SLOW_MOTION,
     Side,
     compare_sides,
-    format_table,
     pair_tempo,
 )
 from vqeval.gate import evaluate_gate, parse_gate_config
+from vqeval.report.comparetext import format_table
 from vqeval.results import DimensionScore, VideoResult
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realvideos"

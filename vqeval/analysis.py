@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from vqeval.config import ScoreConfig
+from vqeval.features import has_feature
 from vqeval.framepass import FrameFeatures, run_pass
 from vqeval.video import Clip
 
@@ -100,14 +101,6 @@ class Analysis:
         self.config = config
         self._features = features
         self.memo: dict[str, Any] = {}
-        #: plot-ready series for reports (see ``VideoResult.series``);
-        #: dimensions may add entries (``"ssm"``, ``"motion"`` ...).
-        self.series: dict[str, Any] = {}
-        if features is not None and features.signature is not None:
-            from vqeval.metrics.tempo import signature_series
-
-            # the per-frame signature ``compare`` aligns for the tempo
-            self.series.update(signature_series(features.signature, features.times_s))
 
     # ---------------------------------------------------------------- frames
 
@@ -180,7 +173,7 @@ class Analysis:
                 (a dimension did not declare it in ``Dimension.needs``).
         """
         feats = self.features
-        missing = [n for n in names if not _has(feats, n, self.config)]
+        missing = [n for n in names if not has_feature(feats, n, self.config)]
         if missing:
             if len(self.frames) == 0:
                 raise RuntimeError(
@@ -258,22 +251,6 @@ class Analysis:
         from vqeval.metrics.repetition import self_similarity
 
         return self_similarity(self.trajectory.embeddings)
-
-
-def _has(feats: FrameFeatures, name: str, config: ScoreConfig) -> bool:
-    if name == "embeddings":
-        name = f"embeddings:{config.backbone}"
-    if name.startswith("embeddings:"):
-        return name.split(":", 1)[1] in feats.embeddings
-    attr = {
-        "pixel_steps": "pixel_diffs",
-        "smoothness": "smoothness_errors",
-        "thumbnails": "thumbnails",
-    }.get(name, name)
-    value = getattr(feats, attr, None)
-    if name == "thumbnails":
-        return bool(value)
-    return value is not None
 
 
 def _merge(into: FrameFeatures, extra: FrameFeatures) -> None:

@@ -33,9 +33,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from vqeval.config import ScoreConfig
-from vqeval.report import write_atomic
-from vqeval.report.jsonio import clean
+from vqeval.fileio import write_atomic
 from vqeval.results import ResultsFormatError, VideoResult
+from vqeval.resultsio import clean
 
 _CHUNK = 1 << 20
 #: Modules of ``vqeval`` whose code decides the numbers (besides the
@@ -149,12 +149,14 @@ def code_fingerprint() -> str:
 
 
 def _prompt_digest(path: str | os.PathLike[str], config: ScoreConfig) -> str:
-    """Short digest of the prompt ``text_alignment`` would use for ``path``
-    (``"none"`` without one, or when that dimension is not selected: then no
+    """Short digest of the prompt a selected dimension that reads prompts
+    (``Dimension.uses_prompt``: ``text_alignment``) would use for ``path``
+    (``"none"`` without one, or when no such dimension is selected: then no
     sidecar is read)."""
+    from vqeval.dimensions import resolve
     from vqeval.prompts import prompt_for
 
-    if "text_alignment" not in (config.dimensions or ()):  # None = defaults, without it
+    if not any(d.uses_prompt for d in resolve(config.dimensions, config)):
         return "none"
     prompt, _ = prompt_for(path, config)
     if prompt is None:
@@ -176,6 +178,10 @@ class ResultCache:
         Raises:
             OSError: unreadable, or not a regular file / folder.
         """
+        if config.dimensions is None:  # the default set depends on the config: key it
+            from vqeval.dimensions import default_names
+
+            config = replace(config, dimensions=default_names(config))
         return f"{content_digest(path)}-{config.key()}-{_prompt_digest(path, config)}-{code_fingerprint()}"
 
     def _file(self, key: str) -> Path:

@@ -1,8 +1,10 @@
 """Paired comparison of methods scored on the same videos.
 
-``vqeval compare A B [C ...]``: every input is a folder of videos (scored
-through :func:`vqeval.batch.score_batch`, so the result cache makes a re-run
-instant) or a results JSON written by ``vqeval score --json``. The first input
+The model of ``vqeval compare A B [C ...]``: pairing and statistics over
+scored videos, nothing read or printed here. Loading an input (a folder of
+videos, scored, or a results JSON) is :mod:`vqeval.sides`; the terminal table
+is :mod:`vqeval.report.comparetext`, the Markdown and HTML reports
+:mod:`vqeval.report.markdown` and :mod:`vqeval.report.html`. The first input
 is the baseline; every other input is compared with it.
 
 Videos are paired by a key derived from their path relative to the input
@@ -41,11 +43,9 @@ import posixpath
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from vqeval._version import __version__
-from vqeval.config import ScoreConfig
 from vqeval.results import (
     SCHEMA_VERSION,
     ConfigError,
@@ -68,12 +68,6 @@ COMPOSITE = "composite"
 #: (:func:`known_flags`): "error" = not scored, "any" = either.
 ERROR_FLAG = "error"
 ANY_FLAG = "any"
-#: Legend of the backbone column in every report.
-PROVENANCE_NOTE = (
-    "backbone: the model or weight-free method behind each value; (VBench) = VBench's "
-    "formula and model, (approx.) = VBench has this dimension but the value is not its "
-    "number (weight-free proxy or another model), no tag = not a VBench dimension"
-)
 #: Fewest paired videos a comparison should have before its verdict is read.
 MIN_PAIRS = 5
 #: Flags raised on a pair (method against baseline), not on one video.
@@ -114,89 +108,16 @@ class Side:
         source: the path as given on the command line.
         results: one :class:`VideoResult` per video.
         root: folder that keys are computed relative to.
+        settings: the scoring settings of the results
+            (:func:`vqeval.settings.scoring_settings`); ``None`` = unknown
+            (a results file from before they were recorded).
     """
 
     label: str
     source: str
     results: list[VideoResult]
     root: str
-
-
-def read_results_json(path: str | os.PathLike[str]) -> list[VideoResult]:
-    """Read a results file written by ``vqeval score --json``.
-
-    Thin wrapper over :func:`vqeval.report.jsonio.read_results` (one reader
-    of the format in the code base).
-
-    Raises:
-        ResultsFormatError: unreadable file, invalid JSON, another schema
-            version, or records that are not VQeval results (one line naming
-            the file).
-    """
-    from vqeval.report.jsonio import read_results
-
-    return read_results(path)
-
-
-def _common_root(paths: Iterable[str]) -> str:
-    dirs = [os.path.dirname(os.path.normpath(p)) for p in paths]
-    if not dirs:
-        return ""
-    try:
-        return os.path.commonpath(dirs) if len(set(map(os.path.isabs, dirs))) == 1 else ""
-    except ValueError:
-        return ""
-
-
-def is_results_file(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` names a results JSON (an existing ``.json`` file)."""
-    p = Path(path)
-    return p.suffix.lower() == ".json" and p.is_file()
-
-
-def load_side(
-    path: str | os.PathLike[str],
-    config: ScoreConfig | None = None,
-    *,
-    workers: int = 1,
-    cache: Any = True,
-    pattern: str | None = None,
-    progress: bool | None = False,
-) -> Side:
-    """Load one comparison input: score a folder, or read a results JSON.
-
-    Raises:
-        ConfigError: the path does not exist, or holds no videos.
-        ResultsFormatError: a results JSON is malformed or from another version.
-    """
-    src = os.fspath(path)
-    p = Path(src)
-    if not p.exists():
-        raise ConfigError(f"{src}: no such folder or results file")
-    if is_results_file(p):
-        results = read_results_json(p)
-        if not results:
-            raise ConfigError(f"{src}: results file holds no videos")
-        return Side(p.stem, src, results, _common_root(r.path for r in results))
-    if not p.is_dir():
-        raise ConfigError(f"{src}: not a folder or a results .json file")
-    from vqeval.batch import score_batch
-
-    results = list(
-        score_batch(
-            [src],
-            config or ScoreConfig(),
-            workers=workers,
-            cache=cache,
-            pattern=pattern,
-            progress=progress,
-        )
-    )
-    if not results:
-        what = f" matching {pattern!r}" if pattern else ""
-        raise ConfigError(f"{src}: no videos{what} found in this folder")
-    label = p.resolve().name or src
-    return Side(label, src, results, src)
+    settings: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------- pairing
@@ -761,132 +682,3 @@ def compare_sides(
         "ci": "percentile bootstrap of the mean difference",
     }
     return Comparison(base, methods, dims, match, settings)
-
-
-# --------------------------------------------------------------------------- text
-
-
-def _f(x: float | None, fmt: str = "{:.1f}") -> str:
-    return "-" if x is None else fmt.format(x)
-
-
-def format_p(p: float | None) -> str:
-    """p-value for humans: ``<0.001`` below a thousandth."""
-    if p is None:
-        return "-"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def format_table(cmp: Comparison) -> str:
-    """Plain-text tables for the terminal (one block per method)."""
-    from vqeval.dimensions import provenance_label
-
-    lines: list[str] = []
-    base = cmp.baseline
-    s0 = cmp.methods[0].rows[0].stats if cmp.methods and cmp.methods[0].rows else None
-    conf = round((s0.confidence if s0 else 0.95) * 100)
-    for m in cmp.methods:
-        pr = m.pairing
-        lines.append(
-            f"{m.side.label} vs {base.label} (baseline): {len(pr.pairs)} paired videos, "
-            f"matched by {cmp.match}"
-        )
-        note = cmp.note(m)
-        if note:
-            lines.append(f"note: {note}")
-        header = [
-            "dimension",
-            "backbone",
-            f"{base.label}",
-            f"{m.side.label}",
-            f"diff [{conf}% CI]",
-            "p",
-            "W/T/L",
-            "n",
-            "verdict",
-        ]
-        body = []
-        for row in m.rows:
-            st = row.stats
-            ci = (
-                "-"
-                if st.mean_diff is None
-                else f"{st.mean_diff:+.1f} [{st.ci_low:+.1f}, {st.ci_high:+.1f}]"
-            )
-            body.append(
-                [
-                    row.name,
-                    provenance_label(row.backbone, row.vbench),
-                    _f(st.mean_a),
-                    _f(st.mean_b),
-                    ci,
-                    format_p(st.p_value),
-                    f"{st.wins}/{st.ties}/{st.losses}",
-                    str(st.n),
-                    st.verdict,
-                ]
-            )
-        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-        fmt_row = "  ".join(f"{{:<{w}}}" for w in widths)
-        lines.append(fmt_row.format(*header).rstrip())
-        lines.append("  ".join("-" * w for w in widths))
-        lines.extend(fmt_row.format(*r).rstrip() for r in body)
-        fl = [
-            f"{k} {m.flags_baseline.get(k, 0)}->{m.flags_method.get(k, 0)}"
-            for k in (*known_flags(), ERROR_FLAG)
-            if m.flags_baseline.get(k, 0) or m.flags_method.get(k, 0)
-        ]
-        lines.append(
-            "flags (videos, baseline->method): " + (", ".join(fl) if fl else "none on either side")
-        )
-        lines.extend(tempo_lines(m))
-        if pr.only_baseline:
-            lines.append(
-                f"only in {base.label} ({len(pr.only_baseline)}): " + _short(pr.only_baseline)
-            )
-        if pr.only_method:
-            lines.append(
-                f"only in {m.side.label} ({len(pr.only_method)}): " + _short(pr.only_method)
-            )
-        if pr.ambiguous:
-            lines.append(f"ambiguous, not paired ({len(pr.ambiguous)}): " + _short(pr.ambiguous))
-        lines.append("")
-    s = cmp.settings
-    lines.append(
-        f"scores 0-100 (higher is better); diff = method - baseline in points; "
-        f"{conf}% CI: bootstrap n={s['n_boot']} seed={s['seed']}; p: Wilcoxon signed-rank; "
-        f"tie = |diff| <= {s['tie_tol']} points; verdict at p < {s['alpha']}"
-    )
-    lines.append(PROVENANCE_NOTE)
-    return "\n".join(lines)
-
-
-def _short(keys: Sequence[str], n: int = 8) -> str:
-    more = f" ... (+{len(keys) - n})" if len(keys) > n else ""
-    return ", ".join(keys[:n]) + more
-
-
-def format_ratio(x: float | None) -> str:
-    """A speed ratio for humans: ``0.50x``; ``-`` when unknown."""
-    return "-" if x is None else f"{x:.2f}x"
-
-
-def tempo_lines(m: MethodComparison, limit: int = 12) -> list[str]:
-    """Terminal lines on tempo and pair flags of one method: a summary, then
-    one line per flagged pair (at most ``limit``)."""
-    if not m.tempos:
-        return []
-    summ = m.tempo_summary()
-    n = len(m.tempos)
-    slow = [(k, t) for (k, _, _), t in zip(m.pairing.pairs, m.tempos) if t.pair_flags]
-    out = [
-        f"tempo vs baseline: median {format_ratio(summ['tempo_median'])} over "
-        f"{summ['tempo_pairs']}/{n} pairs with a tempo; motion ratio median "
-        f"{format_ratio(summ['motion_ratio_median'])}; pair flags: "
-        + (", ".join(f"{f} {c}/{n}" for f, c in m.pair_flags.items() if c) or "none")
-    ]
-    for k, t in slow[:limit]:
-        out.append(f"  {', '.join(t.pair_flags)}: {k}: {t.reason}")
-    if len(slow) > limit:
-        out.append(f"  ... (+{len(slow) - limit} more flagged pairs)")
-    return out

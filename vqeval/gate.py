@@ -406,7 +406,7 @@ def load_gate_config(
 def offender_lines(r: RuleResult, limit: int, indent: str = "  ") -> list[str]:
     """``PATH: frozen from 4.8 s: content still ...``, one line per video that
     broke rule ``r`` (at most ``limit``, then ``... and N more``)."""
-    from vqeval.report.safe import one_line
+    from vqeval.safetext import one_line
 
     out = []
     for i, path in enumerate(r.offenders[:limit]):

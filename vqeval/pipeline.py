@@ -7,14 +7,14 @@ import functools
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from vqeval.analysis import Analysis
 from vqeval.config import MAX_FPS, MIN_FPS, ScoreConfig
 from vqeval.dimensions import Dimension, resolve
-from vqeval.framepass import FramePass
+from vqeval.framepass import FrameFeatures, FramePass
 from vqeval.params import Params
 from vqeval.results import (
     STATUS_ERROR,
@@ -25,6 +25,7 @@ from vqeval.results import (
     VQevalError,
 )
 from vqeval.scoring import summarize
+from vqeval.settings import scoring_settings
 from vqeval.video import read_clip
 
 #: Fewest analysis frames a video must have to be scored.
@@ -44,16 +45,14 @@ def needs_of(
 ) -> set[str]:
     """Frame features the dimensions ``dims`` need (plus thumbnails for reports).
 
-    With ``path``, ``text_alignment`` needs nothing for a video without a
-    prompt (it is skipped there, so its CLIP embeddings are not computed).
+    With ``path``, a dimension that does not apply to that video
+    (``Dimension.applies``, e.g. ``text_alignment`` without a prompt) needs
+    nothing: it is skipped there, so its features are not computed.
     """
     needs = {"thumbnails"}
     for d in dims:
-        if d.name == "text_alignment" and path is not None:
-            from vqeval.prompts import prompt_for
-
-            if prompt_for(path, config)[0] is None:
-                continue
+        if path is not None and not d.applies(config, os.fspath(path)):
+            continue
         needs.update(d.needs_for(config))
     return needs
 
@@ -70,6 +69,22 @@ def with_params(
     if params is None:
         return config
     return dataclasses.replace(config, params=params)  # type: ignore[arg-type]
+
+
+def video_series(features: FrameFeatures, scores: Iterable[DimensionScore]) -> dict[str, Any]:
+    """The plot series of one video (``VideoResult.series``): the per-frame
+    signature ``compare`` aligns for the tempo, then each dimension's
+    ``DimensionScore.series`` in order (a key two dimensions give, such as
+    the motion curve of ``motion_decay`` and ``motion_level``, from the first)."""
+    from vqeval.metrics.tempo import signature_series
+
+    series: dict[str, Any] = {}
+    if features.signature is not None:
+        series.update(signature_series(features.signature, features.times_s))
+    for score in scores:
+        for key, value in score.series.items():
+            series.setdefault(key, value)
+    return series
 
 
 def _check_fps(what: str, fps: object, *, zero_ok: bool) -> None:
@@ -90,10 +105,10 @@ def validate_config(config: ScoreConfig) -> list[Dimension]:
         ConfigError: unknown dimension, unknown flow or feature backbone, or a
             learned backbone whose local weights are missing.
     """
-    from vqeval.dimensions.motion import validate_flow
+    from vqeval.features import validate_flow
     from vqeval.weights import get_backbone, validate_device
 
-    dims = resolve(config.dimensions)
+    dims = resolve(config.dimensions, config)
     validate_device(config.device)
     if not 1 <= config.batch_size <= 4096:
         raise ConfigError(f"batch size must be 1-4096 frames, got {config.batch_size}")
@@ -127,7 +142,7 @@ def analyse(
     from vqeval.framepass import model_side
 
     if needs is None:
-        needs = needs_of(resolve(config.dimensions), config, path)
+        needs = needs_of(resolve(config.dimensions, config), config, path)
     side = model_side(config, needs)  # learned backbones get frames at their resolution
     passes: list[FramePass] = []
 
@@ -199,7 +214,7 @@ def score_video(
         for dim in dims:
             scores[dim.name] = dim.compute(analysis, config.params)
         summary = summarize(scores, params=config.params)
-        series = dict(analysis.series)
+        series = video_series(features, scores.values())
         series.setdefault("times_s", [round(float(t), 3) for t in clip.times_s])
         series["thumbnails"] = list(features.thumbnails)
         return VideoResult(
@@ -219,6 +234,7 @@ def score_video(
                 "backbone": config.backbone,
                 "flow": config.flow,
                 "warnings": list(getattr(clip, "warnings", ()) or ()),
+                "settings": scoring_settings(config, [d.name for d in dims]),
             },
             elapsed_s=round(time.perf_counter() - t0, 4),
             series=series,

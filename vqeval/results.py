@@ -57,12 +57,20 @@ class DimensionScore:
         score: 0-100, higher is better; ``None`` when it could not be computed.
         raw: raw metric values with their own units (documented per dimension).
         backbone: name of the feature/flow backbone that produced it, if any.
+        series: plot-ready series for reports that the dimension computed
+            (``"motion"``, ``"ssm"`` ...); the pipeline gathers them into
+            :attr:`VideoResult.series` (they are not stored per dimension).
     """
 
     name: str
     score: float | None
     raw: dict[str, Any] = field(default_factory=dict)
     backbone: str | None = None
+    series: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def with_series(self, **series: Any) -> DimensionScore:
+        """This score with the plot series ``series`` added."""
+        return dataclasses.replace(self, series={**self.series, **series})
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ CHECKPOINT_S = 60.0
 
 
 def _plain(obj: Any) -> Any:
-    from vqeval.report.jsonio import clean
+    from vqeval.resultsio import clean
 
     return json.loads(json.dumps(clean(obj)))
 
@@ -43,7 +43,7 @@ def load_resume(path: str | os.PathLike[str], config: ScoreConfig) -> dict[str, 
         ResultsFormatError: unreadable or malformed file, or written with
             other analysis options than ``config``.
     """
-    from vqeval.report.jsonio import read_results
+    from vqeval.resultsio import read_results
 
     p = Path(path)
     if not p.exists():

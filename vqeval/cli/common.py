@@ -19,8 +19,8 @@ from vqeval.config import (
     ScoreConfig,
 )
 from vqeval.params import Params
-from vqeval.report.safe import encodable, one_line, printable
 from vqeval.results import ConfigError
+from vqeval.safetext import encodable, one_line, printable
 
 #: Exit codes of every subcommand (table in ``docs/ci.md`` and ``vqeval --help``):
 #: 0 ok; 1 some videos failed to score or a gate failed (reports still
@@ -123,7 +123,7 @@ def write_reports(jobs: Sequence[tuple[str, Callable[[], object]]]) -> tuple[lis
     Returns:
         ``(written paths, number of failed writers)``.
     """
-    from vqeval.report import ReportWriteError
+    from vqeval.fileio import ReportWriteError
 
     written: list[str] = []
     failed = 0
@@ -404,16 +404,6 @@ def analysis_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _text_alignment_by_default(
-    backbone: str, weights_dir: str | None, extra: dict[str, Any]
-) -> bool:
-    from vqeval import weights
-
-    if "prompt" in extra or "prompts" in extra or backbone.startswith("clip:"):
-        return True
-    return weights.available(weights.DEFAULT_TEXT_CLIP, weights_dir)
-
-
 def cli_params(params_file: str | None) -> Params:
     """The decision parameters of a CLI run: ``--params FILE``, else the
     ``[tool.vqeval]`` table of ``./pyproject.toml``, else the defaults (exits
@@ -449,9 +439,9 @@ def build_config(
 ) -> ScoreConfig:
     """A validated :class:`ScoreConfig` from CLI values (exits 2 on bad input).
 
-    Without ``--dimensions``, ``text_alignment`` joins the default set when a
-    prompt is given, when ``--backbone`` is a CLIP model, or when the default
-    CLIP model is already on disk (see :mod:`vqeval.dimensions.alignment`).
+    Without ``--dimensions`` the library's default set is scored
+    (:func:`vqeval.dimensions.default_names`: the default dimensions that
+    apply under the configuration, as for ``vqeval.score_video``).
     """
     from vqeval.pipeline import validate_config
 
@@ -475,10 +465,6 @@ def build_config(
         except ConfigError as e:
             fail_usage(str(e))
     extra["params"] = cli_params(params_file)
-    if dims is None and _text_alignment_by_default(backbone, weights_dir, extra):
-        from vqeval.dimensions import default_names
-
-        dims = tuple(sorted({*default_names(), "text_alignment"}))
     try:
         cfg = ScoreConfig(
             dimensions=dims,

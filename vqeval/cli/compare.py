@@ -110,7 +110,9 @@ def command(
     2 usage or input error (missing/empty input, no videos in common, bad
     results file, a report that could not be written), 130 interrupted.
     """
-    from vqeval.compare import compare_sides, format_table, load_side
+    from vqeval.compare import compare_sides
+    from vqeval.report.comparetext import format_table
+    from vqeval.sides import load_side
 
     if len(inputs) < 2:
         fail_usage("compare needs at least two inputs: a baseline and a method")
@@ -133,8 +135,9 @@ def command(
         # and the cache is shared with it; --dimensions only filters the report
         from vqeval.dimensions import default_names
 
-        extra = set(cfg.dimensions) - set(default_names())
-        dims = tuple(sorted(set(default_names()) | extra)) if extra else None
+        defaults = set(default_names(cfg))
+        extra = set(cfg.dimensions) - defaults
+        dims = tuple(sorted(defaults | extra)) if extra else None
         cfg = dataclasses.replace(cfg, dimensions=dims)
     try:
         batch = run.batch_kwargs()
@@ -151,7 +154,7 @@ def command(
     except VQevalError as e:
         fail_usage(str(e))
         return
-    from vqeval.report.jsonio import clean
+    from vqeval.resultsio import clean
 
     doc = json.dumps(clean(cmp.to_dict()), indent=1, allow_nan=False, ensure_ascii=False)
     stdout_failed = False  # stdout full or closed: one line, exit 2
@@ -161,7 +164,7 @@ def command(
         say(format_table(cmp))
     jobs: list[tuple[str, Callable[[], object]]] = []
     if json_path and json_path != "-":
-        from vqeval.report import write_atomic
+        from vqeval.fileio import write_atomic
 
         jobs.append(("--json", lambda: write_atomic(json_path, doc)))
     if md_path:

@@ -75,9 +75,9 @@ def command(
     input, a report that could not be written), 130 interrupted.
     """
     from vqeval.cli.outputs import check_reports_not_inputs
-    from vqeval.compare import load_side
     from vqeval.dimensions import registry
     from vqeval.gate import evaluate_gate, format_report, load_gate_config
+    from vqeval.sides import load_side
 
     reports = [("--junit", junit_path), ("--md", md_path), ("--json", json_path)]
     inputs = [p for p in (path, gate_path, baseline, run.prompts_file) if p]
@@ -128,8 +128,8 @@ def command(
     if json_path:
         import json
 
-        from vqeval.report import write_atomic
-        from vqeval.report.jsonio import clean
+        from vqeval.fileio import write_atomic
+        from vqeval.resultsio import clean
 
         doc = json.dumps(clean(rep.to_dict()), indent=1, allow_nan=False, ensure_ascii=False)
         jobs.append(("--json", lambda: write_atomic(json_path, doc)))
@@ -143,7 +143,7 @@ def command(
 
 def _dims_in(path: str) -> set[str]:
     """Dimension names in a results JSON (empty for a folder or unreadable file)."""
-    from vqeval.compare import is_results_file, read_results_json
+    from vqeval.sides import is_results_file, read_results_json
 
     if not is_results_file(path):
         return set()

@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 
 from vqeval.cli.common import fail_usage
-from vqeval.report.safe import one_line
+from vqeval.safetext import one_line
 
 
 def _identity(path: str) -> tuple[int, int] | None:

@@ -24,8 +24,8 @@ from vqeval.cli.common import (
     write_reports,
 )
 from vqeval.cli.common import stdout_failed as common_stdout_failed
-from vqeval.report.safe import one_line
 from vqeval.results import ConfigError, ResultsFormatError, VideoResult
+from vqeval.safetext import one_line
 
 if TYPE_CHECKING:
     from vqeval.config import ScoreConfig

@@ -55,6 +55,11 @@ VBENCH_RELATIONS: tuple[str, ...] = (VBENCH_SAME, VBENCH_APPROX, VBENCH_NONE)
 DIRECTIONS: tuple[str, ...] = ("higher", "lower", "neither")
 
 
+def always(config: ScoreConfig, path: str | None) -> bool:
+    """The default :attr:`Dimension.applies`: a dimension that always applies."""
+    return True
+
+
 @dataclass(frozen=True)
 class Dimension:
     """One scoring dimension.
@@ -64,7 +69,8 @@ class Dimension:
         title: short human title.
         description: what it measures, the raw units and that 100 is best.
         weight: weight in the composite (0 = reported but not in the composite).
-        default: computed when the user does not pick dimensions.
+        default: computed when the user does not pick dimensions (and
+            :attr:`applies` says it has something to measure).
         compute: ``(Analysis, Params) -> DimensionScore``: the scoring path
             passes ``config.params`` (:mod:`vqeval.params`); every compute
             function also runs with ``params`` left out (then it reads
@@ -97,6 +103,14 @@ class Dimension:
             and the docs ("" when not in VBench).
         short: column header of at most 6 characters for the terminal table
             ("" = the first 6 letters of the name).
+        applies: ``(config, path) -> bool``: whether the dimension has
+            something to measure under ``config``; ``path`` = for that video
+            (its frame features are computed only then), ``None`` = for
+            videos in general (a default dimension joins the default set
+            only then: :func:`default_names`, the same for the API and the
+            CLI). Default: always.
+        uses_prompt: reads the video's text prompt (:mod:`vqeval.prompts`),
+            which then joins the result cache key.
     """
 
     name: str
@@ -117,6 +131,8 @@ class Dimension:
     vbench: str | Callable[[str | None], str] = VBENCH_NONE
     vbench_definition: str = ""
     short: str = ""
+    applies: Callable[[ScoreConfig, str | None], bool] = always
+    uses_prompt: bool = False
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -223,20 +239,28 @@ def params_of(analysis: Analysis, params: Params | None) -> Params:
     return Params()
 
 
-def default_names() -> tuple[str, ...]:
-    """Names of the dimensions computed when none are picked."""
-    return tuple(n for n, d in registry().items() if d.default)
+def default_names(config: ScoreConfig | None = None) -> tuple[str, ...]:
+    """Names of the dimensions computed when none are picked: the default
+    ones that apply under ``config`` (``None`` = the default configuration).
+    ``vqeval.score_video`` / ``score_batch`` and ``vqeval score`` both
+    resolve ``dimensions=None`` through here."""
+    if config is None:
+        from vqeval.config import ScoreConfig
+
+        config = ScoreConfig()
+    return tuple(n for n, d in registry().items() if d.default and d.applies(config, None))
 
 
-def resolve(names: Iterable[str] | None) -> list[Dimension]:
-    """Dimensions for ``names`` (``None`` = defaults), in registry order.
+def resolve(names: Iterable[str] | None, config: ScoreConfig | None = None) -> list[Dimension]:
+    """Dimensions for ``names`` (``None`` = :func:`default_names` under
+    ``config``), in registry order.
 
     Raises:
         ConfigError: for an unknown name (the message lists the known ones).
     """
     reg = registry()
     if names is None:
-        return [d for d in reg.values() if d.default]
+        return [reg[n] for n in default_names(config)]
     wanted = [n.strip() for n in names if n.strip()]
     unknown = [n for n in wanted if n not in reg]
     if unknown:

@@ -14,10 +14,13 @@ skipped for that video (score ``None`` with the reason). The CLIP model is
 (offline, no cache) the dimension is skipped with the reason, it does not
 fail the video.
 
-Not in the default set of the registry; the CLI adds it to the defaults when a
-prompt is given (``--prompt`` / ``--prompts``), when ``--backbone`` is a CLIP
-model, or when the default CLIP model is already on disk (local file or
-cache); ``-d text_alignment`` asks for it explicitly.
+A default dimension that applies (:func:`applies`, the ``Dimension.applies``
+hook) only when a prompt is given (``--prompt`` / ``--prompts``), when
+``--backbone`` is a CLIP model, or when the default CLIP model is already on
+disk (local file or cache): the API and the CLI then both score it without
+being asked; ``-d text_alignment`` asks for it explicitly. For one video it
+applies when that video has a prompt (else its CLIP embeddings are not
+computed and the score is ``None`` with the reason).
 """
 
 from __future__ import annotations
@@ -66,6 +69,22 @@ def _needs(config: Any) -> tuple[str, ...]:
     return (f"embeddings:{text_backbone(config)}",)
 
 
+def applies(config: Any, path: str | None) -> bool:
+    """Whether ``text_alignment`` has something to measure: for ``path``, when
+    the video has a prompt; in general (``path`` ``None``, choosing the
+    default set), when a prompt is given, ``--backbone`` is a CLIP model or
+    the default CLIP model is on disk (never downloaded to decide this)."""
+    if path is not None:
+        from vqeval.prompts import prompt_for
+
+        return prompt_for(path, config)[0] is not None
+    if config.prompt is not None or config.prompts is not None:
+        return True
+    if str(config.backbone).startswith("clip:"):
+        return True
+    return weights.available(weights.DEFAULT_TEXT_CLIP, config.weights_dir)
+
+
 def compute_text_alignment(analysis: Analysis, params: Params | None = None) -> DimensionScore:
     """CLIPScore of the prompt vs the frames, with the early/late trend."""
     from vqeval.prompts import prompt_for
@@ -109,7 +128,7 @@ register(
             "generator's sidecar JSON; skipped without one. Reported, not in the composite."
         ),
         weight=0.0,
-        default=False,
+        default=True,
         compute=compute_text_alignment,
         family="alignment",
         needs=_needs,
@@ -121,5 +140,7 @@ register(
         backbone=text_backbone,
         vbench=VBENCH_NONE,
         short="text",
+        applies=applies,
+        uses_prompt=True,
     )
 )

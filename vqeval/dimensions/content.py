@@ -4,8 +4,8 @@
 Both read shared intermediates of the :class:`~vqeval.analysis.Analysis`:
 ``analysis.content`` (:class:`metrics.content.ContentSeries`, cut-aware) and
 ``analysis.detail`` (per-frame detail). ``freeze`` adds the per-pair
-stillness to ``analysis.series["still"]`` (with ``"still_times_s"``) and
-``detail`` the per-frame detail to ``analysis.series["detail"]``.
+stillness as its series ``"still"`` (with ``"still_times_s"``) and
+``detail`` the per-frame detail as ``"detail"`` (``DimensionScore.series``).
 """
 
 from __future__ import annotations
@@ -95,9 +95,10 @@ def compute_freeze(analysis: Analysis, params: Params | None = None) -> Dimensio
     """``freeze``: 100 = the content never stops changing; 0 = still throughout."""
     th = params_of(analysis, params).freeze.thresholds()
     st = freeze_stats(analysis, th)
-    analysis.series["still"] = [None if v != v else round(float(v), 3) for v in st.still]
-    analysis.series["still_times_s"] = [round(float(t), 3) for t in st.times_s]
-    return freeze_score(st, analysis.duration_s, th)
+    return freeze_score(st, analysis.duration_s, th).with_series(
+        still=[None if v != v else round(float(v), 3) for v in st.still],
+        still_times_s=[round(float(t), 3) for t in st.times_s],
+    )
 
 
 def detail_score(
@@ -161,8 +162,9 @@ def compute_detail(analysis: Analysis, params: Params | None = None) -> Dimensio
     """``detail``: 100 = the picture keeps its texture; 0 = it collapsed into blur."""
     p = params_of(analysis, params).collapse
     d = analysis.detail
-    analysis.series["detail"] = [round(float(v), 5) for v in d]
-    return detail_score(collapse_of(analysis, p), analysis.duration_s, p)
+    return detail_score(collapse_of(analysis, p), analysis.duration_s, p).with_series(
+        detail=[round(float(v), 5) for v in d]
+    )
 
 
 register(

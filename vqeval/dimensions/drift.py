@@ -4,7 +4,7 @@ Reads the per-frame colour statistics of the frame pass (feature
 ``colour``, :func:`metrics.drift.colour_stats`), the cuts and the optical
 flow (``mean_mag``, for dying motion); the decision is
 :func:`metrics.drift.drift_stats`. Adds the per-frame drift level to
-``analysis.series["drift"]`` (1 = at the threshold).
+its series ``"drift"`` (``DimensionScore.series``) (1 = at the threshold).
 """
 
 from __future__ import annotations
@@ -71,8 +71,7 @@ def compute_drift(analysis: Analysis, params: Params | None = None) -> Dimension
     st = drift_stats(
         colour, analysis.times_s, cuts=analysis.cuts, motion=motion, thresholds=p.thresholds()
     )
-    analysis.series["drift"] = [round(float(v), 2) for v in st.level_series]
-    return drift_score(st, p)
+    return drift_score(st, p).with_series(drift=[round(float(v), 2) for v in st.level_series])
 
 
 register(

@@ -2,8 +2,8 @@
 
 Both read the shared optical-flow series ``analysis.flow`` (one flow field
 per consecutive analysis-frame pair, computed once per video with the
-backend ``config.flow``) and add the per-frame motion curve to
-``analysis.series["motion"]`` (%diag/s, see :mod:`metrics.motion`).
+backend ``config.flow``) and return the per-frame motion curve as their
+series ``"motion"`` (%diag/s, see :mod:`metrics.motion`; ``DimensionScore.series``).
 Whether the content stops changing is the ``freeze`` dimension's question
 (:mod:`vqeval.dimensions.content`); ``motion_decay`` uses its answer to tell
 motion that dies from motion that merely slows.
@@ -16,56 +16,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vqeval.dimensions import Dimension, params_of, register
+from vqeval.features import load_raft, validate_flow  # noqa: F401  (re-exported: they live with the flow feature)
 from vqeval.metrics import motion as mm
 from vqeval.params import DecayParams, MotionLevelParams
-from vqeval.results import ConfigError, DimensionScore
+from vqeval.results import DimensionScore
 
 if TYPE_CHECKING:
     from vqeval.analysis import Analysis
     from vqeval.params import Params
 
 
-def load_raft(weights_dir: str | None = None, device: str = "cpu") -> Any:
-    """torchvision RAFT (see :func:`vqeval.weights.load_raft`, the owner of weights)."""
-    from vqeval.weights import load_raft as _load
-
-    return _load(weights_dir, device)
-
-
-#: The advice of :mod:`vqeval.weights` for a missing backbone model: wrong
-#: for RAFT, which is a flow method (``--flow``), not a backbone.
-_BACKBONE_HINT = "; or use the weight-free backbone 'pixel'"
-
-
-def validate_flow(config: Any) -> None:
-    """Check ``config.flow`` before any decoding (a usage error, not a video's).
-
-    Raises:
-        ConfigError: unknown backend, or ``"raft"`` without its weights or
-            without an importable torchvision.
-    """
-    if config.flow == "raft":
-        try:
-            load_raft(config.weights_dir, getattr(config, "device", "cpu"))
-        except ConfigError as e:  # point at the weight-free flow, not a backbone
-            msg = str(e).replace(_BACKBONE_HINT, "")
-            if "'dis'" not in msg:
-                msg += "; or use the weight-free optical flow: --flow dis (the default)"
-            raise ConfigError(msg) from e
-    elif config.flow not in mm.FLOW_METHODS:
-        raise ConfigError(
-            f"unknown flow backend {config.flow!r}; known: {', '.join((*mm.FLOW_METHODS, 'raft'))}"
-        )
-
-
 def _flow(analysis: Analysis) -> mm.FlowSeries:
     return analysis.flow
 
 
-def _add_series(analysis: Analysis, fs: mm.FlowSeries) -> None:
-    if "motion" not in analysis.series:
-        analysis.series["motion"] = [round(float(v), 3) for v in mm.motion_curve(fs)]
-        analysis.series.setdefault("times_s", [round(float(t), 3) for t in fs.times_s])
+def _series(fs: mm.FlowSeries) -> dict[str, Any]:
+    return {
+        "motion": [round(float(v), 3) for v in mm.motion_curve(fs)],
+        "times_s": [round(float(t), 3) for t in fs.times_s],
+    }
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -92,9 +61,9 @@ def compute_motion_decay(analysis: Analysis, params: Params | None = None) -> Di
 
     p = params_of(analysis, params)
     fs = _flow(analysis)
-    _add_series(analysis, fs)
     st = freeze_stats(analysis, p.freeze.thresholds())
-    return motion_decay_score(fs, st, analysis.duration_s, p.motion_decay)
+    score = motion_decay_score(fs, st, analysis.duration_s, p.motion_decay)
+    return score.with_series(**_series(fs))
 
 
 def motion_decay_score(
@@ -162,12 +131,12 @@ def compute_motion_level(analysis: Analysis, params: Params | None = None) -> Di
     """``motion_level``: how much moves; 100 = at least ``motion_level.full`` %diag/s."""
     full = params_of(analysis, params).motion_level.full
     fs = _flow(analysis)
-    _add_series(analysis, fs)
     if len(fs.dt_s) == 0:
-        return DimensionScore("motion_level", None, {"reason": "fewer than 2 frames"}, fs.method)
+        none = DimensionScore("motion_level", None, {"reason": "fewer than 2 frames"}, fs.method)
+        return none.with_series(**_series(fs))
     lv = _level(fs)
     score = 100.0 * min(1.0, (lv["motion_mean_pct_diag_s"] or 0.0) / full)
-    return DimensionScore("motion_level", round(score, 2), lv, fs.method)
+    return DimensionScore("motion_level", round(score, 2), lv, fs.method).with_series(**_series(fs))
 
 
 def _flow_backbone(config: Any) -> str:

@@ -3,8 +3,8 @@
 
 Both read ``analysis.trajectory`` (the configured backbone's frame
 embeddings, ``pixel`` by default; long clips pooled to at most
-``SSM_MAX_FRAMES`` rows) and share ``analysis.ssm``; ``repetition`` adds the downsampled
-self-similarity matrix to ``analysis.series["ssm"]``.
+``SSM_MAX_FRAMES`` rows) and share ``analysis.ssm``; ``repetition`` returns the downsampled
+self-similarity matrix as its series ``"ssm"`` (``DimensionScore.series``).
 """
 
 from __future__ import annotations
@@ -100,7 +100,6 @@ def compute_repetition(analysis: Analysis, params: Params | None = None) -> Dime
         min_returns=p.min_returns,
         min_shot_s=p.min_shot_s,
     )
-    analysis.series["ssm"] = downsample_matrix(analysis.ssm, 64, 3)
     detected = r.loop_detected or rp.detected or sc.detected or jb.detected
     period_s = r.loop_period_s
     period_frames = r.loop_period_frames
@@ -157,7 +156,8 @@ def compute_repetition(analysis: Analysis, params: Params | None = None) -> Dime
         "flags": ["loop"] if detected else [],
         "flag_details": [loop_detail(r, rp, sc, jb)] if detected else [],
     }
-    return DimensionScore("repetition", round(score, 2), raw, bb.name)
+    ssm = downsample_matrix(analysis.ssm, 64, 3)
+    return DimensionScore("repetition", round(score, 2), raw, bb.name).with_series(ssm=ssm)
 
 
 def _replay_strength(rp: ReplayResult, p: LoopParams) -> float:

@@ -2,7 +2,7 @@
 scalar raw values as ``raw.<dimension>.<key>`` columns (lists as JSON).
 
 Cells are safe to open in a spreadsheet: text starting with ``= + - @``, tab
-or a line break gets a leading apostrophe (:func:`vqeval.report.safe.csv_cell`),
+or a line break gets a leading apostrophe (:func:`vqeval.safetext.csv_cell`),
 and records end with CRLF (RFC 4180), so a carriage return or line feed inside
 a file name is quoted and stays inside one record."""
 
@@ -15,10 +15,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vqeval.report import write_atomic
-from vqeval.report.jsonio import clean
-from vqeval.report.safe import csv_cell
+from vqeval.fileio import write_atomic
 from vqeval.results import VideoResult
+from vqeval.resultsio import clean
+from vqeval.safetext import csv_cell
 
 INFO_FIELDS = ("fps", "frame_count", "width", "height", "codec", "duration_s")
 

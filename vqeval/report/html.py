@@ -23,8 +23,8 @@ import numpy as np
 from vqeval._version import __version__
 from vqeval.report.markdown import write_file
 from vqeval.report.plots import heatmap_data_uri, svg_ci_forest, svg_line, svg_strip
-from vqeval.report.safe import visible
 from vqeval.results import VideoResult
+from vqeval.safetext import visible
 
 if TYPE_CHECKING:
     from vqeval.compare import Comparison, MethodComparison
@@ -177,12 +177,12 @@ def _status(r: VideoResult) -> str:
 def _dimension_summary(results: Sequence[VideoResult], dims: Sequence[str]) -> str:
     from vqeval.compare import (
         COMPOSITE,
-        PROVENANCE_NOTE,
         dimension_declarations,
         dimension_provenance,
         dimension_titles,
         metric_value,
     )
+    from vqeval.report.comparetext import PROVENANCE_NOTE
 
     titles = dimension_titles()
     descs: dict[str, str] = {COMPOSITE: "weighted mean of the dimension scores after failure caps"}
@@ -282,15 +282,9 @@ def write_score_html(
 
 def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> str:
     """One self-contained HTML page for a comparison (one ``tr.pair`` per paired video)."""
-    from vqeval.compare import (
-        COMPOSITE,
-        ERROR_FLAG,
-        PROVENANCE_NOTE,
-        format_p,
-        known_flags,
-        metric_value,
-    )
+    from vqeval.compare import COMPOSITE, ERROR_FLAG, known_flags, metric_value
     from vqeval.dimensions import provenance_label
+    from vqeval.report.comparetext import PROVENANCE_NOTE, format_p
 
     s = cmp.settings
     conf = round(s.get("confidence", 0.95) * 100)
@@ -405,7 +399,7 @@ def render_compare_html(cmp: Comparison, title: str = "VQeval comparison") -> st
 
 def _tempo_html(m: MethodComparison) -> str:
     """Table of tempo, motion ratio and pair flags per pair of one method."""
-    from vqeval.compare import format_ratio
+    from vqeval.report.comparetext import format_ratio
 
     if not m.tempos:
         return ""

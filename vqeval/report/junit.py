@@ -5,7 +5,7 @@ a test; a failed rule carries a ``<failure>`` with the measured value and the
 videos that broke it, each with its flag, start time and reason (or score). Built with :mod:`xml.etree`, so every file name and
 message is escaped; characters XML cannot hold at all (control characters,
 lone surrogates from non-UTF-8 names) are first written as visible escapes
-(``\x1b``, ``\udcff``) by :func:`vqeval.report.safe.xml_text`, so the file is
+(``\x1b``, ``\udcff``) by :func:`vqeval.safetext.xml_text`, so the file is
 always well-formed.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vqeval.gate import GateReport, offender_lines
 from vqeval.report.markdown import write_file
-from vqeval.report.safe import xml_text as _x
+from vqeval.safetext import xml_text as _x
 
 #: Offending video paths listed in one failure body at most.
 MAX_OFFENDERS = 50

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vqeval.report.safe import one_line
 from vqeval.results import VideoResult
+from vqeval.safetext import one_line
 
 if TYPE_CHECKING:
     from vqeval.compare import Comparison, MethodComparison
@@ -32,7 +32,7 @@ _MD_SPECIAL = "\\`*_[]|#~!{}"
 
 def write_file(path: str | os.PathLike[str], text: str | bytes) -> Path:
     """Write ``text`` to ``path`` atomically; returns the path."""
-    from vqeval.report import write_atomic
+    from vqeval.fileio import write_atomic
 
     return Path(write_atomic(path, text))
 
@@ -87,12 +87,12 @@ def render_score_markdown(
     """Markdown for ``vqeval score``: summary, per-dimension means (with each
     dimension's backbone and VBench relation), one row per video."""
     from vqeval.compare import (
-        PROVENANCE_NOTE,
         available_dimensions,
         dimension_provenance,
         dimension_titles,
         metric_value,
     )
+    from vqeval.report.comparetext import PROVENANCE_NOTE
     from vqeval.report.summary import verdict_line
 
     dims = available_dimensions(results)
@@ -164,8 +164,9 @@ def write_score_markdown(
 
 def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -> str:
     """Markdown for ``vqeval compare``: one statistics table per method."""
-    from vqeval.compare import ERROR_FLAG, PROVENANCE_NOTE, format_p, known_flags
+    from vqeval.compare import ERROR_FLAG, known_flags
     from vqeval.dimensions import provenance_label
+    from vqeval.report.comparetext import PROVENANCE_NOTE, format_p
 
     s = cmp.settings
     conf = round(s.get("confidence", 0.95) * 100)
@@ -245,7 +246,7 @@ def render_compare_markdown(cmp: Comparison, title: str = "VQeval comparison") -
 
 def _tempo_markdown(m: MethodComparison) -> list[str]:
     """Tempo and pair flags of one method's pairs (:class:`vqeval.compare.PairTempo`)."""
-    from vqeval.compare import format_ratio
+    from vqeval.report.comparetext import format_ratio
 
     if not m.tempos:
         return []

@@ -11,8 +11,8 @@ import textwrap
 from collections.abc import Sequence
 
 from vqeval.dimensions import registry
-from vqeval.report.safe import one_line
 from vqeval.results import VideoResult
+from vqeval.safetext import one_line
 
 
 def short_name(name: str) -> str:
