@@ -30,12 +30,15 @@ if TYPE_CHECKING:
     from vqeval.config import ScoreConfig
     from vqeval.params import Params
 
-#: Family modules under ``vqeval.dimensions`` imported by :func:`registry`.
+#: Family modules under ``vqeval.dimensions`` imported by :func:`registry`,
+#: in registry order (the order of scores in results, tables and reports).
+#: ``motion`` comes first: scoring used to import it before the registry
+#: (for the flow check), which made that the order of every scored result.
 FAMILIES: tuple[str, ...] = (
+    "motion",
     "repetition",
     "content",
     "drift",
-    "motion",
     "vbench",
     "alignment",
 )
