@@ -542,7 +542,12 @@ class Comparison:
         """JSON-ready form (``vqeval compare --json``)."""
 
         def side_d(s: Side) -> dict[str, Any]:
-            return {"label": s.label, "source": s.source, "videos": len(s.results)}
+            return {
+                "label": s.label,
+                "source": s.source,
+                "videos": len(s.results),
+                "scoring_settings": s.settings,
+            }
 
         return {
             "vqeval": __version__,

@@ -111,6 +111,31 @@ def fail_usage(message: str) -> None:
     raise SystemExit(EXIT_USAGE)
 
 
+def strict_settings_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--strict-settings``: differing scoring settings are an error (exit 2)."""
+    return click.option(
+        "--strict-settings",
+        is_flag=True,
+        help="Exit 2 when the inputs were scored with different settings (dimensions, "
+        "analysis size, fps cap, backbone, flow, parameters, scoring code) or a results "
+        "file does not record them; without it each difference is a warning on stderr.",
+    )(f)
+
+
+def check_settings(sides: Sequence[Any], strict: bool) -> None:
+    """Say on stderr, one line each, how the scoring settings of ``sides``
+    (baseline first) differ (:func:`vqeval.settings.settings_warnings`);
+    with ``strict`` they are errors and the command exits 2."""
+    from vqeval.settings import settings_warnings
+
+    lines = settings_warnings(sides)
+    word = "error" if strict else "warning"
+    for line in lines:
+        click.echo(f"{word}: {one_line(line)}", err=True)
+    if strict and lines:
+        raise SystemExit(EXIT_USAGE)
+
+
 def write_reports(jobs: Sequence[tuple[str, Callable[[], object]]]) -> tuple[list[str], int]:
     """Run report writers one after the other; a writer that fails (folder
     unwritable, path is a folder, parent is a file, disk full) prints one

@@ -15,10 +15,12 @@ from vqeval.cli.common import (
     FiniteFloat,
     RunOptions,
     analysis_options,
+    check_settings,
     emit,
     error_line,
     fail_usage,
     say,
+    strict_settings_option,
     write_reports,
 )
 from vqeval.cli.common import stdout_failed as common_stdout_failed
@@ -79,6 +81,7 @@ from vqeval.stats import DEFAULT_ALPHA, DEFAULT_N_BOOT, DEFAULT_SEED, DEFAULT_TI
 @click.option(
     "--html", "html_path", default=None, metavar="FILE", help="Write a self-contained HTML report."
 )
+@strict_settings_option
 @click.option("-q", "--quiet", is_flag=True, help="No table; only errors and report paths.")
 def command(
     inputs: tuple[str, ...],
@@ -91,6 +94,7 @@ def command(
     json_path: str | None,
     md_path: str | None,
     html_path: str | None,
+    strict_settings: bool,
     quiet: bool,
 ) -> None:
     """Compare methods on the same videos. Each input is a folder of videos
@@ -100,7 +104,10 @@ def command(
     Per dimension (and the composite): means, mean paired difference with a
     seeded bootstrap 95% CI, Wilcoxon signed-rank p-value, win/tie/loss
     counts and a verdict (better / worse / no significant difference);
-    failure flags per side; unmatched videos listed.
+    failure flags per side; unmatched videos listed. Inputs scored with
+    other settings (dimensions, analysis size, fps cap, backbone, flow,
+    parameters, scoring code) get one warning per difference on stderr;
+    --strict-settings makes that exit 2.
 
     \b
     Examples:
@@ -108,7 +115,8 @@ def command(
       vqeval compare base.json out/lvsa out/riflex --html cmp.html --md cmp.md
     Exit codes: 0 compared, 1 compared but some videos failed to score,
     2 usage or input error (missing/empty input, no videos in common, bad
-    results file, a report that could not be written), 130 interrupted.
+    results file, settings that differ under --strict-settings, a report that
+    could not be written), 130 interrupted.
     """
     from vqeval.compare import compare_sides
     from vqeval.report.comparetext import format_table
@@ -142,6 +150,7 @@ def command(
     try:
         batch = run.batch_kwargs()
         sides = [load_side(p, cfg, **batch) for p in inputs]
+        check_settings(sides, strict_settings)
         cmp = compare_sides(
             sides,
             match=match,

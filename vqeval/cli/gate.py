@@ -13,9 +13,11 @@ from vqeval.cli.common import (
     EXIT_USAGE,
     RunOptions,
     analysis_options,
+    check_settings,
     fail_usage,
     say,
     stdout_failed,
+    strict_settings_option,
     write_reports,
 )
 from vqeval.results import VQevalError
@@ -49,6 +51,7 @@ from vqeval.results import VQevalError
 @click.option(
     "--json", "json_path", default=None, metavar="FILE", help="Write the outcome as JSON."
 )
+@strict_settings_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final line.")
 def command(
     path: str,
@@ -58,6 +61,7 @@ def command(
     junit_path: str | None,
     md_path: str | None,
     json_path: str | None,
+    strict_settings: bool,
     quiet: bool,
 ) -> None:
     """Check scored videos against gate rules. PATH is a folder of videos
@@ -65,14 +69,17 @@ def command(
 
     Rules (TOML [[rule]] tables): min_mean, min_each and max_regression on
     any dimension or `composite`; max_rate on a failure flag, `error` or
-    `any`. One JUnit test case per rule.
+    `any`. One JUnit test case per rule. A baseline scored with other
+    settings than PATH gets one warning per difference on stderr;
+    --strict-settings makes that exit 2 (the CI recipe in docs/ci.md uses it).
 
     \b
     Example:
       vqeval gate out/lvsa --config gates.toml --junit gate.xml --md "$GITHUB_STEP_SUMMARY"
     Exit codes: 0 every rule passed, 1 a rule failed, 2 configuration or
     input error (malformed TOML, unknown dimension, wrong types, missing
-    input, a report that could not be written), 130 interrupted.
+    input, settings that differ from the baseline's under --strict-settings,
+    a report that could not be written), 130 interrupted.
     """
     from vqeval.cli.outputs import check_reports_not_inputs
     from vqeval.dimensions import registry
@@ -100,6 +107,7 @@ def command(
             fail_usage(f"{base_path}: baseline results not found")
         if base_path is not None and needs_base:
             base = load_side(base_path, cfg, **{**batch, "pattern": None})
+            check_settings([base, side], strict_settings)
         elif base_path is not None:
             say(
                 f"note: baseline {base_path} not used: no max_regression or slow_motion rule",
