@@ -262,3 +262,45 @@ def test_lvsa_does_not_import_vqeval(graph: dict[str, dict[str, Edge]]) -> None:
         if b == "vqeval" or b.startswith("vqeval.")
     ]
     assert not bad, "lvsa imports vqeval:\n" + "\n".join(bad)
+
+
+#: Imports lvsa (its API, integrations and the generators' CLI) with every
+#: ``vqeval`` module made unimportable; fails on the first attempt to import one.
+_LVSA_ALONE = """
+import importlib.abc, sys
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "vqeval" or name.startswith("vqeval."):
+            raise ImportError(f"lvsa must not import {name}")
+
+sys.meta_path.insert(0, Block())
+import lvsa
+import lvsa.generators.cli
+import lvsa.generators.runner
+import lvsa.integrations
+from lvsa.generators.version import package_version
+
+assert package_version()
+assert lvsa.frame_pattern is not None
+print("ok", lvsa.__file__)
+"""
+
+
+@pytest.mark.packaging
+def test_lvsa_imports_without_vqeval() -> None:
+    """The cheap, honest check that lvsa stands on its own dependencies: a
+    fresh interpreter imports it with ``vqeval`` unimportable (a fresh venv
+    with only lvsa's dependencies would need the network)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _LVSA_ALONE],
+        cwd=REPO,  # the checkout's lvsa first on sys.path
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("ok ") and str(REPO / "lvsa") in proc.stdout

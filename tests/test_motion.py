@@ -133,7 +133,7 @@ def test_dimensions_on_frozen_and_moving_video() -> None:
     frozen = Analysis(_clip(np.repeat(_render(_pan(1, 0.0)), 30, axis=0)), ScoreConfig())
     dec = compute_motion_decay(frozen)
     assert dec.raw["flags"] == [] and dec.score == 100.0  # never moved: frozen, not decayed
-    assert len(frozen.series["motion"]) == 30 and len(frozen.series["times_s"]) == 30
+    assert len(dec.series["motion"]) == 30 and len(dec.series["times_s"]) == 30
 
     moving = Analysis(_clip(_render(_pan(30, 3.0))), ScoreConfig())
     lvl = compute_motion_level(moving)

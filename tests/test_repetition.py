@@ -210,7 +210,7 @@ def test_dimensions_raw_flags_and_series(canvas) -> None:
     assert rep.raw["loop_period_s"] == pytest.approx(period / FPS, abs=1 / FPS)
     for key in ("loop_strength", "pingpong", "revisit_ratio", "repeat_ranges"):
         assert key in rep.raw
-    ssm = a.series["ssm"]
+    ssm = rep.series["ssm"]
     assert len(ssm) == 64 and len(ssm[0]) == 64
     prog = compute_progression(a)
     assert prog.name == "progression" and prog.raw["flags"] == []
