@@ -29,7 +29,7 @@ from vqeval.settings import (
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 CLIPS = ("healthy_pan_rocket.mp4", "slow_rocket.mp4")
-FAST = ["--dimensions", "freeze,motion_level", "--no-cache", "-q"]
+FAST = ["--dimensions", "freeze,motion_level", "--no-cache", "-q", "-j", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -146,9 +146,12 @@ def test_compare_warns_per_difference_and_strict_exits_2(videos: Path, tmp_path:
 
 
 def test_compare_json_records_each_sides_settings(videos: Path, tmp_path: Path) -> None:
-    a = _score(videos, tmp_path / "a.json")
+    plain = ["--no-cache", "-q", "-j", "1"]  # compare scores the default set (and any asked)
+    code, _, err = invoke(["score", str(videos), "--json", str(tmp_path / "a.json"), *plain])
+    assert code == 0, err
+    a = tmp_path / "a.json"
     code, _, err = invoke(
-        ["compare", str(a), str(videos), *FAST, "--json", str(tmp_path / "c.json")]
+        ["compare", str(a), str(videos), *plain, "--json", str(tmp_path / "c.json")]
     )
     assert code == 0 and "settings" not in err, err  # the folder is scored with the same settings
     doc = json.loads((tmp_path / "c.json").read_text())
