@@ -150,7 +150,6 @@ def command(
     try:
         batch = run.batch_kwargs()
         sides = [load_side(p, cfg, **batch) for p in inputs]
-        check_settings(sides, strict_settings)
         cmp = compare_sides(
             sides,
             match=match,
@@ -163,6 +162,7 @@ def command(
     except VQevalError as e:
         fail_usage(str(e))
         return
+    check_settings(sides, strict_settings)  # after the inputs' own errors, before any output
     from vqeval.resultsio import clean
 
     doc = json.dumps(clean(cmp.to_dict()), indent=1, allow_nan=False, ensure_ascii=False)

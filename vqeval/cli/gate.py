@@ -107,7 +107,6 @@ def command(
             fail_usage(f"{base_path}: baseline results not found")
         if base_path is not None and needs_base:
             base = load_side(base_path, cfg, **{**batch, "pattern": None})
-            check_settings([base, side], strict_settings)
         elif base_path is not None:
             say(
                 f"note: baseline {base_path} not used: no max_regression or slow_motion rule",
@@ -122,6 +121,8 @@ def command(
     except VQevalError as e:
         fail_usage(str(e))
         return
+    if base is not None:  # after the inputs' own errors, before any report
+        check_settings([base, side], strict_settings)
     jobs: list[tuple[str, Callable[[], object]]] = []
     if junit_path:
         from vqeval.report.junit import write_junit
