@@ -206,7 +206,7 @@ def collect(
     ``source``; derived clips also ``transform``), or those whose label
     record passes ``only``."""
     config = ScoreConfig()
-    dims = resolve(config.dimensions)
+    dims = resolve(config.dimensions, config)
     labels = json.loads((root / "labels.json").read_text())
     out = []
     for name, lab in sorted(labels.items()):

@@ -378,7 +378,7 @@ def load_clips(
     if not entries:
         raise ConfigError(f"calibrate: no labelled clip found under {root}")
     config = ScoreConfig(params=base or Params())
-    dims = resolve(config.dimensions)
+    dims = resolve(config.dimensions, config)
     out = []
     for path, label, failure, source in entries:
         a = analyse(path, config)
