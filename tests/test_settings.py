@@ -94,11 +94,14 @@ def test_params_hash_covers_every_other_field_generically() -> None:
     assert params_hash(dataclasses.replace(base, device="cuda", batch_size=8)) == params_hash(base)
 
     @dataclasses.dataclass(frozen=True)
-    class WithParams(ScoreConfig):  # a field added later (the params tree) is covered
-        params: tuple[tuple[str, float], ...] = (("freeze.floor", 0.02),)
+    class Later(ScoreConfig):  # a field added to the config later is covered
+        future_option: tuple[tuple[str, float], ...] = (("x", 0.02),)
 
-    a, b = WithParams(), WithParams(params=(("freeze.floor", 0.03),))
+    a, b = Later(), Later(future_option=(("x", 0.03),))
     assert params_hash(a) != params_hash(b) and params_hash(a) != params_hash(base)
+    # the real decision parameters (vqeval.params) are covered the same way
+    tuned = dataclasses.replace(base, params={"motion_level": {"full": 6.0}})
+    assert params_hash(tuned) != params_hash(base)
 
 
 def test_differences_and_warnings_name_what_differs() -> None:
