@@ -649,7 +649,7 @@ def format_table(cal: Calibration) -> str:
 
 def write_params(cal: Calibration, out: str | os.PathLike[str], header: str) -> None:
     """Write the chosen tree as TOML (read by ``vqeval score --params``)."""
-    from vqeval.report import write_atomic
+    from vqeval.fileio import write_atomic
 
     text = cal.params.to_toml(header=header)
     write_atomic(Path(out), text)
