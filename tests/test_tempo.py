@@ -166,6 +166,24 @@ def test_pair_tempo_and_compare_json() -> None:
     assert "slow_motion 1/2" in table and "tempo 0.50" in table
 
 
+def test_compare_reads_the_slow_motion_params() -> None:
+    # the pair flag follows the params tree's slow_motion section: a team
+    # that accepts half speed moves slow_tempo below 0.5 and is not flagged
+    from vqeval.params import SlowMotionParams
+
+    base = Side("base", "base", [result("b/a.mp4", 1.0, 4.0)], "b")
+    meth = Side("m", "m", [result("m/a.mp4", 0.5, 2.0)], "m")
+    lax = SlowMotionParams(slow_tempo=0.4)
+    assert compare_sides([base, meth], n_boot=50).methods[0].pair_flags == {SLOW_MOTION: 1}
+    assert (
+        not compare_sides([base, meth], n_boot=50, params=lax)
+        .methods[0]
+        .pair_flags.get(SLOW_MOTION)
+    )
+    pt = pair_tempo(result("b/a.mp4", 1.0, 4.0), result("m/a.mp4", 0.5, 2.0), lax)
+    assert pt.pair_flags == () and pt.tempo == pytest.approx(0.5, abs=0.04)
+
+
 def test_no_series_gives_null_tempo_with_reason() -> None:
     pt = pair_tempo(result("b/a.mp4", 1.0, 4.0), result("m/a.mp4", 0.5, 2.0, series=False))
     assert pt.tempo is None and "--no-series" in (pt.tempo_reason or "")

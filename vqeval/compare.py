@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vqeval._version import __version__
+from vqeval.params import SlowMotionParams
 from vqeval.results import (
     SCHEMA_VERSION,
     ConfigError,
@@ -259,10 +260,15 @@ def mean_motion(r: VideoResult) -> float | None:
     return None
 
 
-def pair_tempo(baseline: VideoResult, method: VideoResult) -> PairTempo:
+def pair_tempo(
+    baseline: VideoResult, method: VideoResult, params: SlowMotionParams | None = None
+) -> PairTempo:
     """Tempo, motion ratio and pair flags of ``method`` against ``baseline``
-    (:mod:`metrics.tempo`; thresholds in ``docs/metrics.md``)."""
+    (:mod:`metrics.tempo`; thresholds: ``params``, the ``slow_motion``
+    section of the parameter tree, defaults when ``None``)."""
     from vqeval.metrics import tempo as mt
+
+    p = params or SlowMotionParams()
 
     if not (baseline.ok and method.ok):
         return PairTempo(tempo_reason="not scored", reason="not scored")
@@ -278,9 +284,12 @@ def pair_tempo(baseline: VideoResult, method: VideoResult) -> PairTempo:
             f"no frame signature in the {side} record (scored with --no-series or an older VQeval)"
         )
     else:
-        est = mt.estimate_tempo(sa[0], sa[1], sb[0], sb[1])
+        est = mt.estimate_tempo(sa[0], sa[1], sb[0], sb[1], min_confidence=p.min_confidence)
         tempo, conf, why = est.tempo, est.confidence, est.reason
-    dec = mt.slow_motion(tempo, ratio, mb)
+    dec = mt.slow_motion(
+        tempo, ratio, mb, slow_tempo=p.slow_tempo, slow_ratio=p.slow_ratio,
+        min_baseline_motion=p.min_baseline_motion,
+    )  # fmt: skip
     return PairTempo(
         tempo=tempo,
         tempo_confidence=conf,
@@ -630,8 +639,11 @@ def compare_sides(
     alpha: float = DEFAULT_ALPHA,
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
+    params: SlowMotionParams | None = None,
 ) -> Comparison:
-    """Compare every side after the first with the first (the baseline).
+    """Compare every side after the first with the first (the baseline);
+    ``params``: the ``slow_motion`` thresholds of the pair flags (defaults
+    when ``None``).
 
     Raises:
         ConfigError: fewer than two sides, an unknown match mode or dimension,
@@ -665,7 +677,7 @@ def compare_sides(
                 st = _neutral_verdict(st)
             bb, rel = dimension_provenance(paired, d)
             rows.append(DimensionRow(d, titles.get(d, d), st, bb, rel))
-        tempos = [pair_tempo(ra, rb) for _, ra, rb in pr.pairs]
+        tempos = [pair_tempo(ra, rb, params) for _, ra, rb in pr.pairs]
         methods.append(
             MethodComparison(
                 side=s,

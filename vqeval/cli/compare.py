@@ -158,6 +158,7 @@ def command(
             alpha=alpha,
             n_boot=n_boot,
             seed=seed,
+            params=cfg.params.slow_motion,
         )
     except VQevalError as e:
         fail_usage(str(e))
