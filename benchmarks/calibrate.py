@@ -56,7 +56,7 @@ from vqeval.metrics.detail import DISSOLVE_RATIO, collapse_stats  # noqa: E402
 from vqeval.metrics.stats import auroc  # noqa: E402
 from vqeval.metrics.stillness import Thresholds, still_stats  # noqa: E402
 
-from vqeval.calibration import plateau_middle  # noqa: E402  (the procedure's step 3)
+from vqeval.calibration import FREEZE_GRID, plateau_middle  # noqa: E402  (grid; step 3)
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.dimensions import resolve  # noqa: E402
 from vqeval.dimensions.content import detail_score, fast_motion, freeze_score  # noqa: E402
@@ -104,13 +104,7 @@ def defaults() -> Params:
 
 #: Candidate values per threshold (units: RMS Weber contrast for the change
 #: thresholds, energy ratios for SNR and progress, a detail ratio for dissolve).
-GRID: dict[str, tuple[float, ...]] = {
-    "change_floor": (0.01, 0.015, 0.02, 0.03, 0.04),
-    "snr_floor": (3.0, 5.0, 8.0, 10.0, 15.0, 25.0),
-    "lively_change": (0.04, 0.06, 0.09, 0.15),
-    "progress_ratio": (1.5, 2.0, 3.0),
-    "dissolve_ratio": (0.2, 0.3, 0.4, 0.5),
-}
+GRID: dict[str, tuple[float, ...]] = {k.split(".", 1)[1]: v for k, v in FREEZE_GRID.items()}
 FREEZE_KEYS = ("change_floor", "snr_floor", "lively_change", "progress_ratio")
 
 
