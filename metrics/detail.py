@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from vqeval.metrics.content import weber_contrast
-from vqeval.metrics.stats import required_span_s
+from vqeval.metrics.stats import longest_run, required_span_s
 
 __all__ = [
     "BLUR_RATIO",
@@ -140,19 +140,6 @@ class CollapseStats:
     sharpness_retention: float | None = None
 
 
-def _longest_run(mask: np.ndarray) -> tuple[int, int]:
-    best = (0, 0)
-    start = None
-    for i, m in enumerate([*mask.tolist(), False]):
-        if m and start is None:
-            start = i
-        elif not m and start is not None:
-            if i - start > best[1] - best[0]:
-                best = (start, i)
-            start = None
-    return best
-
-
 def collapse_stats(
     detail: np.ndarray,
     times_s: np.ndarray,
@@ -207,9 +194,9 @@ def collapse_stats(
         win = np.lib.stride_tricks.sliding_window_view(acc, k).max(axis=1)
         sharp_ret = float(np.exp(win.min()))
     for reason, mask in tests:
-        a, b = _longest_run(mask)
-        if b - a > best[2] - best[1]:
-            best = (reason, a, b)
+        a, ln = longest_run(mask)
+        if ln > best[2] - best[1]:
+            best = (reason, a, a + ln)
     reason, a, b = best
     length = (b - a) * step
     collapsed = b > a and length >= need

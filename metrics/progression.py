@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from vqeval.metrics.stats import longest_run
 
 __all__ = ["FROZEN_MIN_S", "FROZEN_MIN_SHARE", "ProgressionResult", "measure_progression"]
 
@@ -72,14 +73,6 @@ class ProgressionResult:
     still_fraction: float
     longest_still_s: float
     frozen: bool
-
-
-def _longest_run(mask: np.ndarray) -> int:
-    best = cur = 0
-    for m in mask:
-        cur = cur + 1 if m else 0
-        best = max(best, cur)
-    return best
 
 
 def greedy_states(embeddings: np.ndarray, radius: float) -> int:
@@ -155,7 +148,7 @@ def measure_progression(
     still = np.zeros(t, dtype=bool)
     for j in range(1, t):
         still[j] = d[max(0, j - w) : j, j].max() < novelty_distance
-    longest = _longest_run(still)
+    longest = longest_run(still)[1]
     longest_s = longest / fps
     n_still = int(still.sum())
     frozen = n_still / fps >= FROZEN_MIN_S and n_still >= FROZEN_MIN_SHARE * t

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import median_filter
+from vqeval.metrics.stats import longest_run
 
 __all__ = [
     "BACK_RATIO",
@@ -125,17 +126,6 @@ def neighbour_distance(d: np.ndarray, fps: float) -> np.ndarray:
     return median_filter(nb, size=width, mode="nearest")
 
 
-def _longest_run(mask: np.ndarray) -> tuple[int, int]:
-    """(start, length) of the longest run of True in ``mask`` ((0, 0) if none)."""
-    if not mask.any():
-        return 0, 0
-    m = np.concatenate([[0], mask.astype(np.int8), [0]])
-    edges = np.flatnonzero(np.diff(m))
-    starts, ends = edges[::2], edges[1::2]
-    k = int(np.argmax(ends - starts))
-    return int(starts[k]), int(ends[k] - starts[k])
-
-
 def detect_replay(
     d: np.ndarray,
     fps: float,
@@ -177,7 +167,7 @@ def detect_replay(
         i = np.arange(t - lag)
         floor = np.maximum(n[i], n[i + lag])
         tight = (d[i, i + lag] < tight_ratio * floor) & moving[i] & moving[i + lag]
-        start, ln = _longest_run(tight)
+        start, ln = longest_run(tight)
         if ln > best_len:
             best_len, best_lag, best_start = ln, lag, start
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["auroc", "required_span_s"]
+__all__ = ["auroc", "longest_run", "required_span_s"]
 
 
 def required_span_s(duration_s: float, min_s: float, fraction: float) -> float:
@@ -22,6 +22,19 @@ def required_span_s(duration_s: float, min_s: float, fraction: float) -> float:
         fraction: shortest stretch as a share of the duration, 0-1.
     """
     return max(min_s, fraction * duration_s)
+
+
+def longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """``(start, length)`` of the longest run of True in the 1-D boolean
+    ``mask`` (frame indices; the first of equally long runs; ``(0, 0)`` when
+    there is none)."""
+    m = np.asarray(mask, dtype=bool)
+    if not m.any():
+        return 0, 0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], m.astype(np.int8), [0]])))
+    starts, ends = edges[::2], edges[1::2]
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k] - starts[k])
 
 
 def auroc(positive: Sequence[float], negative: Sequence[float]) -> float:
