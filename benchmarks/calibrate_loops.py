@@ -63,9 +63,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from calibrate import plateau_middle  # noqa: E402
 from vqeval.metrics.repetition import (  # noqa: E402
     LOOP_STRENGTH_THRESHOLD,
     MIN_AWAY,
@@ -82,7 +80,7 @@ from vqeval.metrics.replay import (  # noqa: E402
 )
 from vqeval.metrics.scenes import RETURN_RATIO, scene_returns  # noqa: E402
 
-from vqeval.calibration import LOOP_GRID  # noqa: E402
+from vqeval.calibration import LOOP_GRID, plateau_middle  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.pipeline import analyse  # noqa: E402
 

@@ -71,9 +71,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from calibrate import plateau_middle  # noqa: E402
 from vqeval.metrics.drift import (  # noqa: E402
     REPLACED,
     DriftThresholds,
@@ -81,6 +79,7 @@ from vqeval.metrics.drift import (  # noqa: E402
     drift_stats,
 )
 
+from vqeval.calibration import plateau_middle  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.framepass import run_pass  # noqa: E402
 from vqeval.video import read_clip  # noqa: E402

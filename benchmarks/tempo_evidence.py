@@ -81,10 +81,10 @@ if str(REPO) not in sys.path:
 from vqeval.metrics import tempo as mt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from calibrate import plateau_middle  # noqa: E402
 from dev_failures import played_at  # noqa: E402
 
 from vqeval.batch import score_batch  # noqa: E402
+from vqeval.calibration import plateau_middle  # noqa: E402
 from vqeval.compare import mean_motion  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.results import VideoResult  # noqa: E402
