@@ -263,6 +263,23 @@ def _features(
     return comps, list(feats.cuts or []), mot, np.asarray(feats.colour)
 
 
+def _file_case(
+    path: Path,
+    label: str,
+    source: str,
+    kind: str,
+    transform: str = "",
+    other: tuple[str, ...] = (),
+) -> tuple[Case, Any]:
+    """A :class:`Case` from a clip file (source: the labels' ``source``),
+    with the decoded clip (its frames feed the derived families)."""
+    clip = read_clip(path, stills=0)
+    comps, cuts, mot, col = _features(clip.frames, clip.times_s, clip.fps)
+    src = str(source).split(":", 1)[0]
+    case = Case(path.name, label, src, kind, transform, comps, clip.times_s, cuts, mot, other, col)
+    return case, clip
+
+
 def collect_controls(root: Path) -> list[Case]:
     """The ``healthy`` clips of a labelled folder (``benchmarks/dev_failures.py``
     output: slowed, reframed, re-encoded and cut variants of the dev sets'
@@ -273,13 +290,8 @@ def collect_controls(root: Path) -> list[Case]:
     for name, lab in sorted(labels.items()):
         if lab["label"] != "healthy" or not (root / name).exists():
             continue
-        clip = read_clip(root / name, stills=0)
-        src = str(lab["source"]).split(":", 1)[0]
-        comps, cuts, mot, col = _features(clip.frames, clip.times_s, clip.fps)
         tname = str(lab.get("transform", "control"))
-        cases.append(
-            Case(name, "healthy", src, "derived", tname, comps, clip.times_s, cuts, mot, (), col)
-        )
+        cases.append(_file_case(root / name, "healthy", lab["source"], "derived", tname)[0])
         print(f"{name}: control", flush=True)
     return cases
 
@@ -302,15 +314,9 @@ def collect(
         for name, lab in sorted(labels.items()):
             if not (root / name).exists() or lab["label"] == "slow":
                 continue
-            clip = read_clip(root / name, stills=0)
-            src = str(lab["source"]).split(":", 1)[0]
-            comps, cuts, mot, col = _features(clip.frames, clip.times_s, clip.fps)
             other = tuple(f for f in flags_json.get(name, ()) if f not in ignore)
-            cases.append(
-                Case(
-                    name, lab["label"], src, "real", "", comps, clip.times_s, cuts, mot, other, col
-                )
-            )
+            case, clip = _file_case(root / name, lab["label"], lab["source"], "real", "", other)
+            cases.append(case)
             if lab["label"] == "healthy":
                 clips[name] = (clip.frames, clip.times_s, clip.fps)
             print(f"{name}: {lab['label']}", flush=True)
