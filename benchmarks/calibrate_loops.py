@@ -80,7 +80,8 @@ from vqeval.metrics.replay import (  # noqa: E402
 )
 from vqeval.metrics.scenes import RETURN_RATIO, scene_returns  # noqa: E402
 
-from vqeval.calibration import LOOP_GRID, plateau_middle  # noqa: E402
+from vqeval.calibration import LOOP_GRID, balanced_accuracy  # noqa: E402
+from vqeval.calibration import select as choose  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.pipeline import analyse  # noqa: E402
 
@@ -236,30 +237,17 @@ def flag_tensor(c: Case) -> np.ndarray:
     )
 
 
-def accuracy_tensor(cases: Sequence[Case]) -> np.ndarray:
-    """Balanced accuracy (mean over clip sets) of every combination."""
-    per_kind = []
-    for kind in sorted({c.kind for c in cases}):
-        sel = [c for c in cases if c.kind == kind]
-        rates = []
-        for label, want in (("loop", True), ("healthy", False)):
-            group = [flag_tensor(c) for c in sel if c.label == label]
-            if group:
-                hit = np.mean(np.stack(group), axis=0)
-                rates.append(hit if want else 1.0 - hit)
-        if rates:
-            per_kind.append(np.mean(np.stack(rates), axis=0))
-    return np.mean(np.stack(per_kind), axis=0)
-
-
 def select(cases: Sequence[Case]) -> tuple[dict[str, float], float, int]:
-    """The procedure of the module doc: (thresholds, accuracy, plateau size)."""
-    acc = accuracy_tensor(cases)
-    best = float(acc.max())
-    tied = np.argwhere(acc >= best - 1e-12)  # grid indices of the plateau
-    pick = tied[plateau_middle(tied)]
-    chosen = {k: GRID[k][int(i)] for k, i in zip(GRID, pick)}
-    return chosen, best, len(tied)
+    """The procedure of the module doc (``vqeval.calibration``'s balanced
+    accuracy over the clip sets and plateau middle): (thresholds, accuracy,
+    plateau size)."""
+    acc = balanced_accuracy(
+        np.stack([flag_tensor(c) for c in cases]),
+        [c.label == "loop" for c in cases],
+        [c.kind for c in cases],
+    )
+    chosen, best, ties, _ = choose(acc, GRID)
+    return chosen, best, ties
 
 
 def figures(cases: Sequence[Case], flags: dict[str, bool]) -> dict[str, Any]:
