@@ -59,8 +59,13 @@ leave-one-source-out folds keep every derived clip with its parent.
 Usage::
 
     python benchmarks/dev_failures.py --real ../shared/realvideos --out out/dev_failures
+    python benchmarks/dev_failures.py --real ../shared/realvideos_svi --out out/dev_failures
 
-Parameters are drawn per clip and transform from a generator seeded by their\nnames: the same inputs give the same clips.
+(the second run adds the SVI clips' families to the same folder and index,
+as ``benchmarks/evidence.py`` does).
+
+Parameters are drawn per clip and transform from a generator seeded by their
+names: the same inputs give the same clips.
 """
 
 from __future__ import annotations

@@ -123,6 +123,19 @@ def test_scenes_that_alternate_are_found_one_return_is_editing(order: str, expec
         assert r.ratio is not None and r.ratio < 0.35
 
 
+def test_a_sliver_after_a_cut_does_not_join_the_shot_before() -> None:
+    """A B A B then two frames of A (a remainder, or the frame between two
+    detectors' reports of one cut): too short to be a shot, the sliver is
+    left out; merged into the last B shot it made that shot "the same view"
+    as the A shot before it, and the second return went unseen."""
+    a, b = _canvas(1), _canvas(2)
+    n = 36
+    frames = _shots(a, b, "ABABA")[: 4 * n + 2]
+    times = np.arange(len(frames)) / FPS
+    r = scene_returns(_dist(frames), [n, 2 * n, 3 * n, 4 * n], times)
+    assert r.detected and r.returns >= 2 and r.shots == 4
+
+
 def test_a_new_scene_after_every_cut_is_no_alternation() -> None:
     frames = np.concatenate(
         [_render(_canvas(s), _path(36, seed=s, speed=1.0), seed=s) for s in (1, 2, 3, 4)]

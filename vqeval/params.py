@@ -258,8 +258,8 @@ class LoopParams:
             neighbours). 0.3, set by design.
         min_returns: scene returns that raise the flag (A B A B = 2). Set by
             design.
-        min_shot_s: shorter shots are merged into the one before (flashes,
-            fast motion), s. 0.5, set by design.
+        min_shot_s: shorter shots are left out of the scene-return
+            comparison (flashes, fast motion), s. 0.5, set by design.
         score_floor: loop strength (0-1) at or below which ``repetition``
             scores 100 (linear to 0 at strength 1). 0.5, set by design.
         cap: composite cap, 40 points.
