@@ -2,7 +2,7 @@
 the choice generalises (leave-one-source-out).
 
 Four detectors raise ``loop`` (``vqeval/dimensions/repetition.py``); their
-eight thresholds are chosen together:
+nine thresholds are chosen together:
 
 ==================  =========================================================
 parameter           decides
@@ -15,6 +15,8 @@ parameter           decides
                     (:data:`metrics.replay.TIGHT_RATIO`)
 ``min_run_s``       replays: how long the matches must last
                     (:data:`metrics.replay.MIN_RUN_S`)
+``neighbour_``      replays: the step (s) over which the neighbour distance
+``step_s``          is taken (:data:`metrics.replay.NEIGHBOUR_STEP_S`)
 ``jump_factor``,    jumps back: how large a step is a jump, how closely it
 ``back_ratio``,     lands on earlier content, how many evenly spaced ones
 ``min_jumps``       make a loop (:func:`metrics.replay.jumps_back`)
@@ -74,13 +76,14 @@ from vqeval.metrics.replay import (  # noqa: E402
     JUMP_FACTOR,
     MIN_JUMPS,
     MIN_RUN_S,
+    NEIGHBOUR_STEP_S,
     TIGHT_RATIO,
     detect_replay,
     jumps_back,
 )
 from vqeval.metrics.scenes import RETURN_RATIO, scene_returns  # noqa: E402
 
-from vqeval.calibration import LOOP_GRID, balanced_accuracy  # noqa: E402
+from vqeval.calibration import LOOP_GRID, balanced_accuracy, loop_flags  # noqa: E402
 from vqeval.calibration import select as choose  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
 from vqeval.pipeline import analyse  # noqa: E402
@@ -94,6 +97,7 @@ DEFAULTS = {
     "strength": LOOP_STRENGTH_THRESHOLD,
     "tight_ratio": TIGHT_RATIO,
     "min_run_s": MIN_RUN_S,
+    "neighbour_step_s": NEIGHBOUR_STEP_S,
     "jump_factor": JUMP_FACTOR,
     "back_ratio": BACK_RATIO,
     "min_jumps": MIN_JUMPS,
@@ -112,7 +116,7 @@ class Case:
     transform: str
     # min_away -> (loop strength, ping-pong strength, >= 2 turning points)
     departure: dict[float, tuple[float, float, bool]] = field(default_factory=dict)
-    replay: dict[tuple[float, float], bool] = field(default_factory=dict)
+    replay: dict[tuple[float, float, float], bool] = field(default_factory=dict)
     scenes: dict[float, bool] = field(default_factory=dict)
     # (jump_factor, back_ratio) -> longest chain of jumps back
     jumps: dict[tuple[float, float], int] = field(default_factory=dict)
@@ -124,7 +128,7 @@ class Case:
         return (
             loop_s >= thr
             or (turns and pp_s >= thr)
-            or self.replay[(p["tight_ratio"], p["min_run_s"])]
+            or self.replay[(p["tight_ratio"], p["min_run_s"], p["neighbour_step_s"])]
             or self.scenes[p["return_ratio"]]
             or self.jumps[(p["jump_factor"], p["back_ratio"])] >= p["min_jumps"]
         )
@@ -188,8 +192,12 @@ def collect(
             case.departure[m] = (r.loop_strength, r.pingpong_strength, turns)
         for tr in GRID["tight_ratio"]:
             for mr in GRID["min_run_s"]:
-                rp = detect_replay(dist, fps, times_s=times, tight_ratio=tr, min_run_s=mr)
-                case.replay[(tr, mr)] = rp.detected
+                for ns in GRID["neighbour_step_s"]:
+                    rp = detect_replay(
+                        dist, fps, times_s=times, tight_ratio=tr, min_run_s=mr,
+                        neighbour_step_s=ns,
+                    )  # fmt: skip
+                    case.replay[(tr, mr, ns)] = rp.detected
         for jf in GRID["jump_factor"]:
             for br in GRID["back_ratio"]:
                 jb = jumps_back(dist, fps, times_s=times, jump_factor=jf, back_ratio=br)
@@ -219,7 +227,12 @@ def flag_tensor(c: Case) -> np.ndarray:
             for m in g["min_away"]
         ]
     )
-    rep = np.array([[c.replay[(t, r)] for r in g["min_run_s"]] for t in g["tight_ratio"]])
+    rep = np.array(
+        [
+            [[c.replay[(t, r, s)] for s in g["neighbour_step_s"]] for r in g["min_run_s"]]
+            for t in g["tight_ratio"]
+        ]
+    )
     jmp = np.array(
         [
             [[c.jumps[(jf, br)] >= mj for mj in g["min_jumps"]] for br in g["back_ratio"]]
@@ -227,14 +240,7 @@ def flag_tensor(c: Case) -> np.ndarray:
         ]
     )
     scn = np.array([c.scenes[r] for r in g["return_ratio"]])
-    # axes: min_away, strength, tight_ratio, min_run_s, jump_factor, back_ratio,
-    # min_jumps, return_ratio
-    return (
-        dep[:, :, None, None, None, None, None, None]
-        | rep[None, None, :, :, None, None, None, None]
-        | jmp[None, None, None, None, :, :, :, None]
-        | scn[None, None, None, None, None, None, None, :]
-    )
+    return loop_flags(dep, rep, jmp, scn)
 
 
 def select(cases: Sequence[Case]) -> tuple[dict[str, float], float, int]:

@@ -1,20 +1,23 @@
 """Do VQeval's verdicts survive another encoding of the same clips?
 
 Hidden test clips come from other web pages, so other encoders, bitrates and
-sizes. This script re-encodes every labelled clip (the real dev set, and the
-derived failures of ``benchmarks/dev_failures.py`` when given) with H.264 at a
-few quality / size settings, scores each copy with the default configuration,
-and reports per setting: composite AUROC (failure vs healthy), healthy clips
-failed, loops and freezes caught (verdict ``failed``), and every clip whose
-verdict differs from the one it gets as shipped. No threshold is changed.
+sizes. This script re-encodes every labelled clip (the real dev sets
+``realvideos`` and ``realvideos_svi``, and the derived failures of
+``benchmarks/dev_failures.py`` when given) with H.264 at a few quality / size
+settings, scores each copy with the default configuration, and reports per
+setting: composite AUROC (per-clip failures against healthy clips), healthy
+clips failed, failures caught per label (verdict ``failed``), and every clip
+whose verdict differs from the one it gets as shipped. No threshold is
+changed. ``slow`` clips are pair failures (judged by ``vqeval compare``
+against their reference) and take no part in the per-clip figures.
 
 Settings (CRF: x264 constant rate factor, 18 = visually lossless, 38 = heavy
 blocking; size: long side in px, never upscaled): see :data:`SETTINGS`.
 
 Usage::
 
-    python benchmarks/dev_failures.py --real ../shared/realvideos --out out/dev_failures
-    python benchmarks/robust_encoding.py --real ../shared/realvideos --derived out/dev_failures
+    python benchmarks/robust_encoding.py
+    python benchmarks/robust_encoding.py --derived out/dev_failures  # + derived clips
 
 Writes ``benchmarks/results/encoding_robustness.{md,json}``.
 """
@@ -43,6 +46,8 @@ from vqeval.batch import score_batch  # noqa: E402
 from vqeval.executors.local import available_cpus  # noqa: E402
 from vqeval.video import read_clip  # noqa: E402
 
+#: Per-clip failure labels (``slow`` is judged against a reference, not here).
+FAILURES = ("loop", "frozen", "drift", "collapse")
 #: (name, x264 CRF, long side in px); ``None`` = the clips as shipped.
 SETTINGS: tuple[tuple[str, int | None, int | None], ...] = (
     ("as shipped", None, None),
@@ -83,33 +88,48 @@ def judge(folder: Path) -> dict[str, Any]:
         }
     ok = {n: c for n, c in clips.items() if c["composite"] is not None}
     healthy = [c for c in ok.values() if c["label"] == "healthy"]
-    fails = [c for c in ok.values() if c["label"] != "healthy"]
-    count = {
+    fails = [c for c in ok.values() if c["label"] in FAILURES]
+    caught = {
         kind: (
             sum(c["failed"] for c in ok.values() if c["label"] == kind),
             sum(c["label"] == kind for c in ok.values()),
         )
-        for kind in ("loop", "frozen")
+        for kind in FAILURES
+        if any(c["label"] == kind for c in ok.values())
     }
     return {
         "clips": clips,
-        "auroc": auroc([c["composite"] for c in healthy], [c["composite"] for c in fails]),
+        "auroc": auroc([c["composite"] for c in healthy], [c["composite"] for c in fails])
+        if healthy and fails
+        else None,
         "healthy_failed": (sum(c["failed"] for c in healthy), len(healthy)),
-        "loops_caught": count["loop"],
-        "freezes_caught": count["frozen"],
+        "caught": caught,
         "errors": sum(c["error"] is not None for c in clips.values()),
     }
+
+
+def _row(res: dict[str, Any], sep: str = ", ") -> str:
+    """AUROC, healthy failed and failures caught per label, for a line or a table row."""
+    a = "-" if res["auroc"] is None else f"{res['auroc']:.3f}"
+    h = res["healthy_failed"]
+    caught = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in res["caught"].items()) or "-"
+    return sep.join([a, f"{h[0]} of {h[1]}", caught])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--real", type=Path, default=REPO.parent / "shared" / "realvideos")
+    ap.add_argument("--svi", type=Path, default=REPO.parent / "shared" / "realvideos_svi")
     ap.add_argument("--derived", type=Path, default=None, help="out/dev_failures folder")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args()
-    sets = {"real": args.real}
-    if args.derived is not None:
-        sets["derived"] = args.derived
+    sets = {
+        name: root
+        for name, root in (("real", args.real), ("svi", args.svi), ("derived", args.derived))
+        if root is not None and (root / "labels.json").is_file()
+    }
+    if not sets:
+        raise SystemExit("no labelled clip set found (--real, --svi, --derived)")
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="vqeval-reencode-") as tmp:
         for setting, crf, size in SETTINGS:
@@ -120,12 +140,7 @@ def main() -> None:
                     reencode(src, folder, crf, size)
                 res = judge(folder)
                 results.setdefault(set_name, {})[setting] = res
-                print(
-                    f"{set_name} / {setting}: AUROC {res['auroc']:.3f}, healthy failed "
-                    f"{res['healthy_failed']}, loops {res['loops_caught']}, "
-                    f"freezes {res['freezes_caught']}",
-                    flush=True,
-                )
+                print(f"{set_name} / {setting}: {_row(res)}", flush=True)
                 if folder != src:
                     shutil.rmtree(folder)
     lines = [
@@ -135,19 +150,12 @@ def main() -> None:
         "`python benchmarks/robust_encoding.py` (default configuration, no threshold "
         "changed; x264 `medium` preset, yuv420p; sizes are long sides, never upscaled).",
         "",
-        "| set | encoding | composite AUROC | healthy failed | loops caught | freezes caught |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| set | encoding | composite AUROC | healthy failed | failures caught |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for set_name, per in results.items():
         for setting, res in per.items():
-
-            def frac(p: tuple[int, int]) -> str:
-                return f"{p[0]} of {p[1]}"
-
-            lines.append(
-                f"| {set_name} | {setting} | {res['auroc']:.3f} | {frac(res['healthy_failed'])} "
-                f"| {frac(res['loops_caught'])} | {frac(res['freezes_caught'])} |"
-            )
+            lines.append(f"| {set_name} | {setting} | {_row(res, sep=' | ')} |")
     lines += ["", "Verdicts that differ from the clip as shipped:", ""]
     for set_name, per in results.items():
         base = per["as shipped"]["clips"]

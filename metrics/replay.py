@@ -11,10 +11,16 @@ repeated stretch, and the jumps back are periodic.
 
 With the cosine distance ``D = 1 - S`` of frame embeddings and the local
 *neighbour distance* ``n(i)`` (running median over about a second of
-``D[i, i + 1]``: the motion plus noise between consecutive analysis frames),
-a pair ``(i, j)`` is a **tight match** when::
+``D[i, i + s]``, ``s`` the frames in ``neighbour_step_s``: the motion plus
+noise over that step), a pair ``(i, j)`` is a **tight match** when::
 
     D[i, j] < tight_ratio * max(n(i), n(j))
+
+The step matters for slow content: between consecutive analysis frames a
+talking head moves about as much as the codec's noise, so a replayed frame
+is no closer to its copy than to its neighbour; over a few frames the motion
+adds up while the noise does not, and an exact replay stands out against it.
+The step and the ratio are chosen together (``benchmarks/calibrate_loops.py``).
 
 * A **replayed loop** of period ``P`` is a run of tight matches along the
   diagonal ``(i, i + P)`` lasting at least ``min_run_s``. The period is the
@@ -22,7 +28,8 @@ a pair ``(i, j)`` is a **tight match** when::
   ``3P``, ... over shorter runs), so sub-second periods are found as they are.
 * **Jumps back** (:func:`jumps_back`): the seams of a stretch replayed with
   hard cuts, each a step far larger than the neighbour distance that lands
-  on a frame seen at least ``MIN_PERIOD_S`` before; two make a loop. This
+  on a frame seen at least ``MIN_PERIOD_S`` before; :data:`MIN_JUMPS` evenly
+  spaced ones make a loop. This
   catches loops whose content moves less than the frames' noise between
   seams.
 * A **replayed ping-pong** (a stretch played forward then backward) is a run
@@ -30,10 +37,9 @@ a pair ``(i, j)`` is a **tight match** when::
   point ``c`` outwards, reaching ``min_run_s`` on each side of it, at two or
   more turning points (one reversal is ordinary motion).
 
-Natural motion never matches within its own noise for a second: on the real
-dev clips (healthy, drifting, collapsing and generated loops alike) the
-longest run of tight matches is 0.25 s at ``tight_ratio`` 0.5, and no
-healthy clip reaches ``MIN_RUN_S`` at the chosen 0.7
+Natural motion never matches within its own noise for a second: at the
+chosen ratio 0.5 against the change over a quarter second, no healthy clip
+of the real dev sets or of the derived controls reaches ``MIN_RUN_S``
 (``benchmarks/results/loops.md``). A still picture (every ``n(i)`` at the noise floor)
 matches nothing *beyond* its noise, so a freeze is not a replay; frames
 identical to the last bit (``n(i)`` below ``1e-6``) are never counted.
@@ -52,6 +58,7 @@ __all__ = [
     "JUMP_FACTOR",
     "MIN_JUMPS",
     "MIN_RUN_S",
+    "NEIGHBOUR_STEP_S",
     "TIGHT_RATIO",
     "JumpsBack",
     "ReplayResult",
@@ -64,10 +71,14 @@ __all__ = [
 #: (0-1) of the larger local neighbour distance (chosen by
 #: ``benchmarks/calibrate_loops.py``; the grid stops at 0.7, above which a
 #: match is no longer clearly beyond the neighbours' change).
-TIGHT_RATIO = 0.7
+TIGHT_RATIO = 0.5
 #: Shortest run of tight matches (s) that counts as a replay (chosen by
 #: ``benchmarks/calibrate_loops.py``).
 MIN_RUN_S = 1.0
+#: Step (s) over which the neighbour distance is taken, rounded to whole
+#: analysis frames, at least one (chosen by ``benchmarks/calibrate_loops.py``
+#: with :data:`TIGHT_RATIO`).
+NEIGHBOUR_STEP_S = 0.25
 #: Shortest replay period (s): below it the frames are neighbours.
 MIN_PERIOD_S = 0.3
 #: Neighbour distances below this (cosine distance) are bit-identical frames.
@@ -109,19 +120,21 @@ class ReplayResult:
 NOTHING = ReplayResult(False, None, None, None, None, None, 0.0, None)
 
 
-def neighbour_distance(d: np.ndarray, fps: float) -> np.ndarray:
+def neighbour_distance(d: np.ndarray, fps: float, step: int = 1) -> np.ndarray:
     """Local neighbour distance ``n(i)``: running median (about 1 s wide) of
-    ``D[i, i + 1]``.
+    ``D[i, i + step]``.
 
     Args:
         d: (T, T) cosine distance matrix (0-2), T >= 2.
         fps: analysis frame rate, frames/s (> 0).
+        step: frames between the compared pair (>= 1; at most T - 1 is used).
 
     Returns:
-        (T,) float64, cosine distance (the last frame repeats its neighbour's).
+        (T,) float64, cosine distance (the last frames repeat the last value).
     """
-    nb = np.diagonal(d, 1).astype(np.float64)
-    nb = np.concatenate([nb, nb[-1:]])
+    k = max(1, min(int(step), len(d) - 1))
+    nb = np.diagonal(d, k).astype(np.float64)
+    nb = np.concatenate([nb, np.repeat(nb[-1:], k)])
     width = max(3, round(fps) | 1)
     return median_filter(nb, size=width, mode="nearest")
 
@@ -134,6 +147,7 @@ def detect_replay(
     tight_ratio: float = TIGHT_RATIO,
     min_run_s: float = MIN_RUN_S,
     min_period_s: float = MIN_PERIOD_S,
+    neighbour_step_s: float = NEIGHBOUR_STEP_S,
 ) -> ReplayResult:
     """Find a loop or ping-pong whose repeats match beyond the frames' noise.
 
@@ -144,6 +158,8 @@ def detect_replay(
         tight_ratio: see :data:`TIGHT_RATIO` (0-1).
         min_run_s: see :data:`MIN_RUN_S` (s).
         min_period_s: see :data:`MIN_PERIOD_S` (s).
+        neighbour_step_s: see :data:`NEIGHBOUR_STEP_S` (s, >= 0; at least
+            one frame).
 
     Returns:
         :class:`ReplayResult`; ``detected`` False with fewer frames than one
@@ -158,7 +174,7 @@ def detect_replay(
     if t < lag0 + run_min + 1:
         return NOTHING
     tt = np.asarray(times_s, dtype=np.float64) if times_s is not None else np.arange(t) / fps
-    n = neighbour_distance(d, fps)
+    n = neighbour_distance(d, fps, max(1, round(neighbour_step_s * fps)))
     moving = n > _IDENTICAL
 
     # ---- diagonals: (i, i + L)
@@ -245,12 +261,12 @@ def detect_replay(
 #: A step between neighbouring frames is a jump when it is at least this many
 #: times the local neighbour distance (running median, about 2 s) (chosen by
 #: ``benchmarks/calibrate_loops.py``, as the two below).
-JUMP_FACTOR = 3.0
+JUMP_FACTOR = 5.0
 #: A jump lands *back* when the frame after it is closer than this fraction
 #: (0-1) of the jump to a frame at least :data:`MIN_PERIOD_S` earlier.
 BACK_RATIO = 0.35
 #: Evenly spaced jumps back to the same content that make a loop.
-MIN_JUMPS = 3
+MIN_JUMPS = 4
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def test_defaults_equal_the_metric_functions_defaults() -> None:
         "loop.return_threshold": repetition.RETURN_THRESHOLD,
         "loop.min_period_s": repetition.MIN_PERIOD_S,
         "loop.tight_ratio": replay.TIGHT_RATIO,
+        "loop.neighbour_step_s": replay.NEIGHBOUR_STEP_S,
         "loop.min_run_s": replay.MIN_RUN_S,
         "loop.jump_factor": replay.JUMP_FACTOR,
         "loop.back_ratio": replay.BACK_RATIO,

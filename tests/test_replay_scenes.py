@@ -58,6 +58,26 @@ def test_slow_content_pingpong_is_a_replay(canvas) -> None:
     assert r.start_s is not None and 36 / FPS <= r.start_s <= (36 + 22) / FPS
 
 
+def test_a_replay_below_the_frames_noise_shows_over_a_longer_neighbour_step(canvas) -> None:
+    """Content that moves 0.2 px a frame under noise of sigma 1: a replayed
+    frame is no closer to its copy than to its neighbour (motion and noise
+    alike), so one-frame steps see no replay; over a quarter second the motion
+    adds up and the replay stands out. The same motion without a replay stays
+    clean at that step."""
+    t, start, period = 132, 36, 24
+    src = _path(t, seed=31, speed=0.2)
+    idx = np.arange(t)
+    cycle = np.concatenate([np.arange(period), np.arange(period - 2, 0, -1)])
+    idx[idx >= start] = start + cycle[(idx[idx >= start] - start) % len(cycle)]
+    replayed = _dist(_render(canvas, src[idx], noise=1.0, seed=5))
+    natural = _dist(_render(canvas, _path(t, seed=32, speed=0.2), noise=1.0, seed=6))
+    one_frame = 1.0 / FPS
+    assert not detect_replay(replayed, FPS, tight_ratio=0.7, neighbour_step_s=one_frame).detected
+    # (a ping-pong is periodic too: its cycle may come out as a replayed loop)
+    assert detect_replay(replayed, FPS, tight_ratio=0.5, neighbour_step_s=0.25).detected
+    assert not detect_replay(natural, FPS, tight_ratio=0.5, neighbour_step_s=0.25).detected
+
+
 @pytest.mark.parametrize("speed", [0.25, 3.0])
 def test_moving_content_without_repeats_is_no_replay(canvas, speed: float) -> None:
     frames = _render(canvas, _path(132, seed=32, speed=speed), noise=1.5, seed=6)

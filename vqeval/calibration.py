@@ -22,7 +22,7 @@ figures say how well they carry to a source they have not seen.
 
 **What ``vqeval calibrate`` chooses**, one decision after the other:
 
-1. ``loop``: the eight thresholds of :data:`LOOP_GRID`, by the balanced
+1. ``loop``: the nine thresholds of :data:`LOOP_GRID`, by the balanced
    accuracy of the ``loop`` flag on the ``loop`` / ``pingpong`` clips against
    the healthy ones (kept at their base values with fewer than
    :data:`MIN_PER_CLASS` loop clips);
@@ -69,6 +69,7 @@ __all__ = [
     "balanced_accuracy",
     "calibrate",
     "load_clips",
+    "loop_flags",
     "plateau_middle",
     "select",
 ]
@@ -88,6 +89,7 @@ LOOP_GRID: dict[str, tuple[float, ...]] = {
     "loop.strength": (0.75, 0.8, 0.85, 0.9, 0.95),
     "loop.tight_ratio": (0.3, 0.4, 0.5, 0.6, 0.7),
     "loop.min_run_s": (1.0, 2.0, 3.0),
+    "loop.neighbour_step_s": (0.125, 0.25, 0.5),
     "loop.jump_factor": (3.0, 5.0, 8.0),
     "loop.back_ratio": (0.2, 0.35, 0.5),
     "loop.min_jumps": (2, 3, 4),
@@ -103,6 +105,29 @@ FREEZE_GRID: dict[str, tuple[float, ...]] = {
 GOOD_GRID: dict[str, tuple[float, ...]] = {
     "composite.good": tuple(float(x) for x in range(40, 95, 5)),
 }
+
+
+def loop_flags(
+    departure: np.ndarray, replay: np.ndarray, jumps: np.ndarray, scenes: np.ndarray
+) -> np.ndarray:
+    """The ``loop`` flag on the whole of :data:`LOOP_GRID` from its four detectors.
+
+    Args:
+        departure: (min_away, strength) bool, return after departure.
+        replay: (tight_ratio, min_run_s, neighbour_step_s) bool, replays.
+        jumps: (jump_factor, back_ratio, min_jumps) bool, jumps back.
+        scenes: (return_ratio,) bool, scene returns.
+
+    Returns:
+        bool array with one axis per key of :data:`LOOP_GRID`, in its order:
+        any detector fired.
+    """
+    return (
+        departure[:, :, None, None, None, None, None, None, None]
+        | replay[None, None, :, :, :, None, None, None, None]
+        | jumps[None, None, None, None, None, :, :, :, None]
+        | scenes[None, None, None, None, None, None, None, None, :]
+    )
 
 
 # --------------------------------------------------------------- procedure
@@ -241,8 +266,12 @@ class LabelledClip:
         rep = np.array(
             [
                 [
-                    detect_replay(dist, tr.fps, times_s=tr.times_s, tight_ratio=t,
-                                  min_run_s=mr, min_period_s=lp.min_period_s).detected
+                    [
+                        detect_replay(dist, tr.fps, times_s=tr.times_s, tight_ratio=t,
+                                      min_run_s=mr, min_period_s=lp.min_period_s,
+                                      neighbour_step_s=ns).detected
+                        for ns in g["loop.neighbour_step_s"]
+                    ]
                     for mr in g["loop.min_run_s"]
                 ]
                 for t in g["loop.tight_ratio"]
@@ -267,12 +296,7 @@ class LabelledClip:
                 for rr in g["loop.return_ratio"]
             ]
         )  # fmt: skip
-        out = (
-            dep[:, :, None, None, None, None, None, None]
-            | rep[None, None, :, :, None, None, None, None]
-            | jmp[None, None, None, None, :, :, :, None]
-            | scn[None, None, None, None, None, None, None, :]
-        )
+        out = loop_flags(dep, rep, jmp, scn)
         self._memo["loop"] = out
         return out
 

@@ -228,7 +228,7 @@ class LoopParams:
     (:mod:`vqeval.metrics.repetition`, :mod:`vqeval.metrics.replay`,
     :mod:`vqeval.metrics.scenes`).
 
-    The first eight were chosen together by ``benchmarks/calibrate_loops.py``
+    The first nine were chosen together by ``benchmarks/calibrate_loops.py``
     (balanced accuracy of the ``loop`` flag over the real sets and the derived
     clips, plateau middle, leave-one-source-out: ``benchmarks/results/
     loops.md``); ``vqeval calibrate`` re-chooses them.
@@ -239,14 +239,16 @@ class LoopParams:
         strength: return after departure: loop / ping-pong strength (0-1) at
             or above which a loop is reported. 0.85.
         tight_ratio: replays: a match is beyond noise below this fraction
-            (0-1) of the larger local neighbour distance. 0.7 (the grid stops
-            there, decided before choosing).
+            (0-1) of the larger local neighbour distance. 0.5 (the grid stops
+            at 0.7, decided before choosing).
         min_run_s: replays: shortest run of tight matches, s. 1.
+        neighbour_step_s: replays: step over which the neighbour distance
+            is taken, s (at least one analysis frame). 0.25.
         jump_factor: jumps back: a step is a jump at this many times the
-            local neighbour distance (ratio). 3.
+            local neighbour distance (ratio). 5.
         back_ratio: jumps back: a jump lands back when closer than this
             fraction (0-1) of the jump to earlier content. 0.35.
-        min_jumps: jumps back: evenly spaced jumps that make a loop (count). 3.
+        min_jumps: jumps back: evenly spaced jumps that make a loop (count). 4.
         return_ratio: scene returns: a shot returns when its distance to an
             earlier shot is at most this fraction (0-1) of its distance to the
             shot just before. 0.5.
@@ -267,11 +269,12 @@ class LoopParams:
 
     min_away: float = _num(0.15, 0.0, 1.0, "fraction of the period")
     strength: float = _num(0.85, 0.0, 1.0, "strength 0-1")
-    tight_ratio: float = _num(0.7, 0.0, 1.0, "fraction of the neighbour distance", open_lo=True)
+    tight_ratio: float = _num(0.5, 0.0, 1.0, "fraction of the neighbour distance", open_lo=True)
     min_run_s: float = _num(1.0, 0.0, 86400.0, "s")
-    jump_factor: float = _num(3.0, 0.0, 1e6, "x the neighbour distance")
+    neighbour_step_s: float = _num(0.25, 0.0, 3600.0, "s")
+    jump_factor: float = _num(5.0, 0.0, 1e6, "x the neighbour distance")
     back_ratio: float = _num(0.35, 0.0, 1.0, "fraction of the jump")
-    min_jumps: int = _int(3, 1, 10_000, "jumps")
+    min_jumps: int = _int(4, 1, 10_000, "jumps")
     return_ratio: float = _num(
         0.5, 0.0, 1.0, "fraction of the distance to the shot before", open_lo=True
     )

@@ -79,6 +79,7 @@ def compute_repetition(analysis: Analysis, params: Params | None = None) -> Dime
         times_s=tr.times_s,
         tight_ratio=p.tight_ratio,
         min_run_s=p.min_run_s,
+        neighbour_step_s=p.neighbour_step_s,
         min_period_s=p.min_period_s,
     )
     jb = jumps_back(
