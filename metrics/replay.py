@@ -102,8 +102,10 @@ class ReplayResult:
         run_s: duration (s) of the longest run of tight matches (for a
             ping-pong: the longest run about one turning point, both sides).
         ratio: median over that run of ``D / max(n(i), n(j))`` (0 = exact
-            copies; 1 = as different as neighbouring frames).
+            copies; 1 = as different as frames one neighbour step apart).
         turns: turning points found (ping-pong; 0 for a loop).
+        step_s: the neighbour step used, s (whole analysis frames; 0 when
+            the clip was too short to look).
     """
 
     detected: bool
@@ -115,6 +117,7 @@ class ReplayResult:
     run_s: float
     ratio: float | None
     turns: int = 0
+    step_s: float = 0.0
 
 
 NOTHING = ReplayResult(False, None, None, None, None, None, 0.0, None)
@@ -174,7 +177,9 @@ def detect_replay(
     if t < lag0 + run_min + 1:
         return NOTHING
     tt = np.asarray(times_s, dtype=np.float64) if times_s is not None else np.arange(t) / fps
-    n = neighbour_distance(d, fps, max(1, round(neighbour_step_s * fps)))
+    step_frames = max(1, round(neighbour_step_s * fps))
+    step_s = round(step_frames / fps, 4)
+    n = neighbour_distance(d, fps, step_frames)
     moving = n > _IDENTICAL
 
     # ---- diagonals: (i, i + L)
@@ -219,8 +224,9 @@ def detect_replay(
     pp_ok = len(groups) >= 2
     if not (loop_ok or pp_ok):
         return ReplayResult(
-            False, None, None, None, None, None, round(best_len / fps, 3), None, len(groups)
-        )
+            False, None, None, None, None, None, round(best_len / fps, 3), None, len(groups),
+            step_s,
+        )  # fmt: skip
     if loop_ok and (not pp_ok or best_len >= max(g[1] for g in groups)):
         i = np.arange(best_start, best_start + best_len)
         floor = np.maximum(n[i], n[i + best_lag])
@@ -238,6 +244,7 @@ def detect_replay(
             round(best_len / fps, 3),
             round(ratio, 3),
             0,
+            step_s,
         )
     centres = np.array([g[0] / 2.0 for g in groups])
     period = float(np.median(np.diff(centres))) if len(centres) > 1 else None
@@ -255,6 +262,7 @@ def detect_replay(
         round(top[1] / fps, 3),
         None,
         len(groups),
+        step_s,
     )
 
 

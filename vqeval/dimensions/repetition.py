@@ -50,7 +50,7 @@ def compute_repetition(analysis: Analysis, params: Params | None = None) -> Dime
     ``loop_period_s`` (s), ``loop_strength`` (0-1), ``pingpong`` (bool),
     ``pingpong_strength`` (0-1), ``revisit_ratio`` (0-1), ``mean_similarity``
     (-1..1), ``repeat_ranges`` (list of dicts, frames and seconds),
-    ``replay`` (dict: kind, period_s, start_s, run_s, ratio, turns),
+    ``replay`` (dict: kind, period_s, start_s, run_s, ratio, turns, step_s),
     ``jumps_back`` (dict: count, jumps, period_s, start_s, ratio),
     ``scene_returns`` (dict: shots, returns, start_s, ratio, best_ratio),
     ``flags`` (``["loop"]`` when any detector fires), ``flag_details``.
@@ -139,6 +139,7 @@ def compute_repetition(analysis: Analysis, params: Params | None = None) -> Dime
             "run_s": rp.run_s,
             "ratio": rp.ratio,
             "turns": rp.turns,
+            "step_s": rp.step_s,
         },
         "jumps_back": {
             "count": jb.count,
@@ -213,13 +214,13 @@ def loop_detail(
             why = (
                 f"a stretch plays forward and backward ({rp.turns} turns"
                 + (f", every {rp.period_s:.2f} s" if rp.period_s else "")
-                + "), repeats closer than neighbouring frames"
+                + f"), repeats closer than the picture changes in {rp.step_s:.2f} s"
             )
         else:
             pct = 100 * (rp.ratio or 0.0)
             why = (
                 f"replays the content of {rp.period_s:.2f} s earlier, "
-                f"{pct:.0f} % of the change between neighbouring frames"
+                f"{pct:.0f} % of the picture's change in {rp.step_s:.2f} s"
             )
         options.append((rp.start_s, why))
     if jb is not None and jb.detected and jb.start_s is not None:
