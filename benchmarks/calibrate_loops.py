@@ -56,7 +56,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,6 @@ if str(REPO) not in sys.path:
 from vqeval.metrics.repetition import (  # noqa: E402
     LOOP_STRENGTH_THRESHOLD,
     MIN_AWAY,
-    detect_repetition,
 )
 from vqeval.metrics.replay import (  # noqa: E402
     BACK_RATIO,
@@ -78,14 +77,18 @@ from vqeval.metrics.replay import (  # noqa: E402
     MIN_RUN_S,
     NEIGHBOUR_STEP_S,
     TIGHT_RATIO,
-    detect_replay,
-    jumps_back,
 )
-from vqeval.metrics.scenes import RETURN_RATIO, scene_returns  # noqa: E402
+from vqeval.metrics.scenes import RETURN_RATIO  # noqa: E402
 
-from vqeval.calibration import LOOP_GRID, balanced_accuracy, loop_flags  # noqa: E402
+from vqeval.calibration import (  # noqa: E402
+    LOOP_GRID,
+    balanced_accuracy,
+    loop_detections,
+    loop_flags,
+)
 from vqeval.calibration import select as choose  # noqa: E402
 from vqeval.config import ScoreConfig  # noqa: E402
+from vqeval.params import LoopParams  # noqa: E402
 from vqeval.pipeline import analyse  # noqa: E402
 
 #: The grid every combination of which is scored (``vqeval calibrate``'s
@@ -107,31 +110,19 @@ DEFAULTS = {
 
 @dataclass
 class Case:
-    """One labelled clip and its detectors' outputs per parameter value."""
+    """One labelled clip and its detectors' outputs on their grid axes."""
 
     name: str
     label: str
     source: str
     kind: str
     transform: str
-    # min_away -> (loop strength, ping-pong strength, >= 2 turning points)
-    departure: dict[float, tuple[float, float, bool]] = field(default_factory=dict)
-    replay: dict[tuple[float, float, float], bool] = field(default_factory=dict)
-    scenes: dict[float, bool] = field(default_factory=dict)
-    # (jump_factor, back_ratio) -> longest chain of jumps back
-    jumps: dict[tuple[float, float], int] = field(default_factory=dict)
+    # vqeval.calibration.loop_detections: departure, replay, jumps back, scenes
+    detections: tuple[np.ndarray, ...] = ()
 
     def flagged(self, p: dict[str, float]) -> bool:
-        """The ``loop`` flag under thresholds ``p``, as the library decides it."""
-        loop_s, pp_s, turns = self.departure[p["min_away"]]
-        thr = p["strength"]
-        return (
-            loop_s >= thr
-            or (turns and pp_s >= thr)
-            or self.replay[(p["tight_ratio"], p["min_run_s"], p["neighbour_step_s"])]
-            or self.scenes[p["return_ratio"]]
-            or self.jumps[(p["jump_factor"], p["back_ratio"])] >= p["min_jumps"]
-        )
+        """The ``loop`` flag under thresholds ``p`` (values on :data:`GRID`)."""
+        return bool(flag_tensor(self)[tuple(GRID[k].index(p[k]) for k in GRID)])
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -174,39 +165,17 @@ def collect(
         if lab.get("label") not in ("loop", "healthy") or not (root / name).exists():
             continue
         f = features(root / name, cache)
-        ssm = f["ssm"].astype(np.float64)
-        dist = np.clip(1.0 - ssm, 0.0, 2.0)
-        fps, times, change = float(f["fps"]), f["times"], float(f["change"])
         case = Case(
             name=name,
             label=str(lab["label"]),
             source=str(lab.get("source", kind)).split(":", 1)[0],
             kind=kind,
             transform=str(lab.get("transform", "")),
-        )
-        for m in GRID["min_away"]:
-            r = detect_repetition(
-                ssm, fps, change_distance=change, ssm=ssm, times_s=times, min_away=m
-            )
-            turns = r.pingpong_strength > 0.0  # set only with >= 2 turning points
-            case.departure[m] = (r.loop_strength, r.pingpong_strength, turns)
-        for tr in GRID["tight_ratio"]:
-            for mr in GRID["min_run_s"]:
-                for ns in GRID["neighbour_step_s"]:
-                    rp = detect_replay(
-                        dist, fps, times_s=times, tight_ratio=tr, min_run_s=mr,
-                        neighbour_step_s=ns,
-                    )  # fmt: skip
-                    case.replay[(tr, mr, ns)] = rp.detected
-        for jf in GRID["jump_factor"]:
-            for br in GRID["back_ratio"]:
-                jb = jumps_back(dist, fps, times_s=times, jump_factor=jf, back_ratio=br)
-                case.jumps[(jf, br)] = jb.count
-        for rr in GRID["return_ratio"]:
-            sc = scene_returns(
-                dist, list(f["cuts"]), times, change_distance=change, return_ratio=rr
-            )
-            case.scenes[rr] = sc.detected
+            detections=loop_detections(
+                f["ssm"], float(f["fps"]), f["times"], list(f["cuts"]), float(f["change"]),
+                LoopParams(),
+            ),
+        )  # fmt: skip
         out.append(case)
         if progress:
             progress(f"{kind}/{name}")
@@ -215,32 +184,8 @@ def collect(
 
 def flag_tensor(c: Case) -> np.ndarray:
     """The ``loop`` flag of ``c`` for every combination of :data:`GRID`, as a
-    boolean array with one axis per parameter (in :data:`GRID`'s order);
-    equal to :meth:`Case.flagged` element by element."""
-    g = GRID
-    dep = np.array(
-        [
-            [
-                c.departure[m][0] >= thr or (c.departure[m][2] and c.departure[m][1] >= thr)
-                for thr in g["strength"]
-            ]
-            for m in g["min_away"]
-        ]
-    )
-    rep = np.array(
-        [
-            [[c.replay[(t, r, s)] for s in g["neighbour_step_s"]] for r in g["min_run_s"]]
-            for t in g["tight_ratio"]
-        ]
-    )
-    jmp = np.array(
-        [
-            [[c.jumps[(jf, br)] >= mj for mj in g["min_jumps"]] for br in g["back_ratio"]]
-            for jf in g["jump_factor"]
-        ]
-    )
-    scn = np.array([c.scenes[r] for r in g["return_ratio"]])
-    return loop_flags(dep, rep, jmp, scn)
+    boolean array with one axis per parameter (in :data:`GRID`'s order)."""
+    return loop_flags(*c.detections)
 
 
 def select(cases: Sequence[Case]) -> tuple[dict[str, float], float, int]:

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from vqeval.params import Params
+from vqeval.params import LoopParams, Params
 from vqeval.results import ConfigError, DimensionScore
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "balanced_accuracy",
     "calibrate",
     "load_clips",
+    "loop_detections",
     "loop_flags",
     "plateau_middle",
     "select",
@@ -107,25 +108,101 @@ GOOD_GRID: dict[str, tuple[float, ...]] = {
 }
 
 
+def loop_detections(
+    ssm: np.ndarray,
+    fps: float,
+    times_s: np.ndarray,
+    cuts: Sequence[int],
+    change_distance: float,
+    base: LoopParams,
+    embeddings: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each ``loop`` detector over its own keys of :data:`LOOP_GRID`.
+
+    Args:
+        ssm: (T, T) self-similarity of the trajectory rows (-1..1).
+        fps: rows per second.
+        times_s: (T,) row times, s.
+        cuts: rows that start a new shot.
+        change_distance: the backbone's distance (0-2) that counts as change.
+        base: the loop values the grid does not vary (``turn_strength``,
+            ``return_threshold``, ``min_period_s``, ``min_returns``,
+            ``min_shot_s``).
+        embeddings: (T, d) rows for the departure detector (default: ``ssm``,
+            which it does not read when ``ssm`` is given).
+
+    Returns:
+        (departure, replay, jumps, scenes): bool (min_away, strength); bool
+        (tight_ratio, min_run_s, neighbour_step_s); int (jump_factor,
+        back_ratio), the longest chain of jumps back; bool (return_ratio,).
+        :func:`loop_flags` combines them.
+    """
+    from vqeval.metrics.repetition import detect_repetition
+    from vqeval.metrics.replay import detect_replay, jumps_back
+    from vqeval.metrics.scenes import scene_returns
+
+    g = LOOP_GRID
+    ssm = np.asarray(ssm, dtype=np.float64)
+    dist = np.clip(1.0 - ssm, 0.0, 2.0)
+    emb = ssm if embeddings is None else embeddings
+    dep = np.zeros((len(g["loop.min_away"]), len(g["loop.strength"])), bool)
+    for i, m in enumerate(g["loop.min_away"]):
+        r = detect_repetition(
+            emb, fps, change_distance=change_distance, ssm=ssm, times_s=times_s, min_away=m,
+            turn_strength=base.turn_strength, return_threshold=base.return_threshold,
+            min_period_s=base.min_period_s,
+        )  # fmt: skip
+        turns = r.pingpong_strength > 0.0  # set only with >= 2 turning points
+        for j, thr in enumerate(g["loop.strength"]):
+            dep[i, j] = r.loop_strength >= thr or (turns and r.pingpong_strength >= thr)
+    rep = np.array(
+        [
+            [
+                [
+                    detect_replay(dist, fps, times_s=times_s, tight_ratio=t, min_run_s=mr,
+                                  min_period_s=base.min_period_s, neighbour_step_s=ns).detected
+                    for ns in g["loop.neighbour_step_s"]
+                ]
+                for mr in g["loop.min_run_s"]
+            ]
+            for t in g["loop.tight_ratio"]
+        ]
+    )  # fmt: skip
+    counts = np.array(
+        [
+            [
+                jumps_back(dist, fps, times_s=times_s, jump_factor=jf, back_ratio=br,
+                           min_jumps=1, min_period_s=base.min_period_s).count
+                for br in g["loop.back_ratio"]
+            ]
+            for jf in g["loop.jump_factor"]
+        ]
+    )  # fmt: skip
+    scn = np.array(
+        [
+            scene_returns(dist, list(cuts), times_s, change_distance=change_distance,
+                          return_ratio=rr, min_returns=base.min_returns,
+                          min_shot_s=base.min_shot_s).detected
+            for rr in g["loop.return_ratio"]
+        ]
+    )  # fmt: skip
+    return dep, rep, counts, scn
+
+
 def loop_flags(
     departure: np.ndarray, replay: np.ndarray, jumps: np.ndarray, scenes: np.ndarray
 ) -> np.ndarray:
-    """The ``loop`` flag on the whole of :data:`LOOP_GRID` from its four detectors.
-
-    Args:
-        departure: (min_away, strength) bool, return after departure.
-        replay: (tight_ratio, min_run_s, neighbour_step_s) bool, replays.
-        jumps: (jump_factor, back_ratio, min_jumps) bool, jumps back.
-        scenes: (return_ratio,) bool, scene returns.
+    """The ``loop`` flag on the whole of :data:`LOOP_GRID` from
+    :func:`loop_detections` (any detector fired).
 
     Returns:
-        bool array with one axis per key of :data:`LOOP_GRID`, in its order:
-        any detector fired.
+        bool array with one axis per key of :data:`LOOP_GRID`, in its order.
     """
+    jmp = jumps[:, :, None] >= np.asarray(LOOP_GRID["loop.min_jumps"])[None, None, :]
     return (
         departure[:, :, None, None, None, None, None, None, None]
         | replay[None, None, :, :, :, None, None, None, None]
-        | jumps[None, None, None, None, None, :, :, :, None]
+        | jmp[None, None, None, None, None, :, :, :, None]
         | scenes[None, None, None, None, None, None, None, None, :]
     )
 
@@ -244,59 +321,14 @@ class LabelledClip:
         """The ``loop`` flag for every point of :data:`LOOP_GRID` (one axis per key)."""
         if "loop" in self._memo:
             return self._memo["loop"]  # type: ignore[no-any-return]
-        from vqeval.metrics.repetition import detect_repetition
-        from vqeval.metrics.replay import detect_replay, jumps_back
-        from vqeval.metrics.scenes import scene_returns
-
-        a, lp, g = self.analysis, base.loop, LOOP_GRID
-        tr, bb = a.trajectory, a.backbone
-        ssm = np.asarray(a.ssm, dtype=np.float64)
-        dist = np.clip(1.0 - ssm, 0.0, 2.0)
-        rows = sorted({c // tr.group for c in a.cuts})
-        dep = np.zeros((len(g["loop.min_away"]), len(g["loop.strength"])), bool)
-        for i, m in enumerate(g["loop.min_away"]):
-            r = detect_repetition(
-                tr.embeddings, tr.fps, change_distance=bb.change_distance, ssm=ssm,
-                times_s=tr.times_s, min_away=m, turn_strength=lp.turn_strength,
-                return_threshold=lp.return_threshold, min_period_s=lp.min_period_s,
-            )  # fmt: skip
-            turns = r.pingpong_strength > 0.0  # set only with >= 2 turning points
-            for j, thr in enumerate(g["loop.strength"]):
-                dep[i, j] = r.loop_strength >= thr or (turns and r.pingpong_strength >= thr)
-        rep = np.array(
-            [
-                [
-                    [
-                        detect_replay(dist, tr.fps, times_s=tr.times_s, tight_ratio=t,
-                                      min_run_s=mr, min_period_s=lp.min_period_s,
-                                      neighbour_step_s=ns).detected
-                        for ns in g["loop.neighbour_step_s"]
-                    ]
-                    for mr in g["loop.min_run_s"]
-                ]
-                for t in g["loop.tight_ratio"]
-            ]
+        a = self.analysis
+        tr = a.trajectory
+        out = loop_flags(
+            *loop_detections(
+                a.ssm, tr.fps, tr.times_s, sorted({c // tr.group for c in a.cuts}),
+                a.backbone.change_distance, base.loop, tr.embeddings,
+            )
         )  # fmt: skip
-        counts = np.array(
-            [
-                [
-                    jumps_back(dist, tr.fps, times_s=tr.times_s, jump_factor=jf, back_ratio=br,
-                               min_jumps=1, min_period_s=lp.min_period_s).count
-                    for br in g["loop.back_ratio"]
-                ]
-                for jf in g["loop.jump_factor"]
-            ]
-        )  # fmt: skip
-        jmp = counts[:, :, None] >= np.asarray(g["loop.min_jumps"])[None, None, :]
-        scn = np.array(
-            [
-                scene_returns(dist, rows, tr.times_s, change_distance=bb.change_distance,
-                              return_ratio=rr, min_returns=lp.min_returns,
-                              min_shot_s=lp.min_shot_s).detected
-                for rr in g["loop.return_ratio"]
-            ]
-        )  # fmt: skip
-        out = loop_flags(dep, rep, jmp, scn)
         self._memo["loop"] = out
         return out
 
