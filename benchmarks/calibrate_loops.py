@@ -2,7 +2,7 @@
 the choice generalises (leave-one-source-out).
 
 Four detectors raise ``loop`` (``vqeval/dimensions/repetition.py``); their
-nine thresholds are chosen together:
+ten thresholds are chosen together:
 
 ==================  =========================================================
 parameter           decides
@@ -17,6 +17,8 @@ parameter           decides
                     (:data:`metrics.replay.MIN_RUN_S`)
 ``neighbour_``      replays: the step (s) over which the neighbour distance
 ``step_s``          is taken (:data:`metrics.replay.NEIGHBOUR_STEP_S`)
+``match_distance``  replays: how close a match must be, in the backbone's
+                    change distances (:data:`metrics.replay.MATCH_DISTANCE`)
 ``jump_factor``,    jumps back: how large a step is a jump, how closely it
 ``back_ratio``,     lands on earlier content, how many evenly spaced ones
 ``min_jumps``       make a loop (:func:`metrics.replay.jumps_back`)
@@ -73,6 +75,7 @@ from vqeval.metrics.repetition import (  # noqa: E402
 from vqeval.metrics.replay import (  # noqa: E402
     BACK_RATIO,
     JUMP_FACTOR,
+    MATCH_DISTANCE,
     MIN_JUMPS,
     MIN_RUN_S,
     NEIGHBOUR_STEP_S,
@@ -101,6 +104,7 @@ DEFAULTS = {
     "tight_ratio": TIGHT_RATIO,
     "min_run_s": MIN_RUN_S,
     "neighbour_step_s": NEIGHBOUR_STEP_S,
+    "match_distance": MATCH_DISTANCE,
     "jump_factor": JUMP_FACTOR,
     "back_ratio": BACK_RATIO,
     "min_jumps": MIN_JUMPS,

@@ -14,7 +14,11 @@ With the cosine distance ``D = 1 - S`` of frame embeddings and the local
 ``D[i, i + s]``, ``s`` the frames in ``neighbour_step_s``: the motion plus
 noise over that step), a pair ``(i, j)`` is a **tight match** when::
 
-    D[i, j] < tight_ratio * max(n(i), n(j))
+    D[i, j] < tight_ratio * max(n(i), n(j))   and   D[i, j] < max_distance
+
+(the second: a replay is a copy, closer than :data:`MATCH_DISTANCE` of the
+backbone's change distances, not merely less unlike than frames of fast
+content a step apart).
 
 The step matters for slow content: between consecutive analysis frames a
 talking head moves about as much as the codec's noise, so a replayed frame
@@ -56,6 +60,7 @@ from vqeval.metrics.stats import longest_run
 __all__ = [
     "BACK_RATIO",
     "JUMP_FACTOR",
+    "MATCH_DISTANCE",
     "MIN_JUMPS",
     "MIN_RUN_S",
     "NEIGHBOUR_STEP_S",
@@ -79,6 +84,14 @@ MIN_RUN_S = 1.0
 #: analysis frames, at least one (chosen by ``benchmarks/calibrate_loops.py``
 #: with :data:`TIGHT_RATIO`).
 NEIGHBOUR_STEP_S = 0.25
+#: A tight match must also be a copy: closer than this many of the
+#: backbone's change distances (x; with the pixel backbone's 0.05, a cosine
+#: distance of 0.1). Fast content whose frames a neighbour step apart are
+#: entirely different (cosine distance 0.6) can come back to "only" 0.2 by
+#: chance, which is tight against that change but no replay. Chosen by
+#: ``benchmarks/calibrate_loops.py`` as the middle of a plateau: no dev clip
+#: changes its flag anywhere on the grid 1-40 (40: no limit).
+MATCH_DISTANCE = 2.0
 #: Shortest replay period (s): below it the frames are neighbours.
 MIN_PERIOD_S = 0.3
 #: Neighbour distances below this (cosine distance) are bit-identical frames.
@@ -151,6 +164,7 @@ def detect_replay(
     min_run_s: float = MIN_RUN_S,
     min_period_s: float = MIN_PERIOD_S,
     neighbour_step_s: float = NEIGHBOUR_STEP_S,
+    max_distance: float = float("inf"),
 ) -> ReplayResult:
     """Find a loop or ping-pong whose repeats match beyond the frames' noise.
 
@@ -163,6 +177,9 @@ def detect_replay(
         min_period_s: see :data:`MIN_PERIOD_S` (s).
         neighbour_step_s: see :data:`NEIGHBOUR_STEP_S` (s, >= 0; at least
             one frame).
+        max_distance: a tight match must also be closer than this cosine
+            distance (0-2; default no limit): a copy, not merely less unlike
+            than frames of fast content a step apart.
 
     Returns:
         :class:`ReplayResult`; ``detected`` False with fewer frames than one
@@ -187,7 +204,8 @@ def detect_replay(
     for lag in range(lag0, t - run_min + 1):
         i = np.arange(t - lag)
         floor = np.maximum(n[i], n[i + lag])
-        tight = (d[i, i + lag] < tight_ratio * floor) & moving[i] & moving[i + lag]
+        dd = d[i, i + lag]
+        tight = (dd < tight_ratio * floor) & (dd < max_distance) & moving[i] & moving[i + lag]
         start, ln = longest_run(tight)
         if ln > best_len:
             best_len, best_lag, best_start = ln, lag, start
@@ -203,7 +221,8 @@ def detect_replay(
         if len(a) < 2:
             continue
         floor = np.maximum(n[a], n[b])
-        tight = (d[a, b] < tight_ratio * floor) & moving[a] & moving[b]
+        dd = d[a, b]
+        tight = (dd < tight_ratio * floor) & (dd < max_distance) & moving[a] & moving[b]
         # the run must start at the turning point (the first one or two pairs)
         first = int(np.argmax(~tight)) if not tight.all() else len(tight)
         if first == 0 and len(tight) > 1 and tight[1]:

@@ -46,6 +46,7 @@ def test_defaults_equal_the_metric_functions_defaults() -> None:
         "loop.min_period_s": repetition.MIN_PERIOD_S,
         "loop.tight_ratio": replay.TIGHT_RATIO,
         "loop.neighbour_step_s": replay.NEIGHBOUR_STEP_S,
+        "loop.match_distance": replay.MATCH_DISTANCE,
         "loop.min_run_s": replay.MIN_RUN_S,
         "loop.jump_factor": replay.JUMP_FACTOR,
         "loop.back_ratio": replay.BACK_RATIO,

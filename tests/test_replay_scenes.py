@@ -174,3 +174,35 @@ def test_flicker_has_a_start_time() -> None:
     assert st.flicker
     assert flicker_start(st) == pytest.approx(k0, abs=1)
     assert flicker_start(flicker_from_shifts(rng.normal(0, 0.3, (119, 3)))) is None
+
+
+def test_a_replay_must_be_a_copy_not_only_less_unlike_than_fast_neighbours() -> None:
+    """Fast content: frames a quarter second apart are entirely different
+    (cosine distance about 0.5), and frames 7 apart come back to 0.23 for
+    four seconds. Relative to the neighbours that is a tight match; in
+    absolute terms it is no copy, and ``max_distance`` says so. An exact
+    replay (0.01) is found under the same limit."""
+    t, fps, lag = 64, 8.0, 7
+    i = np.arange(t)
+    gap = np.abs(i[:, None] - i[None, :]).astype(np.float64)
+    base = 0.6 * (1.0 - np.exp(-gap))
+    for level, capped in ((0.23, False), (0.01, True)):
+        d = base.copy()
+        k = np.arange(10, 42)
+        d[k, k + lag] = d[k + lag, k] = level
+        assert detect_replay(d, fps).detected
+        assert detect_replay(d, fps, max_distance=0.1).detected is capped
+
+
+def test_the_dimension_holds_replays_to_the_match_distance(canvas) -> None:
+    """``loop.match_distance`` reaches the replay detector in units of the
+    backbone's change distance: a slow replay (matches at the noise level)
+    is flagged at the default, and not when a copy must be closer than a
+    thousandth of the change distance."""
+    from vqeval.params import Params
+
+    frames = _slow_loop(canvas, start=40, period=24, pingpong=False)
+    a = _analysis(frames)
+    assert compute_repetition(a).raw["replay"]["kind"] == "loop"
+    strict = Params().replace({"loop.match_distance": 1e-3})
+    assert compute_repetition(a, strict).raw["replay"]["kind"] is None

@@ -22,7 +22,7 @@ figures say how well they carry to a source they have not seen.
 
 **What ``vqeval calibrate`` chooses**, one decision after the other:
 
-1. ``loop``: the nine thresholds of :data:`LOOP_GRID`, by the balanced
+1. ``loop``: the ten thresholds of :data:`LOOP_GRID`, by the balanced
    accuracy of the ``loop`` flag on the ``loop`` / ``pingpong`` clips against
    the healthy ones (kept at their base values with fewer than
    :data:`MIN_PER_CLASS` loop clips);
@@ -91,6 +91,7 @@ LOOP_GRID: dict[str, tuple[float, ...]] = {
     "loop.tight_ratio": (0.3, 0.4, 0.5, 0.6, 0.7),
     "loop.min_run_s": (1.0, 2.0, 3.0),
     "loop.neighbour_step_s": (0.125, 0.25, 0.5),
+    "loop.match_distance": (1.0, 2.0, 4.0, 40.0),
     "loop.jump_factor": (3.0, 5.0, 8.0),
     "loop.back_ratio": (0.2, 0.35, 0.5),
     "loop.min_jumps": (2, 3, 4),
@@ -133,7 +134,7 @@ def loop_detections(
 
     Returns:
         (departure, replay, jumps, scenes): bool (min_away, strength); bool
-        (tight_ratio, min_run_s, neighbour_step_s); int (jump_factor,
+        (tight_ratio, min_run_s, neighbour_step_s, match_distance); int (jump_factor,
         back_ratio), the longest chain of jumps back; bool (return_ratio,).
         :func:`loop_flags` combines them.
     """
@@ -159,8 +160,12 @@ def loop_detections(
         [
             [
                 [
-                    detect_replay(dist, fps, times_s=times_s, tight_ratio=t, min_run_s=mr,
-                                  min_period_s=base.min_period_s, neighbour_step_s=ns).detected
+                    [
+                        detect_replay(dist, fps, times_s=times_s, tight_ratio=t, min_run_s=mr,
+                                      min_period_s=base.min_period_s, neighbour_step_s=ns,
+                                      max_distance=md * change_distance).detected
+                        for md in g["loop.match_distance"]
+                    ]
                     for ns in g["loop.neighbour_step_s"]
                 ]
                 for mr in g["loop.min_run_s"]
@@ -200,10 +205,10 @@ def loop_flags(
     """
     jmp = jumps[:, :, None] >= np.asarray(LOOP_GRID["loop.min_jumps"])[None, None, :]
     return (
-        departure[:, :, None, None, None, None, None, None, None]
-        | replay[None, None, :, :, :, None, None, None, None]
-        | jmp[None, None, None, None, None, :, :, :, None]
-        | scenes[None, None, None, None, None, None, None, None, :]
+        departure[:, :, None, None, None, None, None, None, None, None]
+        | replay[None, None, :, :, :, :, None, None, None, None]
+        | jmp[None, None, None, None, None, None, :, :, :, None]
+        | scenes[None, None, None, None, None, None, None, None, None, :]
     )
 
 

@@ -228,7 +228,7 @@ class LoopParams:
     (:mod:`vqeval.metrics.repetition`, :mod:`vqeval.metrics.replay`,
     :mod:`vqeval.metrics.scenes`).
 
-    The first nine were chosen together by ``benchmarks/calibrate_loops.py``
+    The first ten were chosen together by ``benchmarks/calibrate_loops.py``
     (balanced accuracy of the ``loop`` flag over the real sets and the derived
     clips, plateau middle, leave-one-source-out: ``benchmarks/results/
     loops.md``); ``vqeval calibrate`` re-chooses them.
@@ -244,6 +244,9 @@ class LoopParams:
         min_run_s: replays: shortest run of tight matches, s. 1.
         neighbour_step_s: replays: step over which the neighbour distance
             is taken, s (at least one analysis frame). 0.25.
+        match_distance: replays: a tight match must also be closer than this
+            many of the backbone's change distances (x; 40 is no limit at the
+            pixel backbone's 0.05). 2.
         jump_factor: jumps back: a step is a jump at this many times the
             local neighbour distance (ratio). 5.
         back_ratio: jumps back: a jump lands back when closer than this
@@ -272,6 +275,7 @@ class LoopParams:
     tight_ratio: float = _num(0.5, 0.0, 1.0, "fraction of the neighbour distance", open_lo=True)
     min_run_s: float = _num(1.0, 0.0, 86400.0, "s")
     neighbour_step_s: float = _num(0.25, 0.0, 3600.0, "s")
+    match_distance: float = _num(2.0, 0.0, 1e6, "x the change distance", open_lo=True)
     jump_factor: float = _num(5.0, 0.0, 1e6, "x the neighbour distance")
     back_ratio: float = _num(0.35, 0.0, 1.0, "fraction of the jump")
     min_jumps: int = _int(4, 1, 10_000, "jumps")

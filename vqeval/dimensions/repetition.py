@@ -80,6 +80,7 @@ def compute_repetition(analysis: Analysis, params: Params | None = None) -> Dime
         tight_ratio=p.tight_ratio,
         min_run_s=p.min_run_s,
         neighbour_step_s=p.neighbour_step_s,
+        max_distance=p.match_distance * bb.change_distance,
         min_period_s=p.min_period_s,
     )
     jb = jumps_back(
