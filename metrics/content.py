@@ -27,7 +27,9 @@ told apart, in three steps:
    window means) and its noise energy ``N`` (the mean of the two windows'
    noise energies). Content changed in a block when ``C`` is large in
    absolute terms (a visible change of local contrast) *and* large against
-   ``N`` (it is not noise).
+   ``N`` (it is not noise). A fade between the two windows is undone
+   first (:func:`faded_residual`): the Weber offset keeps a picture that
+   darkens towards black from cancelling.
 
 :class:`ContentSeries` keeps every block's energies, so that the decision
 (:func:`changed_windows`) can be re-made with other thresholds without
@@ -56,6 +58,7 @@ __all__ = [
     "ContentSeries",
     "changed_windows",
     "content_series",
+    "faded_residual",
     "weber_contrast",
 ]
 
@@ -122,6 +125,30 @@ def weber_contrast(gray: np.ndarray) -> np.ndarray:
     mu = _wide_blur(y, max(1.0, _ILLUMINATION_SIGMA * long_side))
     c = (y - mu) / (mu + _WEBER_OFFSET)
     return cv2.GaussianBlur(c, (0, 0), max(0.5, long_side / 160.0))
+
+
+def faded_residual(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The difference of two contrast maps once a fade between them is undone.
+
+    A fade to or from black scales the whole Weber-contrast map: the offset
+    in its denominator (:data:`_WEBER_OFFSET`) keeps a darkening picture's
+    contrast from cancelling. The map with less contrast energy is compared
+    with the other scaled by their least-squares gain (0-1): a still picture
+    that fades leaves nothing, content that changes keeps its difference (at
+    a gain of about 1 for the small changes a freeze is decided on).
+
+    Args:
+        a, b: (H, W) float contrast maps (window means), dimensionless.
+
+    Returns:
+        (H, W) float32, ``small - g x large`` (sign as ``b - a`` when ``b``
+        is the smaller).
+    """
+    ea, eb = float(np.vdot(a, a)), float(np.vdot(b, b))
+    big, small, sign = (a, b, 1.0) if ea >= eb else (b, a, -1.0)
+    eg = max(ea, eb)
+    g = float(np.vdot(small, big)) / eg if eg > 0 else 1.0
+    return (sign * (small - min(max(g, 0.0), 1.0) * big)).astype(np.float32)
 
 
 def _grid(h: int, w: int) -> tuple[int, int]:
@@ -289,7 +316,7 @@ class ContentAccumulator:
         self._count = 0
         if len(self._ring) == self.m + 1:
             first, last = self._ring[0], self._ring[-1]
-            change = self._blocks((last[0] - first[0]) ** 2)
+            change = self._blocks(faded_residual(first[0], last[0]) ** 2)
             step = np.mean(np.stack(list(self._steps)), axis=0)
             self._out.append((first[2], last[3], change, step, 0.5 * (first[1] + last[1])))
 

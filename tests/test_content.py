@@ -12,6 +12,7 @@ from vqeval.metrics.content import (
     ContentAccumulator,
     changed_windows,
     content_series,
+    faded_residual,
     weber_contrast,
 )
 from vqeval.metrics.detail import collapse_stats, detail_level
@@ -92,6 +93,43 @@ def test_static_opening_then_motion_is_not_frozen() -> None:
     st = _stats(_render(pos, noise=0.5))
     assert not st.frozen and st.frozen_tail_start_s is None
     assert st.static_opening_s == pytest.approx(24 / FPS, abs=0.75)
+
+
+def _fade_out(g: np.ndarray, frames: int) -> np.ndarray:
+    out = g.astype(np.float32)
+    out[-frames:] *= np.linspace(1.0, 0.0, frames, dtype=np.float32)[:, None, None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def test_a_held_picture_that_fades_to_black_stays_frozen_to_the_end() -> None:
+    """The Weber offset keeps a darkening picture's contrast from cancelling;
+    undone as a gain, a fade of a held picture is no change, and the still
+    tail runs through it instead of ending in "motion"."""
+    g = _fade_out(_render(np.zeros((60, 2)) + 40.0, noise=1.0), round(1.5 * FPS))
+    st = _stats(g)
+    assert st.frozen and st.frozen_tail_start_s == 0.0 and st.static_opening_s == 0.0
+
+
+def test_a_moving_picture_that_fades_to_black_is_not_frozen() -> None:
+    g = _fade_out(_render(_pan(60, 2.0), noise=1.0), round(1.5 * FPS))
+    st = _stats(g)
+    assert not st.frozen and st.frozen_tail_start_s is None
+
+
+def test_the_faded_residual_undoes_a_gain_and_keeps_a_change() -> None:
+    a = weber_contrast(_render(_pan(1, 0.0))[0])
+    assert float(np.abs(faded_residual(a, 0.4 * a)).max()) < 1e-5
+    assert float(np.abs(faded_residual(0.4 * a, a)).max()) < 1e-5
+
+    def rms(x: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(x**2)))
+
+    # a small move (the changes a freeze is decided on) keeps its size; a
+    # large one keeps at least sqrt(1/2) of it (the gain fits its common part)
+    small = weber_contrast(_render(_pan(1, 0.0) + 0.5)[0])
+    assert rms(faded_residual(a, small)) == pytest.approx(rms(small - a), rel=0.03)
+    large = weber_contrast(_render(_pan(1, 0.0) + 3.0)[0])
+    assert rms(faded_residual(a, large)) >= np.sqrt(0.5) * rms(large - a)
 
 
 def test_a_held_picture_under_flicker_is_frozen() -> None:
