@@ -27,9 +27,11 @@ told apart, in three steps:
    window means) and its noise energy ``N`` (the mean of the two windows'
    noise energies). Content changed in a block when ``C`` is large in
    absolute terms (a visible change of local contrast) *and* large against
-   ``N`` (it is not noise). A fade between the two windows is undone
-   first (:func:`faded_residual`): the Weber offset keeps a picture that
-   darkens towards black from cancelling.
+   ``N`` (it is not noise). A block's change is the smaller of its plain
+   difference and its difference once a fade between the two windows is
+   undone (:func:`faded_residual`): the Weber offset keeps a picture that
+   darkens towards black from cancelling, and a gain fitted to the whole
+   picture must not put change into a block that did not change.
 
 :class:`ContentSeries` keeps every block's energies, so that the decision
 (:func:`changed_windows`) can be re-made with other thresholds without
@@ -316,7 +318,12 @@ class ContentAccumulator:
         self._count = 0
         if len(self._ring) == self.m + 1:
             first, last = self._ring[0], self._ring[-1]
-            change = self._blocks(faded_residual(first[0], last[0]) ** 2)
+            # a block changed as it is and once a fade is undone (the global
+            # gain must not move change into a still block)
+            change = np.minimum(
+                self._blocks((last[0] - first[0]) ** 2),
+                self._blocks(faded_residual(first[0], last[0]) ** 2),
+            )
             step = np.mean(np.stack(list(self._steps)), axis=0)
             self._out.append((first[2], last[3], change, step, 0.5 * (first[1] + last[1])))
 
