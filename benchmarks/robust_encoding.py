@@ -1,18 +1,21 @@
-"""Do VQeval's verdicts survive another encoding of the same clips?
+"""Do VQeval's verdicts survive another encoding, or a page's edits, of the same clips?
 
 Hidden test clips come from other web pages, so other encoders, bitrates and
-sizes. This script re-encodes every labelled clip (the real dev sets
-``realvideos`` and ``realvideos_svi``, and the derived failures of
-``benchmarks/dev_failures.py`` when given) with H.264 at a few quality / size
-settings, scores each copy with the default configuration, and reports per
-setting: composite AUROC (per-clip failures against healthy clips), healthy
-clips failed, failures caught per label (verdict ``failed``), and every clip
-whose verdict differs from the one it gets as shipped. No threshold is
-changed. ``slow`` clips are pair failures (judged by ``vqeval compare``
-against their reference) and take no part in the per-clip figures.
+sizes, and the edits pages make: a fade in from black or out to black, black
+bars around a picture of another aspect ratio, a caption burnt in. This
+script re-encodes every labelled clip (the real dev sets ``realvideos`` and
+``realvideos_svi``, and the derived failures of ``benchmarks/dev_failures.py``
+when given) at a few H.264 quality / size settings and with each edit, scores
+each copy with the default configuration, and reports per setting: composite
+AUROC (per-clip failures against healthy clips), healthy clips failed,
+failures caught per label (verdict ``failed``), and every clip whose verdict
+differs from the one it gets as shipped. No threshold is changed. ``slow``
+clips are pair failures (judged by ``vqeval compare`` against their
+reference) and take no part in the per-clip figures.
 
 Settings (CRF: x264 constant rate factor, 18 = visually lossless, 38 = heavy
-blocking; size: long side in px, never upscaled): see :data:`SETTINGS`.
+blocking; size: long side in px, never upscaled; edits at CRF 18, 480 px):
+see :data:`SETTINGS` and :data:`EDITS`.
 
 Usage::
 
@@ -30,8 +33,12 @@ import platform
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,17 +62,74 @@ SETTINGS: tuple[tuple[str, int | None, int | None], ...] = (
     ("CRF 30, 320 px", 30, 320),
     ("CRF 38, 240 px", 38, 240),
 )
+#: x264 CRF and long side (px) of the edited copies: the ``CRF 18, 480 px``
+#: setting, so that the edit is what changes.
+EDIT_CRF, EDIT_SIZE = 18, 480
 
 
-def reencode(src: Path, dst: Path, crf: int, size: int) -> None:
-    """Every clip of ``src/labels.json`` re-encoded into ``dst`` (with the labels)."""
+def fade_in(frames: np.ndarray, fps: float) -> np.ndarray:
+    """The first second fades in from black (linear gain 0 -> 1)."""
+    k = min(len(frames), max(1, round(fps)))
+    out = frames.astype(np.float32)
+    out[:k] *= np.linspace(0.0, 1.0, k, dtype=np.float32)[:, None, None, None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def fade_out(frames: np.ndarray, fps: float) -> np.ndarray:
+    """The last 1.5 s fade out to black (linear gain 1 -> 0)."""
+    k = min(len(frames), max(1, round(1.5 * fps)))
+    out = frames.astype(np.float32)
+    out[-k:] *= np.linspace(1.0, 0.0, k, dtype=np.float32)[:, None, None, None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def letterbox(frames: np.ndarray, fps: float) -> np.ndarray:
+    """Black bars above and below, each 6 % of the new height (even rows)."""
+    t, h, w, c = frames.shape
+    bar = max(2, round(0.06 * h / 0.88) // 2 * 2)
+    out = np.zeros((t, h + 2 * bar, w, c), np.uint8)
+    out[:, bar : bar + h] = frames
+    return out
+
+
+def caption(frames: np.ndarray, fps: float) -> np.ndarray:
+    """A white caption burnt in at the bottom left, the same in every frame."""
+    out = frames.copy()
+    h = frames.shape[1]
+    for f in out:
+        cv2.putText(f, "Ours, 60 s, 24 fps", (max(4, h // 30), h - max(6, h // 20)),
+                    cv2.FONT_HERSHEY_SIMPLEX, h / 400, (255, 255, 255), max(1, h // 200),
+                    cv2.LINE_AA)  # fmt: skip
+    return out
+
+
+#: (name, edit): copies of every clip with one edit, encoded at :data:`EDIT_CRF`.
+EDITS: tuple[tuple[str, Callable[[np.ndarray, float], np.ndarray]], ...] = (
+    ("fade in from black, 1 s", fade_in),
+    ("fade out to black, 1.5 s", fade_out),
+    ("letterbox, 2 x 6 % black bars", letterbox),
+    ("caption burnt in", caption),
+)
+
+
+def reencode(
+    src: Path,
+    dst: Path,
+    crf: int,
+    size: int,
+    edit: Callable[[np.ndarray, float], np.ndarray] | None = None,
+) -> None:
+    """Every clip of ``src/labels.json`` re-encoded into ``dst`` (with the
+    labels), resized to a long side of ``size`` px (never upscaled) and
+    passed through ``edit`` first when given."""
     labels = json.loads((src / "labels.json").read_text())
     dst.mkdir(parents=True, exist_ok=True)
     for name in sorted(labels):
         if not (src / name).exists():
             continue
         clip = read_clip(src / name, size=size, max_fps=None)
-        write_mp4(dst / name, clip.frames, clip.fps, crf=crf)
+        frames = clip.frames if edit is None else edit(clip.frames, clip.fps)
+        write_mp4(dst / name, frames, clip.fps, crf=crf)
     (dst / "labels.json").write_text(json.dumps(labels))
 
 
@@ -131,24 +195,27 @@ def main() -> None:
     if not sets:
         raise SystemExit("no labelled clip set found (--real, --svi, --derived)")
     results: dict[str, dict[str, Any]] = {}
+    runs: list[tuple[str, int | None, int | None, Any]] = [(*x, None) for x in SETTINGS]
+    runs += [(name, EDIT_CRF, EDIT_SIZE, edit) for name, edit in EDITS]
     with tempfile.TemporaryDirectory(prefix="vqeval-reencode-") as tmp:
-        for setting, crf, size in SETTINGS:
+        for k, (setting, crf, size, edit) in enumerate(runs):
             for set_name, src in sets.items():
                 folder = src
                 if crf is not None and size is not None:
-                    folder = Path(tmp) / f"{set_name}-{crf}-{size}"
-                    reencode(src, folder, crf, size)
+                    folder = Path(tmp) / f"{set_name}-{k}"
+                    reencode(src, folder, crf, size, edit)
                 res = judge(folder)
                 results.setdefault(set_name, {})[setting] = res
                 print(f"{set_name} / {setting}: {_row(res)}", flush=True)
                 if folder != src:
                     shutil.rmtree(folder)
     lines = [
-        "# Verdicts under other encodings of the same clips",
+        "# Verdicts under other encodings and page edits of the same clips",
         "",
         f"Device: {cpu_name()}, Python {platform.python_version()}. Produced by "
         "`python benchmarks/robust_encoding.py` (default configuration, no threshold "
-        "changed; x264 `medium` preset, yuv420p; sizes are long sides, never upscaled).",
+        "changed; x264 `medium` preset, yuv420p; sizes are long sides, never upscaled; "
+        f"edits at CRF {EDIT_CRF}, {EDIT_SIZE} px).",
         "",
         "| set | encoding | composite AUROC | healthy failed | failures caught |",
         "| --- | --- | --- | --- | --- |",
